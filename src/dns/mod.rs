@@ -1,0 +1,1 @@
+//! Name resolution: configuration files, the wire codec and the resolver.
