@@ -6,3 +6,5 @@
 #![forbid(unused_must_use)]
 
 pub mod dns;
+pub mod error;
+pub mod stream;

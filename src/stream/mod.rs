@@ -1,0 +1,3 @@
+//! Streams: the `ios` object over a [`transport::Transport`].
+
+pub mod transport;
