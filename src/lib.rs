@@ -5,6 +5,74 @@
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![forbid(unused_must_use)]
 
+mod api;
 pub mod dns;
 pub mod error;
+mod net;
+mod runtime;
 pub mod stream;
+
+use mlua::{Lua, Table};
+
+/// Builds a module table once per Lua state, so `require "tls".loop` and
+/// `require "tls.loop"` are the same table.
+fn cached(lua: &Lua, name: &str, build: fn(&Lua) -> mlua::Result<Table>) -> mlua::Result<Table> {
+    let key = format!("tls.module.{name}");
+    if let Some(t) = lua.named_registry_value::<Option<Table>>(&key)? {
+        return Ok(t);
+    }
+    let t = build(lua)?;
+    lua.set_named_registry_value(&key, &t)?;
+    Ok(t)
+}
+
+/// `require "tls.loop"`.
+pub fn open_loop(lua: &Lua) -> mlua::Result<Table> {
+    cached(lua, "loop", api::loop_module::module)
+}
+
+/// `require "tls.tcp"`.
+pub fn open_tcp(lua: &Lua) -> mlua::Result<Table> {
+    cached(lua, "tcp", api::tcp_module::module)
+}
+
+/// `require "tls"`: TLS functions, with the other modules as fields.
+pub fn open_tls(lua: &Lua) -> mlua::Result<Table> {
+    cached(lua, "tls", |lua| {
+        let t = lua.create_table()?;
+        t.set("loop", open_loop(lua)?)?;
+        t.set("tcp", open_tcp(lua)?)?;
+        t.set("_VERSION", env!("CARGO_PKG_VERSION"))?;
+        Ok(t)
+    })
+}
+
+/// Registers the modules in `package.preload`, for hosts that link the
+/// library instead of loading `tls.so` (and for Rust tests).
+pub fn preload(lua: &Lua) -> mlua::Result<()> {
+    let preload: Table = lua.globals().get::<Table>("package")?.get("preload")?;
+    preload.set("tls", lua.create_function(|lua, ()| open_tls(lua))?)?;
+    preload.set("tls.loop", lua.create_function(|lua, ()| open_loop(lua))?)?;
+    preload.set("tls.tcp", lua.create_function(|lua, ()| open_tcp(lua))?)?;
+    Ok(())
+}
+
+#[cfg(feature = "module")]
+mod entry {
+    use mlua::{Lua, Table};
+
+    #[mlua::lua_module(name = "tls", skip_memory_check)]
+    fn tls(lua: &Lua) -> mlua::Result<Table> {
+        super::open_tls(lua)
+    }
+
+    #[mlua::lua_module(name = "tls_loop", skip_memory_check)]
+    fn tls_loop(lua: &Lua) -> mlua::Result<Table> {
+        super::open_loop(lua)
+    }
+
+    #[mlua::lua_module(name = "tls_tcp", skip_memory_check)]
+    fn tls_tcp(lua: &Lua) -> mlua::Result<Table> {
+        super::open_tcp(lua)
+    }
+}

@@ -1,0 +1,228 @@
+//! `tls.loop`: spawn, join, run, sleep, step, fd, timeout, now.
+
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+use mlua::{
+    Function, Lua, MetaMethod, MultiValue, Table, UserData, UserDataFields, UserDataMethods, Value,
+};
+
+use crate::runtime::context::{block_on, foreign_error, go_async, locate, wrap, Where};
+use crate::runtime::deadline::{seconds, Deadline};
+use crate::runtime::executor::TaskShared;
+use crate::runtime::Runtime;
+
+/// The handle `loop.spawn` returns.
+pub(crate) struct Task(Rc<TaskShared>);
+
+fn joined(lua: &Lua, r: Result<MultiValue, Value>) -> mlua::Result<MultiValue> {
+    let mut out = match r {
+        Ok(values) => values,
+        Err(e) => {
+            let e = match e {
+                // Keep Lua error values; Rust errors become their message.
+                Value::Error(err) => Value::String(lua.create_string(err.to_string())?),
+                other => other,
+            };
+            let mut m = MultiValue::new();
+            m.push_back(e);
+            m.push_front(Value::Boolean(false));
+            return Ok(m);
+        }
+    };
+    out.push_front(Value::Boolean(true));
+    Ok(out)
+}
+
+fn join_method(lua: &Lua) -> mlua::Result<Function> {
+    let twin = lua.create_async_function(|lua, ud: mlua::AnyUserData| async move {
+        let shared = ud.borrow::<Task>()?.0.clone();
+        let r = poll_fn(|cx| shared.poll_result(cx)).await;
+        joined(&lua, r)
+    })?;
+    let sync = lua.create_function(move |lua, ud: mlua::AnyUserData| {
+        let shared = match ud.borrow::<Task>() {
+            Ok(t) => t.0.clone(),
+            Err(_) => {
+                return Err(mlua::Error::runtime(
+                    "bad argument #1 to 'join' (task expected; use task:join())",
+                ))
+            }
+        };
+        if shared.is_done() {
+            let r = shared.result.borrow().clone().expect("done");
+            return joined(lua, r);
+        }
+        let rt = Runtime::get(lua)?;
+        match locate(lua, &rt) {
+            Where::Task => go_async(lua, &twin, ud),
+            Where::Blocking => {
+                let r = block_on(&rt, poll_fn(|cx| shared.poll_result(cx)))?;
+                joined(lua, r)
+            }
+            Where::Foreign => Err(foreign_error("task:join")),
+        }
+    })?;
+    wrap(lua, sync)
+}
+
+impl UserData for Task {
+    fn add_fields<F: UserDataFields<Self>>(f: &mut F) {
+        f.add_meta_field("__name", "tls.task");
+        f.add_meta_field_with("__index", |lua| {
+            let t = lua.create_table()?;
+            t.set("join", join_method(lua)?)?;
+            Ok(t)
+        });
+    }
+
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_method("done", |_, t, ()| Ok(t.0.is_done()));
+        m.add_meta_method(MetaMethod::ToString, |_, t, ()| {
+            Ok(format!(
+                "tls.task ({})",
+                if t.0.is_done() { "done" } else { "running" }
+            ))
+        });
+    }
+}
+
+fn spawn_wrapper(lua: &Lua) -> mlua::Result<Function> {
+    if let Some(f) = lua.named_registry_value::<Option<Function>>("tls.spawn")? {
+        return Ok(f);
+    }
+    let f: Function = lua
+        .load(include_str!("spawn.lua"))
+        .set_name("=tls.spawn")
+        .eval()?;
+    lua.set_named_registry_value("tls.spawn", &f)?;
+    Ok(f)
+}
+
+fn not_in_task(lua: &Lua, rt: &Runtime, name: &str) -> mlua::Result<()> {
+    if locate(lua, rt) != Where::Blocking {
+        return Err(mlua::Error::runtime(format!(
+            "loop.{name}: called from inside a task; only code outside the loop can drive it"
+        )));
+    }
+    Ok(())
+}
+
+fn sleep_method(lua: &Lua) -> mlua::Result<Function> {
+    let twin = lua.create_async_function(|lua, s: Option<f64>| async move {
+        let rt = Runtime::get(&lua)?;
+        sleep(&rt, s).await;
+        Ok(())
+    })?;
+    let sync = lua.create_function(move |lua, s: Option<f64>| {
+        seconds(Some(s.unwrap_or(0.0)), "loop.sleep")?;
+        let rt = Runtime::get(lua)?;
+        match locate(lua, &rt) {
+            Where::Task => go_async(lua, &twin, s),
+            Where::Blocking => {
+                block_on(&rt, sleep(&rt, s))?;
+                Ok(MultiValue::new())
+            }
+            Where::Foreign => Err(foreign_error("loop.sleep")),
+        }
+    })?;
+    wrap(lua, sync)
+}
+
+/// Sleeps `s` seconds; 0 (or none) yields once to the other ready tasks.
+async fn sleep(rt: &Rc<Runtime>, s: Option<f64>) {
+    let d = Duration::try_from_secs_f64(s.unwrap_or(0.0).max(0.0)).unwrap_or(Duration::MAX);
+    let mut deadline = Deadline::after(rt, Some(d));
+    let mut first = true;
+    poll_fn(|cx| {
+        if d.is_zero() {
+            if first {
+                first = false;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            return Poll::Ready(());
+        }
+        if deadline.poll_expired(cx) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// A function, or a table whose metatable has `__call`.
+fn callable(v: &Value) -> bool {
+    match v {
+        Value::Function(_) => true,
+        Value::Table(t) => t
+            .metatable()
+            .is_some_and(|mt| matches!(mt.raw_get::<Value>("__call"), Ok(Value::Function(_)))),
+        _ => false,
+    }
+}
+
+pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
+    let rt = Runtime::get(lua)?;
+    let t = lua.create_table()?;
+    let wrapper = spawn_wrapper(lua)?;
+    let weak = Rc::downgrade(&rt);
+    t.set(
+        "spawn",
+        lua.create_function(move |lua, (f, args): (Value, MultiValue)| {
+            if !callable(&f) {
+                return Err(mlua::Error::runtime(format!(
+                    "bad argument #1 to 'spawn' (function expected, got {})",
+                    f.type_name()
+                )));
+            }
+            let rt = weak
+                .upgrade()
+                .ok_or_else(|| mlua::Error::runtime("loop is shut down"))?;
+            let mut args = args;
+            args.push_front(f);
+            let shared = rt
+                .exec
+                .spawn_lua(weak.clone(), lua, wrapper.clone(), args)?;
+            Ok(Task(shared))
+        })?,
+    )?;
+    let r = rt.clone();
+    t.set(
+        "run",
+        lua.create_function(move |lua, ()| {
+            not_in_task(lua, &r, "run")?;
+            while r.exec.count() > 0 {
+                r.turn(None)?;
+            }
+            Ok(true)
+        })?,
+    )?;
+    let r = rt.clone();
+    t.set(
+        "step",
+        lua.create_function(move |lua, timeout: Option<f64>| {
+            not_in_task(lua, &r, "step")?;
+            let wait = seconds(timeout, "loop.step")?;
+            if r.exec.count() == 0 && r.timeout().is_none() {
+                return Ok(0);
+            }
+            r.turn(wait)?;
+            Ok(r.exec.count())
+        })?,
+    )?;
+    t.set("sleep", sleep_method(lua)?)?;
+    let r = rt.clone();
+    t.set("fd", lua.create_function(move |_, ()| Ok(r.reactor.fd()))?)?;
+    let r = rt.clone();
+    t.set(
+        "timeout",
+        lua.create_function(move |_, ()| Ok(r.timeout()))?,
+    )?;
+    let r = rt.clone();
+    t.set("now", lua.create_function(move |_, ()| Ok(r.now()))?)?;
+    Ok(t)
+}

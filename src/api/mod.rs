@@ -1,0 +1,4 @@
+//! The Lua modules: each builds the table `require` returns.
+
+pub(crate) mod loop_module;
+pub(crate) mod tcp_module;

@@ -1,0 +1,19 @@
+-- The body of a server's connection task. The TLS handshake (if any) is
+-- complete before the handler runs; a handler error is reported on stderr
+-- and closes only this connection.
+local xpcall, traceback, tostring = xpcall, debug.traceback, tostring
+local stderr = io and io.stderr
+local function handler_error(e)
+  return traceback(tostring(e), 2)
+end
+return function(handler, ios, handshake)
+  if handshake then
+    local ok = ios:handshake()
+    if not ok then ios:close() return end
+  end
+  local ok, err = xpcall(handler, handler_error, ios)
+  ios:close()
+  if not ok and stderr then
+    stderr:write("tls: connection handler failed: ", tostring(err), "\n")
+  end
+end

@@ -1,0 +1,93 @@
+//! Address objects: `{family = "ip4"|"ip6", addr = text, port = n}` with a
+//! shared metatable whose `__tostring` gives `127.0.0.1:443` or `[::1]:443`.
+
+use std::net::{IpAddr, SocketAddr};
+
+use mlua::{Lua, Table, Value};
+
+/// Parses `"ip:port"` or `"[v6]:port"`.
+pub(crate) fn parse_text(s: &str) -> Option<SocketAddr> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Some(a);
+    }
+    // Tolerate a zone-less bracketed form that std rejects, e.g. "[::1]:80 ".
+    s.trim().parse::<SocketAddr>().ok()
+}
+
+/// An address argument: an address object (or any table with `addr` and
+/// `port`) or text. Misuse raises, naming the argument.
+pub(crate) fn from_lua(v: &Value, arg: usize, fname: &str) -> mlua::Result<SocketAddr> {
+    let bad =
+        |why: String| mlua::Error::runtime(format!("bad argument #{arg} to '{fname}' ({why})"));
+    match v {
+        Value::String(s) => {
+            let text = s
+                .to_str()
+                .map_err(|_| bad("address is not valid text".into()))?;
+            parse_text(&text).ok_or_else(|| {
+                bad(format!(
+                    "'{text}' is not an address such as 127.0.0.1:80 or [::1]:80"
+                ))
+            })
+        }
+        Value::Table(t) => {
+            let ip: String = t
+                .get("addr")
+                .map_err(|_| bad("address object needs a text 'addr'".into()))?;
+            let port: i64 = t
+                .get("port")
+                .map_err(|_| bad("address object needs a numeric 'port'".into()))?;
+            let ip: IpAddr = ip
+                .parse()
+                .map_err(|_| bad(format!("'{ip}' is not an IP address")))?;
+            let port = u16::try_from(port).map_err(|_| bad(format!("port {port} out of range")))?;
+            Ok(SocketAddr::new(ip, port))
+        }
+        other => Err(bad(format!("address expected, got {}", other.type_name()))),
+    }
+}
+
+/// The address object for `a`.
+pub(crate) fn to_lua(lua: &Lua, a: SocketAddr) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(0, 3)?;
+    t.raw_set("family", if a.is_ipv4() { "ip4" } else { "ip6" })?;
+    t.raw_set("addr", a.ip().to_string())?;
+    t.raw_set("port", a.port())?;
+    t.set_metatable(Some(metatable(lua)?))?;
+    Ok(t)
+}
+
+fn metatable(lua: &Lua) -> mlua::Result<Table> {
+    if let Some(mt) = lua.named_registry_value::<Option<Table>>("tls.address")? {
+        return Ok(mt);
+    }
+    let mt: Table = lua
+        .load(
+            r#"return { __name = "tls.address",
+                __tostring = function(a)
+                  if a.family == "ip6" then return "[" .. a.addr .. "]:" .. a.port end
+                  return a.addr .. ":" .. a.port
+                end,
+                __eq = function(a, b) return a.addr == b.addr and a.port == b.port end }"#,
+        )
+        .set_name("=tls.address")
+        .eval()?;
+    lua.set_named_registry_value("tls.address", &mt)?;
+    Ok(mt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_families() {
+        assert_eq!(
+            parse_text("127.0.0.1:80"),
+            Some("127.0.0.1:80".parse().unwrap())
+        );
+        assert_eq!(parse_text("[::1]:443"), Some("[::1]:443".parse().unwrap()));
+        assert_eq!(parse_text("::1:443"), None);
+        assert_eq!(parse_text("localhost:80"), None);
+    }
+}

@@ -1,0 +1,193 @@
+//! Listening sockets: an accept loop per server, each connection handed to
+//! its own task.
+
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use mlua::{Function, IntoLuaMulti, Lua, MetaMethod, UserData, UserDataMethods};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::options::TcpOptions;
+use crate::error::{NetError, NetResult};
+use crate::runtime::deadline::Deadline;
+use crate::runtime::reactor::Registration;
+use crate::runtime::Runtime;
+use crate::stream::ios::Ios;
+use crate::stream::transport::{Transport, Want};
+
+/// Makes the transport for an accepted socket (plain TCP or TLS).
+pub(crate) type MakeTransport =
+    Box<dyn Fn(mio::net::TcpStream) -> io::Result<(Box<dyn Transport>, &'static str)>>;
+
+/// State shared by the accept loop and the `server` handle.
+pub(crate) struct ServerShared {
+    addr: SocketAddr,
+    closed: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+/// The `server` object returned by `listen`.
+pub(crate) struct Server(Rc<ServerShared>);
+
+impl UserData for Server {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_method("close", |_, s, ()| {
+            s.0.closed.set(true);
+            if let Some(w) = s.0.waker.borrow_mut().take() {
+                w.wake();
+            }
+            Ok(true)
+        });
+        m.add_method("address", |lua, s, ()| super::addr::to_lua(lua, s.0.addr));
+        m.add_meta_method(MetaMethod::ToString, |_, s, ()| {
+            let state = if s.0.closed.get() { " (closed)" } else { "" };
+            Ok(format!("tls.server ({}){state}", s.0.addr))
+        });
+    }
+}
+
+enum Accept {
+    Socket(mio::net::TcpStream),
+    Closed,
+    Retry,
+    Backoff(io::Error),
+}
+
+/// Binds and listens on `addr`.
+fn bind(addr: SocketAddr, opts: &TcpOptions) -> io::Result<mio::net::TcpListener> {
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking().cloexec(),
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    if opts.reuseport {
+        socket.set_reuse_port(true)?;
+    }
+    if addr.is_ipv6() {
+        // "::" should not also take the IPv4 port: listening on both is explicit.
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(opts.backlog)?;
+    Ok(mio::net::TcpListener::from_std(socket.into()))
+}
+
+/// Starts a server: binds, then runs an accept loop as a task that spawns
+/// `serve(handler, ios, handshake)` for each connection.
+pub(crate) fn listen(
+    lua: &Lua,
+    rt: &Rc<Runtime>,
+    addr: SocketAddr,
+    opts: TcpOptions,
+    handler: Function,
+    serve: Function,
+    make: MakeTransport,
+    handshake: bool,
+) -> mlua::Result<NetResult<Server>> {
+    let mut listener = match bind(addr, &opts) {
+        Ok(l) => l,
+        Err(e) => return Ok(Err(NetError::from_io(&format!("listen on {addr}"), &e))),
+    };
+    let registration = match Registration::new_readable(rt, &mut listener) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(NetError::from_io(&format!("listen on {addr}"), &e))),
+    };
+    let local = listener.local_addr().unwrap_or(addr);
+    let shared = Rc::new(ServerShared {
+        addr: local,
+        closed: Cell::new(false),
+        waker: RefCell::new(None),
+    });
+    let weak_lua = lua.weak();
+    let state = shared.clone();
+    let rt2 = rt.clone();
+    let accept_loop = async move {
+        loop {
+            let accepted = poll_fn(|cx| {
+                if state.closed.get() {
+                    return Poll::Ready(Accept::Closed);
+                }
+                match listener.accept() {
+                    Ok((socket, _)) => Poll::Ready(Accept::Socket(socket)),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        registration.park(Want::Read, cx.waker());
+                        *state.waker.borrow_mut() = Some(cx.waker().clone());
+                        Poll::Pending
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted
+                        ) =>
+                    {
+                        Poll::Ready(Accept::Retry)
+                    }
+                    Err(e) => Poll::Ready(Accept::Backoff(e)),
+                }
+            })
+            .await;
+            let socket = match accepted {
+                Accept::Socket(s) => s,
+                Accept::Closed => break,
+                Accept::Retry => continue,
+                Accept::Backoff(e) => {
+                    // Out of descriptors or memory: the connection stays
+                    // queued; try again shortly rather than spin.
+                    eprintln!("tls: accept on {}: {e}; retrying in 100 ms", state.addr);
+                    let mut pause = Deadline::after(&rt2, Some(Duration::from_millis(100)));
+                    poll_fn(|cx| {
+                        if pause.poll_expired(cx) {
+                            Poll::Ready(())
+                        } else {
+                            Poll::Pending
+                        }
+                    })
+                    .await;
+                    continue;
+                }
+            };
+            let Some(lua) = weak_lua.try_upgrade() else {
+                break;
+            };
+            if let Err(e) = start_connection(
+                &lua, &rt2, socket, &opts, &make, &handler, &serve, handshake,
+            ) {
+                eprintln!("tls: could not start a connection handler: {e}");
+            }
+        }
+    };
+    rt.exec.spawn(Box::pin(accept_loop), None);
+    Ok(Ok(Server(shared)))
+}
+
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename these
+fn start_connection(
+    lua: &Lua,
+    rt: &Rc<Runtime>,
+    mut socket: mio::net::TcpStream,
+    opts: &TcpOptions,
+    make: &MakeTransport,
+    handler: &Function,
+    serve: &Function,
+    handshake: bool,
+) -> mlua::Result<()> {
+    let _ = socket.set_nodelay(opts.nodelay);
+    let registration = Registration::new(rt, &mut socket).map_err(mlua::Error::external)?;
+    let (transport, kind) = make(socket).map_err(mlua::Error::external)?;
+    let ios = Ios::new(transport, registration, kind, opts);
+    let ud = lua.create_userdata(ios)?;
+    let args = (handler.clone(), ud, handshake);
+    rt.exec.spawn_lua(
+        Rc::downgrade(rt),
+        lua,
+        serve.clone(),
+        args.into_lua_multi(lua)?,
+    )?;
+    Ok(())
+}

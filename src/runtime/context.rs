@@ -1,0 +1,104 @@
+//! Where is an I/O call running, and how does it wait?
+//!
+//! - In a task: the method's Lua wrapper calls the async implementation,
+//!   which yields through mlua while the future is pending.
+//! - Outside the loop (the main thread, or a coroutine the loop is not
+//!   running): blocking mode, which drives the loop until the call's future
+//!   is done while the other tasks progress.
+//! - In a coroutine nested inside a task (`coroutine.wrap` in a task): the
+//!   loop cannot resume it, so the call raises a clear error.
+//!
+//! A method that can wait is a Rust "sync" function behind a small Lua
+//! wrapper. The sync function answers at once when it can (a line already
+//! buffered); otherwise it returns `PENDING, async_fn, args...` and the
+//! wrapper tail-calls `async_fn(args...)`, so no future is built on the
+//! fast path.
+
+use std::future::Future;
+use std::task::{Context, Poll};
+
+use mlua::{Function, IntoLuaMulti, LightUserData, Lua, MultiValue, Value};
+
+use super::Runtime;
+
+/// Where the running Lua code is, relative to the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Where {
+    /// Directly in a task's coroutine: may yield.
+    Task,
+    /// Outside the loop: may drive it.
+    Blocking,
+    /// In a coroutine the loop did not start, while a task runs.
+    Foreign,
+}
+
+pub(crate) fn locate(lua: &Lua, rt: &Runtime) -> Where {
+    if !rt.exec.in_task() {
+        return Where::Blocking;
+    }
+    match rt.exec.current_thread() {
+        Some(ptr) if lua.current_thread().to_pointer() == ptr => Where::Task,
+        _ => Where::Foreign,
+    }
+}
+
+/// The error for I/O from a coroutine the loop cannot resume.
+pub(crate) fn foreign_error(what: &str) -> mlua::Error {
+    mlua::Error::runtime(format!(
+        "{what}: called from a coroutine that the tls loop did not start \
+         (it cannot be suspended there); run it with loop.spawn instead"
+    ))
+}
+
+/// Drives the loop until `future` is done (blocking mode).
+pub(crate) fn block_on<F: Future>(rt: &Runtime, future: F) -> mlua::Result<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let waker = rt.exec.main_waker().clone();
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return Ok(v);
+        }
+        loop {
+            rt.turn(None)?;
+            if rt.exec.take_main_wake() {
+                break;
+            }
+        }
+    }
+}
+
+/// The marker a sync method returns to continue in its async twin.
+pub(crate) fn pending_marker() -> LightUserData {
+    static PENDING: u8 = 0;
+    LightUserData(&PENDING as *const u8 as *mut std::ffi::c_void)
+}
+
+/// `PENDING, async_fn, args...`: tells the method's wrapper to tail-call
+/// `async_fn(args...)`.
+pub(crate) fn go_async(
+    lua: &Lua,
+    async_fn: &Function,
+    args: impl IntoLuaMulti,
+) -> mlua::Result<MultiValue> {
+    let mut out = args.into_lua_multi(lua)?;
+    out.push_front(Value::Function(async_fn.clone()));
+    out.push_front(Value::LightUserData(pending_marker()));
+    Ok(out)
+}
+
+/// Wraps a sync method so that `PENDING, f, args...` becomes `f(args...)`.
+pub(crate) fn wrap(lua: &Lua, sync: Function) -> mlua::Result<Function> {
+    let maker: Function = match lua.named_registry_value::<Option<Function>>("tls.wrap")? {
+        Some(f) => f,
+        None => {
+            let f: Function = lua
+                .load(include_str!("wrap.lua"))
+                .set_name("=tls.wrap")
+                .call(Value::LightUserData(pending_marker()))?;
+            lua.set_named_registry_value("tls.wrap", &f)?;
+            f
+        }
+    };
+    maker.call(sync)
+}

@@ -1,0 +1,68 @@
+//! A deadline that a pending future checks each time it is polled; the
+//! timer behind it is created only once the future actually waits.
+
+use std::rc::Rc;
+use std::task::Context;
+use std::time::{Duration, Instant};
+
+use super::timer::TimerKey;
+use super::Runtime;
+
+pub(crate) struct Deadline {
+    at: Option<Instant>,
+    key: Option<TimerKey>,
+    rt: Rc<Runtime>,
+}
+
+impl Deadline {
+    /// `None` never expires.
+    pub(crate) fn after(rt: &Rc<Runtime>, timeout: Option<Duration>) -> Self {
+        let at = timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
+        Self {
+            at,
+            key: None,
+            rt: rt.clone(),
+        }
+    }
+
+    /// True once the deadline has passed; otherwise arranges a wake-up then.
+    pub(crate) fn poll_expired(&mut self, cx: &Context<'_>) -> bool {
+        let Some(at) = self.at else { return false };
+        if Instant::now() >= at {
+            return true;
+        }
+        match self.key {
+            Some(k) => self.rt.timers.update(k, cx.waker()),
+            None => self.key = Some(self.rt.timers.add(at, cx.waker().clone())),
+        }
+        false
+    }
+}
+
+/// About thirty years ahead: "no timeout" for overflowing durations.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365 * 30)
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        if let Some(k) = self.key.take() {
+            self.rt.timers.cancel(k);
+        }
+    }
+}
+
+/// Converts a Lua timeout in seconds (`nil`: none) to a duration; negative,
+/// NaN or absurd values are misuse.
+pub(crate) fn seconds(value: Option<f64>, what: &str) -> mlua::Result<Option<Duration>> {
+    match value {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(
+            Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX),
+        )),
+        Some(s) if s == f64::INFINITY => Ok(None),
+        Some(s) => Err(mlua::Error::runtime(format!(
+            "{what}: timeout must be a non-negative number of seconds, got {s}"
+        ))),
+    }
+}

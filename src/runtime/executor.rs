@@ -1,0 +1,279 @@
+//! The executor: tasks are futures kept in a slab, woken by `Arc` wakers
+//! that push their slot onto a ready queue.
+//!
+//! Most tasks are Lua coroutines (`Thread::into_async`); a few are Rust
+//! futures (a listener's accept loop). Nothing here holds a `RefCell`
+//! borrow while a task runs, because a running task spawns, registers
+//! sockets and sets timers.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::ffi::c_void;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+
+use mlua::{Function, Lua, MultiValue, Value};
+use slab::Slab;
+
+type TaskFuture = Pin<Box<dyn Future<Output = ()>>>;
+
+/// Task ids woken since the last run, plus the flag of the blocking caller.
+#[derive(Default)]
+struct ReadyQueue {
+    ids: Mutex<Vec<usize>>,
+    main: AtomicBool,
+}
+
+struct TaskWaker {
+    id: usize,
+    queued: AtomicBool,
+    queue: Arc<ReadyQueue>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.queued.swap(true, Ordering::AcqRel) {
+            self.queue
+                .ids
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(self.id);
+        }
+    }
+}
+
+/// Wakes the main thread's blocking call (see [`super::context`]).
+struct MainWaker(Arc<ReadyQueue>);
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.main.store(true, Ordering::Release);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.main.store(true, Ordering::Release);
+    }
+}
+
+struct Slot {
+    future: Option<TaskFuture>,
+    waker: Arc<TaskWaker>,
+    /// The coroutine of a Lua task, to tell "am I in this task?".
+    thread: Option<*const c_void>,
+}
+
+/// What a Lua task ended with, shared with its `Task` handle.
+#[derive(Default)]
+pub(crate) struct TaskShared {
+    pub(crate) result: RefCell<Option<Result<MultiValue, Value>>>,
+    joiners: RefCell<Vec<Waker>>,
+}
+
+impl TaskShared {
+    /// Waits (as a future) for the result.
+    pub(crate) fn poll_result(&self, cx: &mut Context<'_>) -> Poll<Result<MultiValue, Value>> {
+        if let Some(r) = &*self.result.borrow() {
+            return Poll::Ready(r.clone());
+        }
+        let mut joiners = self.joiners.borrow_mut();
+        if !joiners.iter().any(|w| w.will_wake(cx.waker())) {
+            joiners.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.result.borrow().is_some()
+    }
+}
+
+pub(crate) struct Executor {
+    slots: RefCell<Slab<Slot>>,
+    queue: Arc<ReadyQueue>,
+    main_waker: Waker,
+    running: RefCell<Vec<usize>>,
+    /// The slot being polled, if any.
+    current: Cell<Option<usize>>,
+    /// Errors of tasks that nobody was joining, to raise from the driver.
+    failures: RefCell<VecDeque<Value>>,
+}
+
+impl Executor {
+    pub(crate) fn new() -> Self {
+        let queue = Arc::new(ReadyQueue::default());
+        Self {
+            slots: RefCell::new(Slab::new()),
+            main_waker: Waker::from(Arc::new(MainWaker(queue.clone()))),
+            queue,
+            running: RefCell::new(Vec::new()),
+            current: Cell::new(None),
+            failures: RefCell::new(VecDeque::new()),
+        }
+    }
+
+    /// Adds a task and schedules its first run.
+    pub(crate) fn spawn(&self, future: TaskFuture, thread: Option<*const c_void>) -> usize {
+        let mut slots = self.slots.borrow_mut();
+        let entry = slots.vacant_entry();
+        let id = entry.key();
+        let waker = Arc::new(TaskWaker {
+            id,
+            queued: AtomicBool::new(false),
+            queue: self.queue.clone(),
+        });
+        waker.wake_by_ref();
+        entry.insert(Slot {
+            future: Some(future),
+            waker,
+            thread,
+        });
+        id
+    }
+
+    /// Spawns a Lua coroutine running `wrapper(args...)`; the wrapper is the
+    /// `xpcall` shim of `loop.spawn`, so the thread returns
+    /// `true, results...` or `false, error-with-traceback`.
+    pub(crate) fn spawn_lua(
+        &self,
+        rt: Weak<super::Runtime>,
+        lua: &Lua,
+        wrapper: Function,
+        args: MultiValue,
+    ) -> mlua::Result<Rc<TaskShared>> {
+        let thread = lua.create_thread(wrapper)?;
+        let ptr = thread.to_pointer();
+        let running = thread.into_async::<MultiValue>(args)?;
+        let shared = Rc::new(TaskShared::default());
+        let done = shared.clone();
+        let future = async move {
+            let result = match running.await {
+                Ok(mut values) => match values.pop_front() {
+                    Some(Value::Boolean(true)) => Ok(values),
+                    Some(Value::Boolean(false)) => Err(values.pop_front().unwrap_or(Value::Nil)),
+                    _ => Ok(values),
+                },
+                Err(e) => Err(Value::Error(Box::new(e))),
+            };
+            let failed = result.as_ref().err().cloned();
+            *done.result.borrow_mut() = Some(result);
+            let joiners = std::mem::take(&mut *done.joiners.borrow_mut());
+            if let Some(err) = failed {
+                if joiners.is_empty() {
+                    if let Some(rt) = rt.upgrade() {
+                        rt.exec.failures.borrow_mut().push_back(err);
+                    }
+                }
+            }
+            joiners.into_iter().for_each(Waker::wake);
+        };
+        self.spawn(Box::pin(future), Some(ptr));
+        Ok(shared)
+    }
+
+    pub(crate) fn has_ready(&self) -> bool {
+        self.queue.main.load(Ordering::Acquire)
+            || !self
+                .queue
+                .ids
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+    }
+
+    /// Runs every task that was ready when called (tasks woken meanwhile run
+    /// on the next turn, after the reactor has been polled).
+    pub(crate) fn run_ready(&self) {
+        let mut batch = std::mem::take(&mut *self.running.borrow_mut());
+        std::mem::swap(
+            &mut batch,
+            &mut *self.queue.ids.lock().unwrap_or_else(|e| e.into_inner()),
+        );
+        for &id in &batch {
+            self.poll_task(id);
+        }
+        batch.clear();
+        *self.running.borrow_mut() = batch;
+    }
+
+    fn poll_task(&self, id: usize) {
+        let (mut future, waker) = {
+            let mut slots = self.slots.borrow_mut();
+            let Some(slot) = slots.get_mut(id) else {
+                return;
+            };
+            slot.waker.queued.store(false, Ordering::Release);
+            let Some(future) = slot.future.take() else {
+                return;
+            };
+            (future, Waker::from(slot.waker.clone()))
+        };
+        let outer = self.current.replace(Some(id));
+        let poll = future.as_mut().poll(&mut Context::from_waker(&waker));
+        self.current.set(outer);
+        let mut slots = self.slots.borrow_mut();
+        match poll {
+            Poll::Ready(()) => {
+                if slots.contains(id) {
+                    slots.remove(id);
+                }
+            }
+            Poll::Pending => {
+                if let Some(slot) = slots.get_mut(id) {
+                    slot.future = Some(future);
+                }
+            }
+        }
+        drop(slots);
+    }
+
+    /// Raises the oldest error of an unjoined task, if any.
+    pub(crate) fn take_failure(&self) -> mlua::Result<()> {
+        match self.failures.borrow_mut().pop_front() {
+            None => Ok(()),
+            Some(Value::Error(e)) => Err(*e),
+            Some(Value::String(s)) => Err(mlua::Error::runtime(s.to_string_lossy())),
+            Some(other) => Err(mlua::Error::runtime(format!(
+                "task failed with {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// Live tasks (Lua tasks and listeners).
+    pub(crate) fn count(&self) -> usize {
+        self.slots.borrow().len()
+    }
+
+    /// Whether a task (or a coroutine inside one) is running right now.
+    pub(crate) fn in_task(&self) -> bool {
+        self.current.get().is_some()
+    }
+
+    /// The coroutine of the task being polled.
+    pub(crate) fn current_thread(&self) -> Option<*const c_void> {
+        let id = self.current.get()?;
+        self.slots.borrow().get(id).and_then(|s| s.thread)
+    }
+
+    pub(crate) fn main_waker(&self) -> &Waker {
+        &self.main_waker
+    }
+
+    /// Consumes the blocking caller's wake-up flag.
+    pub(crate) fn take_main_wake(&self) -> bool {
+        self.queue.main.swap(false, Ordering::AcqRel)
+    }
+
+    /// Drops every task (the Lua state is closing).
+    pub(crate) fn shutdown(&self) {
+        let slots = std::mem::take(&mut *self.slots.borrow_mut());
+        drop(slots);
+        self.failures.borrow_mut().clear();
+    }
+}

@@ -1,0 +1,113 @@
+//! The event loop: one per Lua state.
+//!
+//! A mio `Poll` (the [`reactor`]), a timer heap ([`timer`]) and a
+//! single-threaded [`executor`] whose tasks are Lua coroutines turned into
+//! futures. [`context`] decides, for each I/O call, whether it runs as a
+//! task (yielding), in blocking mode (driving the loop until done), or is
+//! misuse.
+
+pub(crate) mod context;
+pub(crate) mod deadline;
+pub(crate) mod executor;
+pub(crate) mod reactor;
+pub(crate) mod timer;
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use mlua::Lua;
+
+use executor::Executor;
+use reactor::Reactor;
+use timer::Timers;
+
+/// Everything the loop owns, shared by `Rc` with the streams and futures
+/// that register with it.
+pub(crate) struct Runtime {
+    pub(crate) reactor: Reactor,
+    pub(crate) timers: Timers,
+    pub(crate) exec: Executor,
+    epoch: Instant,
+}
+
+impl Runtime {
+    fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            reactor: Reactor::new()?,
+            timers: Timers::default(),
+            exec: Executor::new(),
+            epoch: Instant::now(),
+        })
+    }
+
+    /// The runtime of this Lua state, created on first use.
+    pub(crate) fn get(lua: &Lua) -> mlua::Result<Rc<Runtime>> {
+        if let Some(rt) = lua.app_data_ref::<Rc<Runtime>>() {
+            return Ok(rt.clone());
+        }
+        let rt = Rc::new(Runtime::new().map_err(mlua::Error::external)?);
+        lua.set_app_data(rt.clone());
+        // A registry value whose finalizer stops the loop while the state is
+        // still usable: futures hold Lua references and must go first.
+        let guard = lua.create_userdata(ShutdownGuard(Rc::downgrade(&rt)))?;
+        lua.set_named_registry_value("tls.runtime.guard", guard)?;
+        Ok(rt)
+    }
+
+    /// Monotonic seconds since the loop was created.
+    pub(crate) fn now(&self) -> f64 {
+        self.epoch.elapsed().as_secs_f64()
+    }
+
+    /// One turn of the loop: run ready tasks, wait for events at most
+    /// `max_wait` (`None`: until something happens), fire timers, run what
+    /// became ready. Returns the error of a failed task nobody joins.
+    pub(crate) fn turn(&self, max_wait: Option<Duration>) -> mlua::Result<()> {
+        self.exec.run_ready();
+        self.exec.take_failure()?;
+        let wait = if self.exec.has_ready() {
+            Some(Duration::ZERO)
+        } else {
+            let timer = self
+                .timers
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            match (max_wait, timer) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        };
+        self.reactor.poll(wait).map_err(mlua::Error::external)?;
+        self.timers.fire(Instant::now());
+        self.exec.run_ready();
+        self.exec.take_failure()
+    }
+
+    /// Seconds until the loop has work: 0 when tasks are ready, the next
+    /// timer otherwise, `None` when only I/O can wake it.
+    pub(crate) fn timeout(&self) -> Option<f64> {
+        if self.exec.has_ready() {
+            return Some(0.0);
+        }
+        self.timers
+            .next_deadline()
+            .map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64())
+    }
+
+    fn shutdown(&self) {
+        self.exec.shutdown();
+        self.timers.clear();
+    }
+}
+
+struct ShutdownGuard(std::rc::Weak<Runtime>);
+
+impl mlua::UserData for ShutdownGuard {}
+
+impl Drop for ShutdownGuard {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.upgrade() {
+            rt.shutdown();
+        }
+    }
+}

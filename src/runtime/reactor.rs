@@ -1,0 +1,172 @@
+//! The reactor: a mio `Poll` and, per registered socket, the wakers of the
+//! task waiting to read and the task waiting to write.
+//!
+//! Sockets are registered once for both directions (mio is edge-triggered);
+//! an operation first tries the syscall and parks its waker only after
+//! `WouldBlock`, so an event with no waker parked is simply dropped.
+
+use std::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+use std::task::Waker;
+use std::time::Duration;
+
+use mio::event::Source;
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+use crate::stream::transport::Want;
+
+#[derive(Default)]
+struct Slot {
+    read: Option<Waker>,
+    write: Option<Waker>,
+}
+
+pub(crate) struct Reactor {
+    poll: RefCell<Poll>,
+    events: RefCell<Events>,
+    slots: RefCell<Slab<Slot>>,
+    woken: RefCell<Vec<Waker>>,
+}
+
+impl Reactor {
+    pub(crate) fn new() -> io::Result<Self> {
+        Ok(Self {
+            poll: RefCell::new(Poll::new()?),
+            events: RefCell::new(Events::with_capacity(1024)),
+            slots: RefCell::new(Slab::new()),
+            woken: RefCell::new(Vec::new()),
+        })
+    }
+
+    /// The epoll descriptor: readable whenever a registered socket has an event.
+    pub(crate) fn fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self.poll.borrow().as_raw_fd()
+    }
+
+    /// Waits at most `timeout` for events and wakes the parked tasks.
+    pub(crate) fn poll(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let mut events = self.events.borrow_mut();
+        match self.poll.borrow_mut().poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        let mut woken = self.woken.borrow_mut();
+        {
+            let mut slots = self.slots.borrow_mut();
+            for ev in events.iter() {
+                let Some(slot) = slots.get_mut(ev.token().0) else {
+                    continue;
+                };
+                let err = ev.is_error();
+                if ev.is_readable() || ev.is_read_closed() || err {
+                    woken.extend(slot.read.take());
+                }
+                if ev.is_writable() || ev.is_write_closed() || err {
+                    woken.extend(slot.write.take());
+                }
+            }
+        }
+        for w in woken.drain(..) {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    fn add(&self, source: &mut impl Source, interest: Interest) -> io::Result<usize> {
+        let token = self.slots.borrow_mut().insert(Slot::default());
+        if let Err(e) = self
+            .poll
+            .borrow()
+            .registry()
+            .register(source, Token(token), interest)
+        {
+            self.slots.borrow_mut().remove(token);
+            return Err(e);
+        }
+        Ok(token)
+    }
+
+    fn park(&self, token: usize, want: Want, waker: &Waker) {
+        if let Some(slot) = self.slots.borrow_mut().get_mut(token) {
+            let place = match want {
+                Want::Read => &mut slot.read,
+                Want::Write => &mut slot.write,
+            };
+            match place {
+                Some(w) if w.will_wake(waker) => {}
+                _ => *place = Some(waker.clone()),
+            }
+        }
+    }
+}
+
+/// A socket's place in the reactor; removed when dropped. The socket itself
+/// leaves epoll when its descriptor is closed.
+pub(crate) struct Registration {
+    rt: Rc<super::Runtime>,
+    token: usize,
+}
+
+impl Registration {
+    /// Registers `source` for both directions.
+    pub(crate) fn new(rt: &Rc<super::Runtime>, source: &mut impl Source) -> io::Result<Self> {
+        let token = rt
+            .reactor
+            .add(source, Interest::READABLE | Interest::WRITABLE)?;
+        Ok(Self {
+            rt: rt.clone(),
+            token,
+        })
+    }
+
+    /// Registers `source` for reading only (listeners).
+    pub(crate) fn new_readable(
+        rt: &Rc<super::Runtime>,
+        source: &mut impl Source,
+    ) -> io::Result<Self> {
+        let token = rt.reactor.add(source, Interest::READABLE)?;
+        Ok(Self {
+            rt: rt.clone(),
+            token,
+        })
+    }
+
+    /// Parks `waker` until the socket is ready for `want`.
+    pub(crate) fn park(&self, want: Want, waker: &Waker) {
+        self.rt.reactor.park(self.token, want, waker);
+    }
+
+    /// Wakes whoever is parked on this socket (a close from another task).
+    pub(crate) fn wake_all(&self) {
+        let slot = self
+            .rt
+            .reactor
+            .slots
+            .borrow_mut()
+            .get_mut(self.token)
+            .map(std::mem::take);
+        if let Some(slot) = slot {
+            slot.read
+                .into_iter()
+                .chain(slot.write)
+                .for_each(Waker::wake);
+        }
+    }
+
+    pub(crate) fn runtime(&self) -> &Rc<super::Runtime> {
+        &self.rt
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut slots = self.rt.reactor.slots.borrow_mut();
+        if slots.contains(self.token) {
+            slots.remove(self.token);
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The read buffer: bytes received but not yet handed to Lua.
+//!
+//! A window `start..end` over an initialized `Vec`, so reads land in place
+//! without zeroing on every call; space is reclaimed by moving the window
+//! back to the front only when the tail is too small for a useful read.
+
+/// Smallest read worth a syscall; below this the window is compacted.
+const MIN_READ: usize = 4096;
+/// First allocation, sized for a TLS record.
+const FIRST_SIZE: usize = 16 * 1024 + 512;
+/// A drained buffer larger than this is freed (after a large `"a"` read).
+const KEEP_SIZE: usize = 256 * 1024;
+
+#[derive(Default)]
+pub(crate) struct ReadBuffer {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuffer {
+    /// The buffered bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Drops `n` bytes from the front.
+    pub(crate) fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.len());
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+            if self.data.len() > KEEP_SIZE {
+                self.data = Vec::new();
+            }
+        }
+    }
+
+    /// Free space to read into, at least `MIN_READ` bytes, growing as needed.
+    pub(crate) fn spare(&mut self) -> &mut [u8] {
+        if self.data.len() - self.end < MIN_READ {
+            if self.start > 0 && self.start >= self.len() {
+                // Cheap compaction: less to move than was consumed.
+                self.data.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            if self.data.len() - self.end < MIN_READ {
+                let size = (self.data.len() * 2)
+                    .max(FIRST_SIZE)
+                    .max(self.end + MIN_READ);
+                self.data.resize(size, 0);
+            }
+        }
+        &mut self.data[self.end..]
+    }
+
+    /// Records that `n` bytes were written into [`Self::spare`].
+    pub(crate) fn commit(&mut self, n: usize) {
+        self.end += n;
+        debug_assert!(self.end <= self.data.len());
+    }
+
+    /// Bytes of memory held.
+    pub(crate) fn capacity(&self) -> usize {
+        self.data.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_consume_compact() {
+        let mut b = ReadBuffer::default();
+        let s = b.spare();
+        s[..5].copy_from_slice(b"hello");
+        b.commit(5);
+        assert_eq!(b.bytes(), b"hello");
+        b.consume(2);
+        assert_eq!(b.bytes(), b"llo");
+        b.consume(3);
+        assert_eq!(b.len(), 0);
+        assert!(b.capacity() >= FIRST_SIZE);
+    }
+
+    #[test]
+    fn grows_when_full() {
+        let mut b = ReadBuffer::default();
+        let n = b.spare().len();
+        b.commit(n);
+        let m = b.spare().len();
+        assert!(m >= MIN_READ);
+        assert_eq!(b.len(), n);
+    }
+}

@@ -1,0 +1,412 @@
+//! The stream state behind an `ios`: transport, buffers, modes, end state.
+//!
+//! Every operation here is non-blocking and returns what it could do; the
+//! futures in `ops` park on the reactor when an operation is blocked.
+
+use std::io;
+use std::net::SocketAddr;
+use std::task::Waker;
+use std::time::Duration;
+
+use mlua::{Lua, MultiValue, Value};
+
+use super::buffer::ReadBuffer;
+use super::format::{match_format, Format, Match, Piece};
+use super::transport::{Transport, Want};
+use crate::error::NetError;
+use crate::runtime::reactor::Registration;
+
+/// Default longest line `"l"`/`"L"` accept before failing with `toolong`.
+pub(crate) const DEFAULT_MAX_LINE: usize = 1 << 20;
+
+/// Output buffering, as `file:setvbuf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BufMode {
+    /// Every write is sent before `write` returns.
+    No,
+    /// Sent at each newline, when full, or at flush/read/close.
+    Line,
+    /// Sent when full, or at flush/read/close.
+    Full,
+}
+
+/// How the incoming direction ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum End {
+    Open,
+    /// Clean end of stream (TCP FIN; TLS close_notify).
+    Clean,
+    /// Ended by an error (reset, truncated TLS): reported by every read
+    /// that needs more than the buffer holds.
+    Failed(NetError),
+}
+
+/// The outcome of a step that may have to wait.
+pub(crate) enum Step<T> {
+    Ready(T),
+    Blocked(Want),
+}
+
+pub(crate) struct Stream {
+    transport: Option<Box<dyn Transport>>,
+    registration: Option<Registration>,
+    rbuf: ReadBuffer,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    mode: BufMode,
+    buf_size: usize,
+    end: End,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) max_line: usize,
+    /// `"tcp"` or `"tls"`, for messages.
+    pub(crate) kind: &'static str,
+    pub(crate) peer: Option<SocketAddr>,
+    /// A read or write future is waiting (one of each at a time).
+    pub(crate) reading: bool,
+    pub(crate) writing: bool,
+}
+
+/// Results of a read: values, or `nil, msg, code`.
+pub(crate) type Values = MultiValue;
+
+impl Stream {
+    pub(crate) fn new(
+        transport: Box<dyn Transport>,
+        registration: Registration,
+        kind: &'static str,
+    ) -> Self {
+        let peer = transport.socket().peer_addr().ok();
+        Self {
+            transport: Some(transport),
+            registration: Some(registration),
+            rbuf: ReadBuffer::default(),
+            wbuf: Vec::new(),
+            wpos: 0,
+            mode: BufMode::No,
+            buf_size: 16 * 1024,
+            end: End::Open,
+            timeout: None,
+            max_line: DEFAULT_MAX_LINE,
+            kind,
+            peer,
+            reading: false,
+            writing: false,
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.transport.is_none()
+    }
+
+    pub(crate) fn transport(&self) -> Option<&dyn Transport> {
+        self.transport.as_deref()
+    }
+
+    pub(crate) fn transport_mut(&mut self) -> Option<&mut (dyn Transport + 'static)> {
+        self.transport.as_deref_mut()
+    }
+
+    /// Parks `waker` until the socket is ready for `want`.
+    pub(crate) fn park(&self, want: Want, waker: &Waker) {
+        if let Some(r) = &self.registration {
+            r.park(want, waker);
+        }
+    }
+
+    pub(crate) fn closed_error(&self) -> NetError {
+        NetError::new("closed", format!("{} stream is closed", self.kind))
+    }
+
+    fn what(&self) -> String {
+        match self.peer {
+            Some(p) => format!("{} {}", self.kind, p),
+            None => self.kind.to_string(),
+        }
+    }
+
+    // ---- reading ----
+
+    /// Answers `fmts` from the buffer, reading from the transport while it
+    /// has bytes; `Blocked` when it must wait. Flushes pending output first
+    /// so a request is never stuck in our buffer while we wait for its reply.
+    pub(crate) fn try_read(&mut self, lua: &Lua, fmts: &[Format]) -> mlua::Result<Step<Values>> {
+        if self.is_closed() {
+            return fail(lua, self.closed_error());
+        }
+        if self.has_output() {
+            match self.flush_step() {
+                Ok(Step::Ready(())) => {}
+                Ok(Step::Blocked(want)) => return Ok(Step::Blocked(want)),
+                Err(e) => return fail(lua, e),
+            }
+        }
+        loop {
+            let eof = self.end == End::Clean;
+            match evaluate(fmts, self.rbuf.bytes(), eof, self.max_line) {
+                Eval::Complete { pieces, consumed } => {
+                    let values = self.values(lua, &pieces)?;
+                    self.rbuf.consume(consumed);
+                    return Ok(Step::Ready(values));
+                }
+                Eval::TooLong => {
+                    let msg = format!("{}: line longer than {} bytes", self.what(), self.max_line);
+                    return fail(lua, NetError::new("toolong", msg));
+                }
+                Eval::Need => {}
+            }
+            if let End::Failed(e) = &self.end {
+                return fail(lua, e.clone());
+            }
+            match self.fill() {
+                Ok(0) => self.end = End::Clean,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let want = self.transport.as_ref().map_or(Want::Read, |t| t.want());
+                    return Ok(Step::Blocked(want));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.end =
+                        End::Failed(NetError::from_io(&format!("read from {}", self.what()), &e))
+                }
+            }
+        }
+    }
+
+    fn fill(&mut self) -> io::Result<usize> {
+        let t = self
+            .transport
+            .as_mut()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))?;
+        let n = t.read(self.rbuf.spare())?;
+        self.rbuf.commit(n);
+        Ok(n)
+    }
+
+    fn values(&self, lua: &Lua, pieces: &[(usize, Piece)]) -> mlua::Result<Values> {
+        let data = self.rbuf.bytes();
+        let mut out = MultiValue::with_capacity(pieces.len());
+        for (base, piece) in pieces {
+            let v = match *piece {
+                Piece::Bytes(a, b) => Value::String(lua.create_string(&data[base + a..base + b])?),
+                Piece::Numeral(a, b) => numeral(lua, &data[base + a..base + b])?,
+                Piece::Fail => Value::Nil,
+            };
+            out.push_back(v);
+        }
+        Ok(out)
+    }
+
+    // ---- writing ----
+
+    fn has_output(&self) -> bool {
+        self.wpos < self.wbuf.len()
+    }
+
+    /// Takes `bytes` for sending: straight to the transport when nothing is
+    /// queued and output is unbuffered, else into the output buffer.
+    pub(crate) fn put(&mut self, bytes: &[u8]) -> Result<(), NetError> {
+        let mut sent = 0;
+        if !self.has_output() && self.mode == BufMode::No {
+            let what = self.what();
+            let t = self
+                .transport
+                .as_mut()
+                .ok_or_else(|| NetError::new("closed", "stream is closed"))?;
+            while sent < bytes.len() {
+                match t.write(&bytes[sent..]) {
+                    Ok(0) => break,
+                    Ok(n) => sent += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(NetError::from_io(&format!("write to {what}"), &e)),
+                }
+            }
+        }
+        if sent < bytes.len() {
+            if self.wpos == self.wbuf.len() {
+                self.wbuf.clear();
+                self.wpos = 0;
+            }
+            self.wbuf.extend_from_slice(&bytes[sent..]);
+        }
+        Ok(())
+    }
+
+    /// Whether buffered output must go out before `write` returns.
+    pub(crate) fn must_flush(&self, wrote_newline: bool) -> bool {
+        match self.mode {
+            BufMode::No => true,
+            BufMode::Line => wrote_newline || self.wbuf.len() - self.wpos >= self.buf_size,
+            BufMode::Full => self.wbuf.len() - self.wpos >= self.buf_size,
+        }
+    }
+
+    /// Sends buffered output, then asks the transport to push what it holds.
+    pub(crate) fn flush_step(&mut self) -> Result<Step<()>, NetError> {
+        let what = self.what();
+        let t = self
+            .transport
+            .as_mut()
+            .ok_or_else(|| NetError::new("closed", "stream is closed"))?;
+        let err = |e: &io::Error| NetError::from_io(&format!("write to {what}"), e);
+        while self.wpos < self.wbuf.len() {
+            match t.write(&self.wbuf[self.wpos..]) {
+                Ok(0) => {
+                    return Err(NetError::new(
+                        "closed",
+                        format!("write to {what}: connection closed"),
+                    ))
+                }
+                Ok(n) => self.wpos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok(Step::Blocked(t.want()))
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(err(&e)),
+            }
+        }
+        self.wbuf.clear();
+        self.wpos = 0;
+        match t.flush() {
+            Ok(()) => Ok(Step::Ready(())),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Step::Blocked(t.want())),
+            Err(e) => Err(err(&e)),
+        }
+    }
+
+    pub(crate) fn set_vbuf(&mut self, mode: BufMode, size: Option<usize>) {
+        self.mode = mode;
+        if let Some(s) = size {
+            self.buf_size = s.max(1);
+        }
+    }
+
+    // ---- handshake, shutdown, close ----
+
+    pub(crate) fn handshake_step(&mut self) -> Result<Step<()>, NetError> {
+        let what = self.what();
+        let t = self
+            .transport
+            .as_mut()
+            .ok_or_else(|| NetError::new("closed", "stream is closed"))?;
+        match t.handshake() {
+            Ok(()) => Ok(Step::Ready(())),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Step::Blocked(t.want())),
+            Err(e) => Err(NetError::from_io(&format!("handshake with {what}"), &e)),
+        }
+    }
+
+    /// Flushes, then half-closes for writing (TLS: close_notify first).
+    pub(crate) fn shutdown_step(&mut self) -> Result<Step<()>, NetError> {
+        if let Step::Blocked(w) = self.flush_step()? {
+            return Ok(Step::Blocked(w));
+        }
+        let what = self.what();
+        let t = self
+            .transport
+            .as_mut()
+            .ok_or_else(|| NetError::new("closed", "stream is closed"))?;
+        match t.shutdown() {
+            Ok(()) => Ok(Step::Ready(())),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Step::Blocked(t.want())),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(Step::Ready(())),
+            Err(e) => Err(NetError::from_io(&format!("shutdown of {what}"), &e)),
+        }
+    }
+
+    /// Closes at once: what can be sent without waiting is sent (TLS:
+    /// close_notify), the socket is closed, waiting tasks are woken.
+    pub(crate) fn close(&mut self) {
+        if self.transport.is_none() {
+            return;
+        }
+        let _ = self.shutdown_step();
+        if let Some(r) = self.registration.take() {
+            r.wake_all();
+        }
+        self.transport = None;
+        self.rbuf = ReadBuffer::default();
+        self.wbuf = Vec::new();
+        self.wpos = 0;
+    }
+
+    pub(crate) fn registration(&self) -> Option<&Registration> {
+        self.registration.as_ref()
+    }
+}
+
+fn fail<T>(lua: &Lua, e: NetError) -> mlua::Result<Step<T>>
+where
+    T: From<MultiValue>,
+{
+    Ok(Step::Ready(T::from(failure(lua, e)?)))
+}
+
+/// `nil, message, code`.
+pub(crate) fn failure(lua: &Lua, e: NetError) -> mlua::Result<MultiValue> {
+    let mut out = MultiValue::with_capacity(3);
+    out.push_back(Value::Nil);
+    out.push_back(Value::String(lua.create_string(&e.message)?));
+    out.push_back(Value::String(lua.create_string(e.code)?));
+    Ok(out)
+}
+
+/// Converts a numeral as Lua would: an integer when it is written as one
+/// and fits, else a float.
+fn numeral(lua: &Lua, text: &[u8]) -> mlua::Result<Value> {
+    let s = lua.create_string(text)?;
+    let hex = text.iter().any(|&c| c == b'x' || c == b'X');
+    let float_syntax = text
+        .iter()
+        .any(|&c| c == b'.' || c == b'p' || c == b'P' || (!hex && (c == b'e' || c == b'E')));
+    if !float_syntax {
+        if let Some(i) = lua.coerce_integer(Value::String(s.clone()))? {
+            return Ok(Value::Integer(i));
+        }
+    }
+    Ok(lua
+        .coerce_number(Value::String(s))?
+        .map_or(Value::Nil, Value::Number))
+}
+
+enum Eval {
+    Need,
+    TooLong,
+    /// Each piece with the offset of the slice it was matched in.
+    Complete {
+        pieces: smallvec::SmallVec<[(usize, Piece); 4]>,
+        consumed: usize,
+    },
+}
+
+/// Matches all formats in turn without consuming; stops after a failure as
+/// Lua's `io` does.
+fn evaluate(fmts: &[Format], data: &[u8], eof: bool, max_line: usize) -> Eval {
+    let mut pieces = smallvec::SmallVec::new();
+    let mut at = 0;
+    for &fmt in fmts {
+        match match_format(fmt, &data[at..], eof, max_line) {
+            Match::Need => return Eval::Need,
+            Match::TooLong => return Eval::TooLong,
+            Match::Done { consumed, piece } => {
+                let failed = piece == Piece::Fail;
+                pieces.push((at, piece));
+                at += consumed;
+                if failed {
+                    break;
+                }
+            }
+        }
+    }
+    Eval::Complete {
+        pieces,
+        consumed: at,
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

@@ -1,0 +1,108 @@
+//! Waiting: the one future every stream operation uses when it cannot
+//! finish at once. It re-runs the operation's step each time the socket is
+//! ready, bounded by the stream's timeout.
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::task::Poll;
+
+use mlua::{Lua, MultiValue};
+
+use super::core::{failure, Step, Stream};
+use crate::error::NetError;
+use crate::runtime::deadline::Deadline;
+use crate::runtime::Runtime;
+
+/// Which direction an operation occupies (one waiter per direction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dir {
+    Read,
+    Write,
+}
+
+/// Claims a direction of the stream for one waiting operation.
+struct Claim {
+    stream: Rc<RefCell<Stream>>,
+    dir: Dir,
+}
+
+impl Claim {
+    fn new(stream: &Rc<RefCell<Stream>>, dir: Dir, what: &str) -> mlua::Result<Self> {
+        let mut s = stream.borrow_mut();
+        let flag = match dir {
+            Dir::Read => &mut s.reading,
+            Dir::Write => &mut s.writing,
+        };
+        if *flag {
+            let verb = if dir == Dir::Read {
+                "reading from"
+            } else {
+                "writing to"
+            };
+            return Err(mlua::Error::runtime(format!(
+                "ios:{what}: another task is already {verb} this stream"
+            )));
+        }
+        *flag = true;
+        Ok(Self {
+            stream: stream.clone(),
+            dir,
+        })
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.stream.try_borrow_mut() {
+            match self.dir {
+                Dir::Read => s.reading = false,
+                Dir::Write => s.writing = false,
+            }
+        }
+    }
+}
+
+/// Runs `step` until it is ready, parking on the socket in between; after
+/// the stream's timeout the result is `nil, msg, "timeout"`.
+pub(crate) async fn wait(
+    lua: Lua,
+    rt: Rc<Runtime>,
+    stream: Rc<RefCell<Stream>>,
+    dir: Dir,
+    what: &'static str,
+    mut step: impl FnMut(&Lua, &mut Stream) -> mlua::Result<Step<MultiValue>>,
+) -> mlua::Result<MultiValue> {
+    let _claim = Claim::new(&stream, dir, what)?;
+    let mut deadline = Deadline::after(&rt, stream.borrow().timeout);
+    poll_fn(|cx| {
+        let mut s = stream.borrow_mut();
+        match step(&lua, &mut s)? {
+            Step::Ready(v) => Poll::Ready(Ok(v)),
+            Step::Blocked(want) => {
+                if deadline.poll_expired(cx) {
+                    let peer = s.peer.map(|p| format!(" {p}")).unwrap_or_default();
+                    let e =
+                        NetError::new("timeout", format!("{what} on {}{peer}: timed out", s.kind));
+                    return Poll::Ready(failure(&lua, e));
+                }
+                s.park(want, cx.waker());
+                Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
+/// Maps a step that yields `()` into one that yields `ok` (the stream, `true`).
+pub(crate) fn unit_step(
+    r: Result<Step<()>, NetError>,
+    lua: &Lua,
+    ok: impl FnOnce() -> MultiValue,
+) -> mlua::Result<Step<MultiValue>> {
+    match r {
+        Ok(Step::Ready(())) => Ok(Step::Ready(ok())),
+        Ok(Step::Blocked(w)) => Ok(Step::Blocked(w)),
+        Err(e) => Ok(Step::Ready(failure(lua, e)?)),
+    }
+}
