@@ -94,7 +94,7 @@ pub(crate) fn match_format(fmt: Format, data: &[u8], eof: bool, max_line: usize)
             None => Match::Need,
         },
         Format::Count(0) if len > 0 => done(0, Piece::Bytes(0, 0)),
-        Format::Count(n) if len >= n => done(n, Piece::Bytes(0, n)),
+        Format::Count(n) if n > 0 && len >= n => done(n, Piece::Bytes(0, n)),
         Format::Count(_) | Format::Available if eof && len > 0 => done(len, Piece::Bytes(0, len)),
         Format::Count(_) | Format::Available if eof => done(0, Piece::Fail),
         Format::Available if len > 0 => done(len, Piece::Bytes(0, len)),

@@ -1,0 +1,37 @@
+rockspec_format = "3.0"
+package = "lua-tls"
+version = "scm-1"
+source = {
+   url = "git+file://.",
+}
+description = {
+   summary = "Non-blocking TCP, TLS (rustls) and DNS for Lua coroutines",
+   detailed = [[
+A native module written in Rust: an event loop that suspends each coroutine
+while its socket is not ready, TLS through rustls with certificates and host
+names verified by default, and a non-blocking DNS resolver. No OpenSSL.
+]],
+   license = "MIT",
+}
+dependencies = {
+   "lua >= 5.1",
+}
+build = {
+   -- cargo builds libtls.so; it is installed as tls.so so that
+   -- require "tls", "tls.loop", "tls.tcp" and "tls.dns" all find it.
+   type = "command",
+   build_command = [[
+      LUA_VERSION_FEATURE=lua$(echo "$(LUA_VERSION)" | tr -d .)
+      [ "$(LUA_VERSION)" = "5.1" ] && command -v luajit >/dev/null && LUA_VERSION_FEATURE=luajit
+      cargo build --release --no-default-features --features "module,$LUA_VERSION_FEATURE"
+   ]],
+   install_command = [[
+      mkdir -p "$(LIBDIR)" "$(LUADIR)/tls" "$(BINDIR)" &&
+      cp target/release/libtls.so "$(LIBDIR)/tls.so" &&
+      cp lua/tls/*.lua "$(LUADIR)/tls/" 2>/dev/null;
+      if [ -f examples/fetch.lua ]; then
+         printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$(LUA)" "$(LUADIR)/tls/fetch.lua" > "$(BINDIR)/lua-tls-fetch" &&
+         cp examples/fetch.lua "$(LUADIR)/tls/fetch.lua" && chmod +x "$(BINDIR)/lua-tls-fetch";
+      fi
+   ]],
+}

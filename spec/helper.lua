@@ -1,0 +1,87 @@
+-- Shared helpers for the specs: bounded loop runs, free ports, external
+-- peers (started on 127.0.0.1 and stopped after), subprocess scripts.
+local loop = require "tls.loop"
+
+local helper = {}
+
+local ROOT = (debug.getinfo(1, "S").source:match("^@(.*)/spec/helper%.lua$")) or "."
+helper.root = ROOT
+
+--- Runs f(...) as a task and drives the loop until it ends or `seconds`
+-- pass; fails the test with the task's traceback either way.
+function helper.bounded(seconds, f, ...)
+  local task = loop.spawn(f, ...)
+  local deadline = loop.now() + seconds
+  while not task:done() do
+    if loop.now() > deadline then
+      error(("task did not finish within %g s"):format(seconds), 2)
+    end
+    loop.step(math.min(0.05, math.max(0, deadline - loop.now())))
+  end
+  local res = table.pack(task:join())
+  if not res[1] then error(res[2], 2) end
+  return table.unpack(res, 2, res.n)
+end
+
+--- A TCP port that was free a moment ago on 127.0.0.1.
+function helper.free_port()
+  local tcp = require "tls.tcp"
+  local srv = assert(tcp.listen("127.0.0.1", 0, function() end))
+  local port = srv:address().port
+  srv:close()
+  loop.step(0)
+  return port
+end
+
+--- Waits until something accepts TCP connections on host:port.
+function helper.wait_port(port, seconds, host)
+  local tcp = require "tls.tcp"
+  host = host or "127.0.0.1"
+  local deadline = loop.now() + (seconds or 10)
+  local target = host:find(":") and ("[" .. host .. "]:" .. port) or (host .. ":" .. port)
+  while loop.now() < deadline do
+    local ios = tcp.connecta(target)
+    if ios then ios:close() return true end
+    loop.sleep(0.05)
+  end
+  error("nothing listens on " .. target)
+end
+
+--- Starts a shell command in the background; returns an object with :stop().
+function helper.process(cmd, logfile)
+  logfile = logfile or os.tmpname()
+  local pidfile = os.tmpname()
+  assert(os.execute(("(%s) >%s 2>&1 & echo $! > %s"):format(cmd, logfile, pidfile)))
+  local f = assert(io.open(pidfile)); local pid = f:read("n"); f:close(); os.remove(pidfile)
+  local p = { pid = pid, log = logfile }
+  function p:stop()
+    os.execute(("kill %d 2>/dev/null; sleep 0.05; kill -9 %d 2>/dev/null"):format(self.pid, self.pid))
+  end
+  function p:output()
+    local h = io.open(self.log); if not h then return "" end
+    local s = h:read("a"); h:close(); return s
+  end
+  return p
+end
+
+--- Runs Lua code in a fresh interpreter with tls.so on its path; returns
+-- exit status (true/false), the exit code and everything printed.
+function helper.lua(code)
+  local file = os.tmpname()
+  local f = assert(io.open(file, "w")); f:write(code); f:close()
+  local cmd = ("cd %q && LUA_CPATH='target/lua/?.so;;' LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' lua5.4 %s 2>&1; echo \"exit=$?\"")
+    :format(ROOT, file)
+  local p = io.popen(cmd); local out = p:read("a"); p:close()
+  os.remove(file)
+  local code_ = tonumber(out:match("exit=(%d+)%s*$"))
+  return code_ == 0, code_, (out:gsub("exit=%d+%s*$", ""))
+end
+
+--- CPU seconds this process used while running f.
+function helper.cpu(f, ...)
+  local c0 = os.clock()
+  f(...)
+  return os.clock() - c0
+end
+
+return helper

@@ -1,0 +1,16 @@
+local loop = require "tls.loop"
+local tcp = require "tls.tcp"
+
+describe("tls.tcp smoke", function()
+  it("echoes a line through our own server from the main thread", function()
+    local srv = assert(tcp.listen("127.0.0.1", 0, function(ios)
+      for line in ios:lines("L") do ios:write(line:upper()) end
+    end))
+    local ios = assert(tcp.connecta("127.0.0.1:" .. srv:address().port))
+    assert(ios:write("hello\n"))
+    assert.equal("HELLO", ios:read("l"))
+    ios:close()
+    srv:close()
+    assert.is_true(loop.run())
+  end)
+end)
