@@ -21,6 +21,10 @@ use crate::stream::transport::Want;
 struct Slot {
     read: Option<Waker>,
     write: Option<Waker>,
+    /// Events seen per direction: an operation that blocked at epoch `e`
+    /// need not try the syscall again until the epoch moves on.
+    read_epoch: u32,
+    write_epoch: u32,
 }
 
 pub(crate) struct Reactor {
@@ -63,9 +67,11 @@ impl Reactor {
                 };
                 let err = ev.is_error();
                 if ev.is_readable() || ev.is_read_closed() || err {
+                    slot.read_epoch = slot.read_epoch.wrapping_add(1);
                     woken.extend(slot.read.take());
                 }
                 if ev.is_writable() || ev.is_write_closed() || err {
+                    slot.write_epoch = slot.write_epoch.wrapping_add(1);
                     woken.extend(slot.write.take());
                 }
             }
@@ -138,6 +144,16 @@ impl Registration {
     /// Parks `waker` until the socket is ready for `want`.
     pub(crate) fn park(&self, want: Want, waker: &Waker) {
         self.rt.reactor.park(self.token, want, waker);
+    }
+
+    /// How many readiness events this socket has had in direction `want`.
+    pub(crate) fn epoch(&self, want: Want) -> u32 {
+        let slots = self.rt.reactor.slots.borrow();
+        match (slots.get(self.token), want) {
+            (Some(s), Want::Read) => s.read_epoch,
+            (Some(s), Want::Write) => s.write_epoch,
+            (None, _) => 0,
+        }
     }
 
     /// Wakes whoever is parked on this socket (a close from another task).
