@@ -25,6 +25,9 @@ struct Slot {
     /// need not try the syscall again until the epoch moves on.
     read_epoch: u32,
     write_epoch: u32,
+    /// The peer closed or the socket failed: every later try must reach
+    /// the syscall, which reports it (a short read does not mean drained).
+    hup: bool,
 }
 
 pub(crate) struct Reactor {
@@ -66,6 +69,7 @@ impl Reactor {
                     continue;
                 };
                 let err = ev.is_error();
+                slot.hup |= err || ev.is_read_closed() || ev.is_write_closed();
                 if ev.is_readable() || ev.is_read_closed() || err {
                     slot.read_epoch = slot.read_epoch.wrapping_add(1);
                     woken.extend(slot.read.take());
@@ -147,12 +151,14 @@ impl Registration {
     }
 
     /// How many readiness events this socket has had in direction `want`.
-    pub(crate) fn epoch(&self, want: Want) -> u32 {
+    /// `None` once the peer closed or the socket failed.
+    pub(crate) fn epoch(&self, want: Want) -> Option<u32> {
         let slots = self.rt.reactor.slots.borrow();
         match (slots.get(self.token), want) {
-            (Some(s), Want::Read) => s.read_epoch,
-            (Some(s), Want::Write) => s.write_epoch,
-            (None, _) => 0,
+            (Some(s), _) if s.hup => None,
+            (Some(s), Want::Read) => Some(s.read_epoch),
+            (Some(s), Want::Write) => Some(s.write_epoch),
+            (None, _) => None,
         }
     }
 

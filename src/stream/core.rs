@@ -130,14 +130,15 @@ impl Stream {
 
     /// The gate for a direction that blocked waiting for `want`.
     fn gate(&self, want: Want) -> Option<(Want, u32)> {
-        self.registration.as_ref().map(|r| (want, r.epoch(want)))
+        let r = self.registration.as_ref()?;
+        Some((want, r.epoch(want)?))
     }
 
     /// The readiness a gated direction still waits for, if no event came.
     fn gated(&self, gate: Option<(Want, u32)>) -> Option<Want> {
         let (want, epoch) = gate?;
         let r = self.registration.as_ref()?;
-        (r.epoch(want) == epoch).then_some(want)
+        (r.epoch(want) == Some(epoch)).then_some(want)
     }
 
     // ---- reading ----
