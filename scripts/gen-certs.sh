@@ -123,7 +123,7 @@ issue() {
     : >"$work/index.txt"
     SAN=$san openssl req -config "$cnf" -new -key "$work/$name.key" -subj "/O=lua-tls tests/CN=$cn" \
         -out "$work/$name.csr"
-    SAN=$san openssl ca -config "$cnf" -batch -notext -rand_serial -extensions "$ext" \
+    SAN=$san openssl ca -config "$cnf" -batch -notext -rand_serial -preserveDN -extensions "$ext" \
         -cert "$dir/$ca.pem" -keyfile "$dir/$ca.key" \
         -startdate "$start" -enddate "$end" \
         -in "$work/$name.csr" -out "$work/$name.pem" 2>/dev/null

@@ -8,3 +8,4 @@
 pub mod dns;
 pub mod error;
 pub mod stream;
+pub mod tls;
