@@ -114,8 +114,10 @@ mod tests {
 
     #[test]
     fn shared_is_keyed_by_content_without_timeout() {
-        let mut o = TlsOptions::default();
-        o.alpn = vec![b"cache-test".to_vec()];
+        let mut o = TlsOptions {
+            alpn: vec![b"cache-test".to_vec()],
+            ..TlsOptions::default()
+        };
         let a = shared(&o);
         o.timeout = Some(Duration::from_secs(3));
         let b = shared(&o);
@@ -128,13 +130,17 @@ mod tests {
     #[test]
     fn shared_is_bounded() {
         let cache = SharedCache::new();
-        let mut first = TlsOptions::default();
-        first.alpn = vec![b"evict-me".to_vec()];
+        let first = TlsOptions {
+            alpn: vec![b"evict-me".to_vec()],
+            ..TlsOptions::default()
+        };
         let a = cache.get(&first, 3);
         assert!(Arc::ptr_eq(&a, &cache.get(&first, 3)));
         for i in 0..3 {
-            let mut o = TlsOptions::default();
-            o.alpn = vec![format!("filler-{i}").into_bytes()];
+            let o = TlsOptions {
+                alpn: vec![format!("filler-{i}").into_bytes()],
+                ..TlsOptions::default()
+            };
             cache.get(&o, 3);
         }
         assert_eq!(cache.entries.lock().unwrap().len(), 3);

@@ -14,10 +14,7 @@ pub(crate) mod tag {
     pub(crate) const INTEGER: u8 = 0x02;
     pub(crate) const OCTET_STRING: u8 = 0x04;
     pub(crate) const OID: u8 = 0x06;
-    pub(crate) const UTF8_STRING: u8 = 0x0c;
-    pub(crate) const PRINTABLE_STRING: u8 = 0x13;
     pub(crate) const T61_STRING: u8 = 0x14;
-    pub(crate) const IA5_STRING: u8 = 0x16;
     pub(crate) const UTC_TIME: u8 = 0x17;
     pub(crate) const GENERALIZED_TIME: u8 = 0x18;
     pub(crate) const UNIVERSAL_STRING: u8 = 0x1c;

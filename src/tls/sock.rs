@@ -51,7 +51,8 @@ mod tests {
         let mut failed = None;
         for _ in 0..100 {
             match w.write(b"x") {
-                Ok(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                Ok(1) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                Ok(n) => panic!("sent {n} bytes of 1"),
                 Err(e) => {
                     failed = e.raw_os_error();
                     break;
