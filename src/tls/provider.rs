@@ -12,19 +12,19 @@ use rustls::server::ProducesTickets;
 use crate::error::NetError;
 
 /// Name of the provider, for reports.
-pub const PROVIDER_NAME: &str = "ring";
+pub const PROVIDER_NAME: &str = "aws-lc-rs";
 
 /// The shared crypto provider.
 pub fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
-        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .get_or_init(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
         .clone()
 }
 
 /// A fresh session ticket encrypter (keys rotate every 6 hours).
 pub fn ticketer() -> Result<Arc<dyn ProducesTickets>, NetError> {
-    rustls::crypto::ring::Ticketer::new()
+    rustls::crypto::aws_lc_rs::Ticketer::new()
         .map_err(|e| NetError::new("config", format!("cannot create session ticketer: {e}")))
 }
 
