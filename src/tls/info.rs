@@ -28,9 +28,12 @@ pub fn info_table(lua: &Lua, info: &TlsInfo) -> mlua::Result<Table> {
 
 /// The `peer` table for a chain (end entity first). Fields that cannot be
 /// parsed from a malformed certificate are left out; hash and PEM remain.
+/// An empty chain gives an empty table.
 pub fn peer_table(lua: &Lua, chain: &[Vec<u8>]) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    let leaf = &chain[0];
+    let Some(leaf) = chain.first() else {
+        return Ok(t);
+    };
     if let Ok(f) = x509::parse(leaf) {
         t.set("subject", f.subject)?;
         t.set("issuer", f.issuer)?;
@@ -174,6 +177,11 @@ mod tests {
                 .unwrap(),
             "::1"
         );
+
+        let junk = peer_table(&lua, &[b"not a certificate".to_vec()]).unwrap();
+        assert!(junk.get::<Option<String>>("subject").unwrap().is_none());
+        assert!(junk.get::<String>("hash").unwrap().starts_with("SHA256:"));
+        assert!(peer_table(&lua, &[]).unwrap().is_empty());
 
         let bare = info_table(&lua, &TlsInfo::default()).unwrap();
         assert!(bare.get::<Option<Table>>("peer").unwrap().is_none());

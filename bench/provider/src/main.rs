@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 use rustls::client::Resumption;
 use rustls::crypto::{aws_lc_rs, ring, CryptoProvider, SupportedKxGroup};
 use rustls::version::TLS13;
-use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection, SupportedCipherSuite};
+use rustls::{
+    ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection,
+    SupportedCipherSuite,
+};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
@@ -60,17 +63,32 @@ struct Certs {
 }
 
 fn load(dir: &Path) -> Certs {
-    let chain = CertificateDer::pem_file_iter(dir.join("server.pem")).unwrap().collect::<Result<_, _>>().unwrap();
+    let chain = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
     let mut roots = RootCertStore::empty();
     for ca in CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
         roots.add(ca.unwrap()).unwrap();
     }
-    Certs { chain, key, roots: Arc::new(roots) }
+    Certs {
+        chain,
+        key,
+        roots: Arc::new(roots),
+    }
 }
 
-fn configs(p: &Provider, suite: SupportedCipherSuite, certs: &Certs) -> (Arc<ClientConfig>, Arc<ServerConfig>) {
-    let provider = Arc::new(CryptoProvider { cipher_suites: vec![suite], kx_groups: vec![p.x25519], ..(p.make)() });
+fn configs(
+    p: &Provider,
+    suite: SupportedCipherSuite,
+    certs: &Certs,
+) -> (Arc<ClientConfig>, Arc<ServerConfig>) {
+    let provider = Arc::new(CryptoProvider {
+        cipher_suites: vec![suite],
+        kx_groups: vec![p.x25519],
+        ..(p.make)()
+    });
     let mut client = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&TLS13])
         .unwrap()
@@ -99,7 +117,11 @@ fn pump(from: &mut rustls::Connection, to: &mut rustls::Connection, wire: &mut V
     }
 }
 
-fn connect(client: &Arc<ClientConfig>, server: &Arc<ServerConfig>, wire: &mut Vec<u8>) -> (rustls::Connection, rustls::Connection) {
+fn connect(
+    client: &Arc<ClientConfig>,
+    server: &Arc<ServerConfig>,
+    wire: &mut Vec<u8>,
+) -> (rustls::Connection, rustls::Connection) {
     let name = ServerName::try_from("localhost").unwrap();
     let mut c: rustls::Connection = ClientConnection::new(client.clone(), name).unwrap().into();
     let mut s: rustls::Connection = ServerConnection::new(server.clone()).unwrap().into();
@@ -123,7 +145,12 @@ fn handshakes_per_sec(p: &Provider, certs: &Certs, secs: Duration) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-fn bulk_mb_per_sec(p: &Provider, suite: SupportedCipherSuite, certs: &Certs, secs: Duration) -> f64 {
+fn bulk_mb_per_sec(
+    p: &Provider,
+    suite: SupportedCipherSuite,
+    certs: &Certs,
+    secs: Duration,
+) -> f64 {
     let (client, server) = configs(p, suite, certs);
     let mut wire = Vec::new();
     let (mut c, mut s) = connect(&client, &server, &mut wire);
@@ -162,13 +189,20 @@ fn best_of(mut f: impl FnMut(Duration) -> f64, total: Duration) -> f64 {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let dir = args.next().expect("usage: provider-bench CERT_DIR [SECONDS]");
+    let dir = args
+        .next()
+        .expect("usage: provider-bench CERT_DIR [SECONDS]");
     let secs = Duration::from_secs_f64(args.next().map(|s| s.parse().unwrap()).unwrap_or(3.0));
     let certs = load(Path::new(&dir));
     let only: Option<String> = args.next();
-    println!("| provider | TLS 1.3 full handshakes/s | AES-128-GCM MB/s | ChaCha20-Poly1305 MB/s |");
+    println!(
+        "| provider | TLS 1.3 full handshakes/s | AES-128-GCM MB/s | ChaCha20-Poly1305 MB/s |"
+    );
     println!("|---|---:|---:|---:|");
-    for p in PROVIDERS.iter().filter(|p| only.as_deref().is_none_or(|o| p.name == o)) {
+    for p in PROVIDERS
+        .iter()
+        .filter(|p| only.as_deref().is_none_or(|o| p.name == o))
+    {
         let hs = best_of(|w| handshakes_per_sec(p, &certs, w), secs);
         let aes = best_of(|w| bulk_mb_per_sec(p, p.aes128, &certs, w), secs);
         let chacha = best_of(|w| bulk_mb_per_sec(p, p.chacha, &certs, w), secs);

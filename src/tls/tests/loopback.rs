@@ -552,3 +552,35 @@ fn shutdown_sends_close_notify_and_half_closes() {
     write_all(&mut st, b"late").unwrap();
     assert_eq!(read_exact(&mut ct, 4).unwrap(), b"late");
 }
+
+#[test]
+fn full_socket_blocks_writes_with_want_write() {
+    use crate::stream::transport::Want;
+    let (c, s) = (cfg(client_opts()), cfg(server_opts("server")));
+    let (mut ct, mut st) = connect(&c, &s, "localhost");
+    let (cr, sr) = handshake_both(&mut ct, &mut st);
+    cr.unwrap();
+    sr.unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        ct.read(&mut buf).unwrap_err().kind(),
+        io::ErrorKind::WouldBlock
+    );
+    assert_eq!(ct.want(), Want::Read);
+    // Nobody reads on the server side: the socket and rustls fill up.
+    let chunk = vec![1u8; 64 * 1024];
+    let mut sent = 0usize;
+    let blocked = loop {
+        match ct.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(e) => break e,
+        }
+        assert!(sent < 64 << 20, "writes never blocked");
+    };
+    assert_eq!(blocked.kind(), io::ErrorKind::WouldBlock);
+    assert_eq!(ct.want(), Want::Write);
+    // Everything accepted arrives once the server reads.
+    let reader = std::thread::spawn(move || read_exact(&mut st, sent).map(|d| d.len()));
+    block_on(|| ct.flush()).unwrap();
+    assert_eq!(reader.join().unwrap().unwrap(), sent);
+}
