@@ -1,1 +1,8 @@
 //! Name resolution: configuration files, the wire codec and the resolver.
+
+pub mod addr;
+pub mod codec;
+pub mod conf;
+pub mod hosts;
+pub mod name;
+pub mod services;
