@@ -5,4 +5,7 @@ pub mod codec;
 pub mod conf;
 pub mod hosts;
 pub mod name;
+pub mod order;
+pub mod query;
+pub mod search;
 pub mod services;
