@@ -1,6 +1,7 @@
 //! Name resolution: configuration files, the wire codec and the resolver.
 
 pub mod addr;
+pub mod cache;
 pub mod codec;
 pub mod conf;
 pub mod hosts;
