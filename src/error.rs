@@ -18,7 +18,10 @@ pub struct NetError {
 impl NetError {
     /// A failure with the given code and message.
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 
     /// Wraps this failure in an `io::Error`, so transports can report coded
@@ -116,8 +119,14 @@ mod tests {
         let n = NetError::from_io("connect to 127.0.0.1:1", &e);
         assert_eq!(n.code, "refused");
         assert_eq!(n.message, "connect to 127.0.0.1:1: connection refused");
-        assert_eq!(io_code(&io::Error::from_raw_os_error(libc::EPIPE)), "closed");
-        assert_eq!(io_code(&io::Error::from_raw_os_error(libc::EHOSTUNREACH)), "unreachable");
+        assert_eq!(
+            io_code(&io::Error::from_raw_os_error(libc::EPIPE)),
+            "closed"
+        );
+        assert_eq!(
+            io_code(&io::Error::from_raw_os_error(libc::EHOSTUNREACH)),
+            "unreachable"
+        );
     }
 
     #[test]

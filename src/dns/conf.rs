@@ -94,7 +94,7 @@ impl ResolvConf {
             };
             match keyword {
                 "nameserver" => {
-                    let addr = words.next().and_then(|w| parse_server_word(w));
+                    let addr = words.next().and_then(parse_server_word);
                     if let Some(addr) = addr {
                         if conf.nameservers.len() < MAX_NAMESERVERS {
                             conf.nameservers.push(addr);
