@@ -34,7 +34,8 @@ fuzz_target!(|data: &[u8]| {
     for _ in 0..4 {
         match lookup.poll(now) {
             Action::SendTcp { packet, .. } => {
-                msg[..2.min(msg.len())].copy_from_slice(&packet[2..2 + 2.min(msg.len())]);
+                let n = msg.len().min(2);
+                msg[..n].copy_from_slice(&packet[2..2 + n]);
                 let len = u16::try_from(msg.len()).unwrap_or(u16::MAX);
                 lookup.tcp_received(&len.to_be_bytes(), now);
                 lookup.tcp_received(&msg, now);
