@@ -63,9 +63,9 @@ impl Hosts {
             .unwrap_or_default()
     }
 
-    /// Whether the file lists the name at all (any family). A name that the
-    /// hosts file knows but not in the wanted family is still not looked up
-    /// in DNS by glibc; the runtime can use this to do the same.
+    /// Whether the file lists the name at all (any family). Note that glibc
+    /// (`hosts: files dns`) still asks DNS for a name listed only in the
+    /// other family, and so does [`Resolve`](super::resolve::Resolve).
     pub fn contains(&self, name: &Name) -> bool {
         self.by_name.contains_key(name)
     }
