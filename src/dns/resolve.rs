@@ -466,3 +466,6 @@ fn is_localhost(name: &Name) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod live;
