@@ -72,14 +72,16 @@ fn start_dnsmasq() -> Dnsmasq {
         .stderr(Stdio::null())
         .spawn()
         .expect("dnsmasq is installed");
+    // The guard owns the process from here on, so it is reaped on any exit.
+    let server = Dnsmasq {
+        child,
+        port,
+        _dir: TempDir(dir),
+    };
     // Wait until it answers TCP connections.
     for _ in 0..100 {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Dnsmasq {
-                child,
-                port,
-                _dir: TempDir(dir),
-            };
+            return server;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
