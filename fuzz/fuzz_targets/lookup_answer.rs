@@ -20,10 +20,16 @@ fuzz_target!(|data: &[u8]| {
         edns: true,
         tcp_only: false,
     };
-    let qtype = if data.first().is_some_and(|b| b & 1 == 1) { QType::Aaaa } else { QType::A };
+    let qtype = if data.first().is_some_and(|b| b & 1 == 1) {
+        QType::Aaaa
+    } else {
+        QType::A
+    };
     let mut lookup = Lookup::new(Name::new("www.example.com").unwrap(), qtype, &config);
     let now = Instant::now();
-    let Action::Send { id, .. } = lookup.poll(now) else { panic!("first action is a send") };
+    let Action::Send { id, .. } = lookup.poll(now) else {
+        panic!("first action is a send")
+    };
     let mut msg = data.to_vec();
     if msg.len() >= 2 {
         msg[..2].copy_from_slice(&id.to_be_bytes());

@@ -14,7 +14,9 @@ fn check_name(name: &Name) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(msg) = Message::parse(data) else { return };
+    let Ok(msg) = Message::parse(data) else {
+        return;
+    };
     let _ = msg.rcode();
     let _ = msg.soa_ttl();
     assert!(msg.questions.len() <= usize::from(msg.header.qdcount));

@@ -102,7 +102,8 @@ pub enum ParseError {
     /// A compression pointer that does not point strictly before the
     /// name segment holding it (forward pointers, self-pointers and loops).
     ForwardPointer,
-    /// A label type other than a plain label or a pointer (0x40, 0x80).
+    /// A length byte with the top bits 01 or 10: extended label types, or
+    /// a label longer than 63 bytes.
     BadLabelType,
     /// A decoded name longer than 255 bytes.
     NameTooLong,
