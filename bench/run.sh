@@ -44,37 +44,42 @@ LUA_CPATH_5_4=$LUA_CPATH
 LUA_PATH_5_4=$LUA_PATH
 export LUA_CPATH LUA_PATH LUA_CPATH_5_4 LUA_PATH_5_4
 
-# run() is called in $(...), a subshell: failures are recorded in a file.
+# run1() is called in $(...), a subshell: failures are recorded in a file.
 fail() {
   : >"$tmp/failed"
 }
 
-# run <metric> <script> [args...]: best value of the metric over REPEAT runs
-run() {
+# run1 <metric> <script> [args...]: runs once, prints the metric or "-"
+run1() {
   metric=$1
   shift
-  best=
-  i=0
-  while [ "$i" -lt "$REPEAT" ]; do
-    i=$((i + 1))
-    if ! out=$(cd "$root" && "$LUA" "$@" 2>"$tmp/stderr"); then
-      echo "FAILED: $LUA $*" >&2
-      sed 's/^/  | /' "$tmp/stderr" >&2
-      fail
-      continue
-    fi
-    echo "  $out" >&2
-    v=$(printf '%s\n' "$out" | sed -n "s/.*[[:space:]]$metric=\([0-9.][0-9.]*\).*/\1/p" | head -n 1)
-    if [ -z "$v" ]; then
-      echo "FAILED: no $metric= in output of $*" >&2
-      fail
-      continue
-    fi
-    if [ -z "$best" ] || awk "BEGIN { exit !($v > $best) }"; then
-      best=$v
-    fi
-  done
-  echo "${best:--}"
+  if ! out=$(cd "$root" && "$LUA" "$@" 2>"$tmp/stderr"); then
+    echo "FAILED: $LUA $*" >&2
+    sed 's/^/  | /' "$tmp/stderr" >&2
+    fail
+    echo -
+    return
+  fi
+  echo "  $out" >&2
+  v=$(printf '%s\n' "$out" | sed -n "s/.*[[:space:]]$metric=\([0-9.][0-9.]*\).*/\1/p" | head -n 1)
+  if [ -z "$v" ]; then
+    echo "FAILED: no $metric= in output of $*" >&2
+    fail
+    echo -
+    return
+  fi
+  echo "$v"
+}
+
+# best <a> <b>: the larger figure, "-" meaning none
+best() {
+  if [ "$1" = - ]; then
+    echo "$2"
+  elif [ "$2" = - ] || awk "BEGIN { exit !($1 >= $2) }"; then
+    echo "$1"
+  else
+    echo "$2"
+  fi
 }
 
 ratio() {
@@ -89,14 +94,20 @@ echo "lua: $($LUA -v 2>&1); cpus: $(nproc 2>/dev/null || echo ?);" \
      "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)" >&2
 echo "tls.so: $so_dir/libtls.so; repeat: $REPEAT" >&2
 
-echo "tcp_roundtrip ($CONNS connections x $TRIPS round trips)..." >&2
-rt_cq=$(run roundtrips_per_sec bench/cqueues/tcp_roundtrip.lua "$CONNS" "$TRIPS")
-rt_ours=$(run roundtrips_per_sec bench/tcp_roundtrip.lua "$CONNS" "$TRIPS")
-
-echo "lines ($LINES lines)..." >&2
-ln_cq_filled=$(run lines_per_sec bench/cqueues/lines.lua "$LINES" filled)
-ln_cq_streamed=$(run lines_per_sec bench/cqueues/lines.lua "$LINES" streamed)
-ln_ours=$(run lines_per_sec bench/lines.lua "$LINES")
+# The implementations take turns within each round, so that a machine
+# that gets busier or quieter during the run treats both alike.
+rt_cq=- rt_ours=- ln_cq_filled=- ln_cq_streamed=- ln_ours=-
+round=0
+while [ "$round" -lt "$REPEAT" ]; do
+  round=$((round + 1))
+  echo "round $round: tcp_roundtrip ($CONNS connections x $TRIPS round trips)" >&2
+  rt_cq=$(best "$rt_cq" "$(run1 roundtrips_per_sec bench/cqueues/tcp_roundtrip.lua "$CONNS" "$TRIPS")")
+  rt_ours=$(best "$rt_ours" "$(run1 roundtrips_per_sec bench/tcp_roundtrip.lua "$CONNS" "$TRIPS")")
+  echo "round $round: lines ($LINES lines)" >&2
+  ln_cq_filled=$(best "$ln_cq_filled" "$(run1 lines_per_sec bench/cqueues/lines.lua "$LINES" filled)")
+  ln_cq_streamed=$(best "$ln_cq_streamed" "$(run1 lines_per_sec bench/cqueues/lines.lua "$LINES" streamed)")
+  ln_ours=$(best "$ln_ours" "$(run1 lines_per_sec bench/lines.lua "$LINES")")
+done
 
 printf '\n%-28s %14s %14s %13s\n' benchmark cqueues ours ours/cqueues
 printf '%-28s %14s %14s %13s\n' "tcp_roundtrip (trips/s)" "$rt_cq" "$rt_ours" "$(ratio "$rt_ours" "$rt_cq")"

@@ -38,6 +38,10 @@ options:
       --demo             run the demo (the default when no URL is given)
   -h, --help             this text
 
+A fetch fails on a bad URL, a DNS, connection, TLS or protocol error, a
+timeout, a final HTTP status other than 2xx, too many redirects, or (demo)
+a body whose SHA-256 differs; the others go on regardless.
+
 exit status: 0 all fetches succeeded, 1 some failed, 2 usage error]]
 
 -- Find the repository's lua/ directory from this script's own path, so
@@ -687,7 +691,7 @@ local function start_servers(site, certs)
   local handler = function(ios)
     serve(ios, site)
   end
-  local server_tls = tls.config { cert = certs .. "/localhost.pem", key = certs .. "/localhost.key" }
+  local server_tls = { cert = certs .. "/localhost.pem", key = certs .. "/localhost.key" }
   local servers, bases = {}, {}
   local function start(name, scheme, host)
     local srv, msg
