@@ -576,6 +576,60 @@ end
 ---------------------------------------------------------------------------
 -- The demo: local servers and files
 
+-- BEGIN DEMO CERTS (written by examples/certs/make.sh; TEST ONLY, never trust)
+local DEMO_PEM = {
+  ca = [[
+-----BEGIN CERTIFICATE-----
+MIIBuzCCAWKgAwIBAgIUaTkDOeFGkj5/3aovUrqGoG++P94wCgYIKoZIzj0EAwIw
+KTEnMCUGA1UEAwwebHVhLXRscyBleGFtcGxlIENBIChURVNUIE9OTFkpMCAXDTI2
+MTEyNjA0MjAxM1oYDzIxMjYxMTAyMDQyMDEzWjApMScwJQYDVQQDDB5sdWEtdGxz
+IGV4YW1wbGUgQ0EgKFRFU1QgT05MWSkwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNC
+AATgvF9nDvREy7gMZs9HvgZSFThjqIMURpHSeuWuEXvnAiykCCZXJsKyx8MWlEiS
+xuxdPySRypKU481DnMqUhk6go2YwZDAfBgNVHSMEGDAWgBSttHm9jS4HsLcQNakw
+GgQlZNUw1DASBgNVHRMBAf8ECDAGAQH/AgEAMA4GA1UdDwEB/wQEAwIBBjAdBgNV
+HQ4EFgQUrbR5vY0uB7C3EDWpMBoEJWTVMNQwCgYIKoZIzj0EAwIDRwAwRAIgFRPH
+R/2y8MaXJaROGu0hSJkRIvPicCfGN60qfvpzt4QCIGdgHf1d76oj+0rJ9JSY92Xb
+i8n6MRWSsCCnIh1oy5rU
+-----END CERTIFICATE-----
+]],
+  cert = [[
+-----BEGIN CERTIFICATE-----
+MIIB5zCCAYygAwIBAgIUIXoIsAmykUyAZpiJgEgKNimYiaQwCgYIKoZIzj0EAwIw
+KTEnMCUGA1UEAwwebHVhLXRscyBleGFtcGxlIENBIChURVNUIE9OTFkpMCAXDTI2
+MTEyNjA0MjAxM1oYDzIxMjYxMTAyMDQyMDEzWjAUMRIwEAYDVQQDDAlsb2NhbGhv
+c3QwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAR2+pP1XZ2XVuPSYdA/qOBmrKDR
+Q69MvdbUWV8NdoLdf7EQlkUsCgMob8PPiqFEOhSnOXQsT2M6uOZOqQ9F68QUo4Gk
+MIGhMAwGA1UdEwEB/wQCMAAwDgYDVR0PAQH/BAQDAgeAMBMGA1UdJQQMMAoGCCsG
+AQUFBwMBMCwGA1UdEQQlMCOCCWxvY2FsaG9zdIcEfwAAAYcQAAAAAAAAAAAAAAAA
+AAAAATAdBgNVHQ4EFgQUAxdR61D8HZDxZirvSAqybvUJtbcwHwYDVR0jBBgwFoAU
+rbR5vY0uB7C3EDWpMBoEJWTVMNQwCgYIKoZIzj0EAwIDSQAwRgIhALrbSi1C+Tal
+3xZJBKmfDxd8dCrif08q+hOoMAVllww1AiEAu8v/cECUqGYPfZfSFa1viA/f+tWK
+i8eyMzj0enAmPgU=
+-----END CERTIFICATE-----
+]],
+  key = [[
+-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgl3pt2yu1VaevYhkr
+DDBif5CdtMuKN69s6sDEfTubh9OhRANCAAR2+pP1XZ2XVuPSYdA/qOBmrKDRQ69M
+vdbUWV8NdoLdf7EQlkUsCgMob8PPiqFEOhSnOXQsT2M6uOZOqQ9F68QU
+-----END PRIVATE KEY-----
+]],
+}
+-- END DEMO CERTS
+
+-- The demo's CA and server certificate: the files in examples/certs when
+-- they are there (a checkout), else the copy above (an installed command).
+local function demo_tls_material()
+  local dir = HERE .. "/certs"
+  local f = io.open(dir .. "/ca.pem", "r")
+  if f then
+    f:close()
+    return { cafile = dir .. "/ca.pem" },
+      { cert = dir .. "/localhost.pem", key = dir .. "/localhost.key" }
+  end
+  return { ca = DEMO_PEM.ca }, { cert = DEMO_PEM.cert, key = DEMO_PEM.key }
+end
+
 local BLOCK = 65536
 
 -- Deterministic content: 64 KiB of xorshift64 output, each 64 KiB block of
@@ -687,11 +741,10 @@ local function serve(ios, site)
 end
 
 -- Starts the demo servers; returns the servers and the base URLs by name.
-local function start_servers(site, certs)
+local function start_servers(site, server_tls)
   local handler = function(ios)
     serve(ios, site)
   end
-  local server_tls = { cert = certs .. "/localhost.pem", key = certs .. "/localhost.key" }
   local servers, bases = {}, {}
   local function start(name, scheme, host)
     local srv, msg
@@ -806,12 +859,12 @@ local function main(argv)
   local jobs, servers = {}, {}
   local site
   if opts.demo then
-    local certs = HERE .. "/certs"
     -- The demo trusts its own test CA, never anything insecure by itself.
-    tls_opts.cafile = certs .. "/ca.pem"
+    local client_tls, server_tls = demo_tls_material()
+    tls_opts.cafile, tls_opts.ca = client_tls.cafile, client_tls.ca
     site = { files = make_demo_files() }
     local bases
-    servers, bases = start_servers(site, certs)
+    servers, bases = start_servers(site, server_tls)
     site.https_base = bases.https4
     jobs = demo_jobs(bases, site.files)
     local list = {}

@@ -12,7 +12,6 @@ set -eu
 cd "$(dirname "$0")"
 
 days=36500
-umask 077
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -45,3 +44,28 @@ cp "$tmp/localhost.pem" localhost.pem
 chmod 644 ca.pem localhost.pem ca.key localhost.key
 
 openssl verify -CAfile ca.pem localhost.pem
+
+# fetch.lua carries a copy of the PEM text for when it runs without this
+# directory (installed as a command); rewrite the block between its markers.
+fetch=../fetch.lua
+block=$tmp/block.lua
+{
+  echo "-- BEGIN DEMO CERTS (written by examples/certs/make.sh; TEST ONLY, never trust)"
+  echo "local DEMO_PEM = {"
+  for pair in ca:ca.pem cert:localhost.pem key:localhost.key; do
+    echo "  ${pair%%:*} = [["
+    cat "${pair#*:}"
+    echo "]],"
+  done
+  echo "}"
+  echo "-- END DEMO CERTS"
+} >"$block"
+if [ -f "$fetch" ] && grep -q '^-- BEGIN DEMO CERTS' "$fetch"; then
+  awk -v block="$block" '
+    /^-- BEGIN DEMO CERTS/ { while ((getline line < block) > 0) print line; skip = 1; next }
+    /^-- END DEMO CERTS/ { skip = 0; next }
+    !skip { print }
+  ' "$fetch" >"$tmp/fetch.lua"
+  cat "$tmp/fetch.lua" >"$fetch"
+  echo "updated the embedded copy in examples/fetch.lua"
+fi

@@ -558,13 +558,29 @@ local function handshake(conn, deadline)
   end
 end
 
+-- LuaSec wants files: PEM text goes through a temporary file.
+local pem_files = {}
+local function pem_path(v)
+  if v and v:find("-----BEGIN", 1, true) then
+    if not pem_files[v] then
+      local path = os.tmpname()
+      local f = assert(io.open(path, "w"))
+      f:write(v)
+      f:close()
+      pem_files[v] = path
+    end
+    return pem_files[v]
+  end
+  return v
+end
+
 function core.tls_client(ios, hostname, opts, deadline)
   local params = {
     mode = "client",
     protocol = "any",
     options = { "all", "no_sslv2", "no_sslv3", "no_tlsv1", "no_tlsv1_1" },
     verify = opts.insecure_no_verify_cert and "none" or "peer",
-    cafile = opts.cafile,
+    cafile = pem_path(opts.cafile or opts.ca),
   }
   if not params.cafile and not opts.insecure_no_verify_cert then
     params.capath = "/etc/ssl/certs"
@@ -592,8 +608,8 @@ function core.tls_server_wrap(opts)
   local params = {
     mode = "server",
     protocol = "any",
-    key = opts.key,
-    certificate = opts.cert,
+    key = pem_path(opts.key),
+    certificate = pem_path(opts.cert),
     options = { "all", "no_sslv2", "no_sslv3" },
   }
   local ctx = assert(ssl.newcontext(params))
