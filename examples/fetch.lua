@@ -31,10 +31,10 @@ options:
   -i, --input FILE       read more URLs from FILE, one per line ("-" for
                          standard input; blank lines and # comments skipped)
   -r, --max-redirects N  follow at most N redirects per URL (default 5)
-      --insecure         DO NOT VERIFY server certificates (the host name is
-                         still checked). Anyone on the path can then read and
-                         change the transfer. For tests against your own
-                         servers only.
+      --insecure         DO NOT VERIFY server certificate chains (sets
+                         insecure_no_verify_cert). Anyone on the path can then
+                         read and change the transfers. For tests against
+                         your own servers only.
       --demo             run the demo (the default when no URL is given)
   -h, --help             this text
 
