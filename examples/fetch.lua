@@ -406,7 +406,9 @@ local function fetch(job, ctx)
         ctx.max_redirects, resp.location))
     end
     r.redirects = r.redirects + 1
-    local nexturl, rmsg = url.resolve(current, resp.location)
+    -- Some servers put raw spaces in Location; browsers encode them.
+    local location = resp.location:gsub(" ", "%%20")
+    local nexturl, rmsg = url.resolve(current, location)
     if not nexturl then
       return finish(false, "url", rmsg)
     end
