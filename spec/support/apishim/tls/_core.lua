@@ -558,7 +558,8 @@ local function handshake(conn, deadline)
   end
 end
 
--- LuaSec wants files: PEM text goes through a temporary file.
+-- LuaSec wants files: PEM text goes through a temporary file (left in
+-- /tmp when the script ends with os.exit without closing the state).
 local pem_files = {}
 local function pem_path(v)
   if v and v:find("-----BEGIN", 1, true) then
