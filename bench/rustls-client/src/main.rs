@@ -17,6 +17,8 @@
 //! request is what makes nginx send its TLS 1.3 session tickets, which a
 //! later connection needs to resume; every peer does the same.
 //!
+//! Socket reads: see `direct_reads` (RUSTLS_CLIENT_READ=direct|buffered).
+//!
 //! Prints one line, e.g. `rust bulk_mb_s=812.3 cpu_s_per_gb=0.93 ...`.
 //! The host name checked against the certificate is "localhost"; the
 //! address is 127.0.0.1:PORT.
@@ -116,7 +118,9 @@ impl Conn {
     }
 
     /// Does all it can without blocking (mio is edge-triggered).
-    fn drive(&mut self, buf: &mut [u8]) -> io::Result<State> {
+    /// `buf` takes plaintext; `net`, if given, takes ciphertext from the
+    /// socket (else rustls reads the socket itself).
+    fn drive(&mut self, buf: &mut [u8], mut net: Option<&mut [u8]>) -> io::Result<State> {
         if !self.connected {
             if let Some(e) = self.sock.take_error()? {
                 return Err(e);
@@ -145,7 +149,11 @@ impl Conn {
                     }
                 }
             }
-            match self.tls.read_tls(&mut self.sock) {
+            let got = match net.as_deref_mut() {
+                None => self.tls.read_tls(&mut self.sock),
+                Some(net) => self.sock.read(net),
+            };
+            match got {
                 Ok(0) => {
                     self.tls
                         .process_new_packets()
@@ -158,12 +166,24 @@ impl Conn {
                         )),
                     };
                 }
-                Ok(_) => {
-                    self.tls
-                        .process_new_packets()
-                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                    if self.drain(buf)?.is_some() {
-                        return Ok(State::Done);
+                Ok(n) => {
+                    // Direct: rustls read at most 4 KiB more than it had
+                    // buffered. Buffered: one big read, fed to rustls from
+                    // memory (it takes a record or 4 KiB at a time).
+                    let mut off = 0;
+                    loop {
+                        if let Some(net) = net.as_deref() {
+                            off += self.tls.read_tls(&mut &net[off..n])?;
+                        }
+                        self.tls
+                            .process_new_packets()
+                            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                        if self.drain(buf)?.is_some() {
+                            return Ok(State::Done);
+                        }
+                        if net.is_none() || off == n {
+                            break;
+                        }
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(State::Running),
@@ -202,6 +222,8 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 struct Batch {
     seconds: f64,
+    /// Cipher suite and key exchange group of the last connection.
+    suite: String,
     resumed: usize,
     bytes: u64,
     idle: Vec<Conn>,
@@ -213,9 +235,10 @@ fn run_batch(cfg: &Arc<ClientConfig>, addr: SocketAddr, total: usize, conc: usiz
     let mut events = Events::with_capacity(1024);
     let mut slots: Vec<Option<Conn>> = (0..conc).map(|_| None).collect();
     let mut buf = vec![0u8; 65536];
+    let mut net = if direct_reads() { None } else { Some(vec![0u8; NET_BUF]) };
     let mut started = 0;
     let mut finished = 0;
-    let mut batch = Batch { seconds: 0.0, resumed: 0, bytes: 0, idle: Vec::new() };
+    let mut batch = Batch { seconds: 0.0, suite: String::new(), resumed: 0, bytes: 0, idle: Vec::new() };
     let t0 = Instant::now();
 
     let start = |slot: usize, slots: &mut Vec<Option<Conn>>, poll: &Poll| {
@@ -237,11 +260,14 @@ fn run_batch(cfg: &Arc<ClientConfig>, addr: SocketAddr, total: usize, conc: usiz
         for ev in events.iter() {
             let slot = ev.token().0;
             let Some(c) = slots[slot].as_mut() else { continue };
-            let state = c.drive(&mut buf).unwrap_or_else(|e| fail(format!("connection: {e}")));
+            let state = c.drive(&mut buf, net.as_deref_mut()).unwrap_or_else(|e| fail(format!("connection: {e}")));
             if state == State::Running {
                 continue;
             }
             let mut c = slots[slot].take().expect("slot in use");
+            let suite = c.tls.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite()));
+            let group = c.tls.negotiated_key_exchange_group().map(|g| format!("{:?}", g.name()));
+            batch.suite = format!("{}/{}", suite.unwrap_or_default(), group.unwrap_or_default());
             if c.tls.handshake_kind() == Some(HandshakeKind::Resumed) {
                 batch.resumed += 1;
             }
@@ -261,6 +287,24 @@ fn run_batch(cfg: &Arc<ClientConfig>, addr: SocketAddr, total: usize, conc: usiz
     }
     batch.seconds = t0.elapsed().as_secs_f64();
     batch
+}
+
+/// Size of the one ciphertext buffer that socket reads go to.
+const NET_BUF: usize = 256 * 1024;
+
+/// RUSTLS_CLIENT_READ=direct: rustls reads the socket itself (at most
+/// 4 KiB beyond what it holds, per call), as in the rustls mio example.
+/// Default "buffered": one read of up to NET_BUF into a shared buffer.
+fn direct_reads() -> bool {
+    std::env::var("RUSTLS_CLIENT_READ").is_ok_and(|v| v == "direct")
+}
+
+fn read_mode() -> &'static str {
+    if direct_reads() {
+        "direct"
+    } else {
+        "buffered"
+    }
 }
 
 fn cpu_seconds() -> f64 {
@@ -322,12 +366,14 @@ fn main() {
                 }
             }
             println!(
-                "rust bulk_mb_s={:.1} cpu_s_per_gb={:.3} bytes={} seconds={:.3} cpu_s={:.3}",
+                "rust bulk_mb_s={:.1} cpu_s_per_gb={:.3} bytes={} seconds={:.3} cpu_s={:.3} cipher={} read={}",
                 b.bytes as f64 / 1e6 / b.seconds,
                 cpu / (b.bytes as f64 / 1e9),
                 b.bytes,
                 b.seconds,
-                cpu
+                cpu,
+                b.suite,
+                read_mode()
             );
         }
         "full" => {
