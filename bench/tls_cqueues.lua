@@ -149,11 +149,12 @@ end
 
 if WORK == "bulk" then
   local ctx = new_context()
-  local cpu0, t0 = os.clock(), cqueues.monotime()
+  local cpu0, t0
   local bytes, cipher
   batch(1, function()
     local con = connect(ctx)
     cipher = con:checktls():getCipherInfo().name
+    cpu0, t0 = os.clock(), cqueues.monotime()
     bytes = get(con, REQ_BIG, READ)
     con:close()
   end)

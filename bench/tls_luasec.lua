@@ -137,9 +137,9 @@ end
 
 if WORK == "bulk" then
   local ctx = new_context()
-  local cpu0, t0 = os.clock(), socket.gettime()
   local conn = connect(ctx)
   local cipher = conn:info("cipher")
+  local cpu0, t0 = os.clock(), socket.gettime()
   local bytes = get(conn, REQ_BIG, READ)
   conn:close()
   local secs, cpu = socket.gettime() - t0, os.clock() - cpu0
