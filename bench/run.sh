@@ -6,6 +6,7 @@
 #   TLS_SO_DIR=/path/to/dir bench/run.sh
 #   REPEAT=3 bench/run.sh              # best of three runs of each
 #   LUA=lua5.4 CONNS=1000 TRIPS=100 LINES=1000000 bench/run.sh
+#   TLS=1 bench/run.sh                 # then bench/tls.sh (TLS against nginx)
 #
 # Each benchmark prints one line "<impl> <metric>=<value> key=value...";
 # this script only reads <metric>. Exit status 1 if any run failed.
@@ -114,4 +115,13 @@ printf '%-28s %14s %14s %13s\n' "tcp_roundtrip (trips/s)" "$rt_cq" "$rt_ours" "$
 printf '%-28s %14s %14s %13s\n' "lines, streamed (lines/s)" "$ln_cq_streamed" "$ln_ours" "$(ratio "$ln_ours" "$ln_cq_streamed")"
 printf '%-28s %14s %14s %13s\n' "lines vs cqueues filled" "$ln_cq_filled" "$ln_ours" "$(ratio "$ln_ours" "$ln_cq_filled")"
 
-[ ! -e "$tmp/failed" ]
+status=0
+[ ! -e "$tmp/failed" ] || status=1
+
+# TLS=1: then the TLS benchmarks too (bench/tls.sh: an nginx TLS 1.3
+# server and four clients, about 5 minutes; ROUNDS defaults to REPEAT).
+if [ "${TLS:-0}" = 1 ]; then
+  echo >&2
+  TLS_SO_DIR=$so_dir ROUNDS=${ROUNDS:-$REPEAT} sh "$here/tls.sh" || status=1
+fi
+exit $status
