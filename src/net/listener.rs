@@ -79,7 +79,9 @@ fn bind(addr: SocketAddr, opts: &TcpOptions) -> io::Result<mio::net::TcpListener
 }
 
 /// Starts a server: binds, then runs an accept loop as a task that spawns
-/// `serve(handler, ios, handshake)` for each connection.
+/// `serve(handler, ios, handshake, timeout)` for each connection.
+/// `handshake` is the TLS handshake's time limit (`None`: plain TCP); the
+/// stream's own timeout (`opts.timeout`) applies after it.
 pub(crate) fn listen(
     lua: &Lua,
     rt: &Rc<Runtime>,
@@ -88,7 +90,7 @@ pub(crate) fn listen(
     handler: Function,
     serve: Function,
     make: MakeTransport,
-    handshake: bool,
+    handshake: Option<Duration>,
 ) -> mlua::Result<NetResult<Server>> {
     let mut listener = match bind(addr, &opts) {
         Ok(l) => l,
@@ -175,14 +177,16 @@ fn start_connection(
     make: &MakeTransport,
     handler: &Function,
     serve: &Function,
-    handshake: bool,
+    handshake: Option<Duration>,
 ) -> mlua::Result<()> {
     let _ = socket.set_nodelay(opts.nodelay);
     let registration = Registration::new(rt, &mut socket).map_err(mlua::Error::external)?;
     let (transport, kind) = make(socket).map_err(mlua::Error::external)?;
     let ios = Ios::new(transport, registration, kind, opts);
+    ios.0.borrow_mut().timeout = handshake.or(opts.timeout);
     let ud = lua.create_userdata(ios)?;
-    let args = (handler.clone(), ud, handshake);
+    let after = opts.timeout.map(|d| d.as_secs_f64());
+    let args = (handler.clone(), ud, handshake.is_some(), after);
     rt.exec.spawn_lua(
         Rc::downgrade(rt),
         lua,

@@ -61,6 +61,8 @@ pub(crate) struct Stream {
     /// `"tcp"` or `"tls"`, for messages.
     pub(crate) kind: &'static str,
     pub(crate) peer: Option<SocketAddr>,
+    /// The name the client asked for (TLS), for messages.
+    pub(crate) host: Option<std::rc::Rc<str>>,
     /// A read or write future is waiting (one of each at a time).
     pub(crate) reading: bool,
     pub(crate) writing: bool,
@@ -94,6 +96,7 @@ impl Stream {
             max_line: DEFAULT_MAX_LINE,
             kind,
             peer,
+            host: None,
             reading: false,
             writing: false,
             read_gate: None,
@@ -125,7 +128,11 @@ impl Stream {
     }
 
     fn what(&self) -> String {
-        describe(self.kind, self.peer)
+        self.who().to_string()
+    }
+
+    fn who(&self) -> Who {
+        Who(self.kind, self.peer, self.host.clone())
     }
 
     /// The gate for a direction that blocked waiting for `want`.
@@ -233,7 +240,7 @@ impl Stream {
     pub(crate) fn put(&mut self, bytes: &[u8]) -> Result<(), NetError> {
         let mut sent = 0;
         if !self.has_output() && self.mode == BufMode::No && self.gated(self.write_gate).is_none() {
-            let (kind, peer) = (self.kind, self.peer);
+            let who = self.who();
             let t = self
                 .transport
                 .as_mut()
@@ -249,7 +256,7 @@ impl Stream {
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
-                        let what = format!("write to {}", describe(kind, peer));
+                        let what = format!("write to {}", who);
                         return Err(NetError::from_io(&what, &e));
                     }
                 }
@@ -280,18 +287,17 @@ impl Stream {
         if let Some(want) = self.gated(self.write_gate) {
             return Ok(Step::Blocked(want));
         }
-        let (kind, peer) = (self.kind, self.peer);
+        let who = self.who();
         let t = self
             .transport
             .as_mut()
             .ok_or_else(|| NetError::new("closed", "stream is closed"))?;
-        let err =
-            |e: &io::Error| NetError::from_io(&format!("write to {}", describe(kind, peer)), e);
+        let err = |e: &io::Error| NetError::from_io(&format!("write to {}", who), e);
         let mut blocked = None;
         while self.wpos < self.wbuf.len() {
             match t.write(&self.wbuf[self.wpos..]) {
                 Ok(0) => {
-                    let msg = format!("write to {}: connection closed", describe(kind, peer));
+                    let msg = format!("write to {}: connection closed", who);
                     return Err(NetError::new("closed", msg));
                 }
                 Ok(n) => self.wpos += n,
@@ -327,7 +333,7 @@ impl Stream {
     // ---- handshake, shutdown, close ----
 
     pub(crate) fn handshake_step(&mut self) -> Result<Step<()>, NetError> {
-        let (kind, peer) = (self.kind, self.peer);
+        let who = self.who();
         let t = self
             .transport
             .as_mut()
@@ -336,7 +342,7 @@ impl Stream {
             Ok(()) => Ok(Step::Ready(())),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Step::Blocked(t.want())),
             Err(e) => {
-                let what = format!("handshake with {}", describe(kind, peer));
+                let what = format!("handshake with {}", who);
                 Err(NetError::from_io(&what, &e))
             }
         }
@@ -347,8 +353,8 @@ impl Stream {
         if let Step::Blocked(w) = self.flush_step()? {
             return Ok(Step::Blocked(w));
         }
-        let (kind, peer) = (self.kind, self.peer);
-        let what = || describe(kind, peer);
+        let who = self.who();
+        let what = || who.to_string();
         let t = self
             .transport
             .as_mut()
@@ -382,11 +388,18 @@ impl Stream {
     }
 }
 
-/// `"tcp 127.0.0.1:80"`: the stream, for messages (built only on failure).
-fn describe(kind: &str, peer: Option<SocketAddr>) -> String {
-    match peer {
-        Some(p) => format!("{kind} {p}"),
-        None => kind.to_string(),
+/// `"tls localhost (127.0.0.1:443)"`: the stream, for messages (formatted
+/// only on failure).
+struct Who(&'static str, Option<SocketAddr>, Option<std::rc::Rc<str>>);
+
+impl std::fmt::Display for Who {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.2, self.1) {
+            (Some(h), Some(p)) => write!(f, "{} {h} ({p})", self.0),
+            (Some(h), None) => write!(f, "{} {h}", self.0),
+            (None, Some(p)) => write!(f, "{} {p}", self.0),
+            (None, None) => f.write_str(self.0),
+        }
     }
 }
 

@@ -381,6 +381,13 @@ impl UserData for Ios {
         m.add_method("getsockname", |lua, ios, ()| {
             addr_result(lua, &ios.0.borrow(), false)
         });
+        m.add_method("info", |lua, ios, ()| {
+            let s = ios.0.borrow();
+            match s.transport().and_then(|t| t.tls_info()) {
+                Some(info) => crate::tls::info_table(lua, &info).map(Value::Table),
+                None => Ok(Value::Nil),
+            }
+        });
         m.add_meta_method(MetaMethod::ToString, |_, ios, ()| {
             let s = ios.0.borrow();
             let peer = s.peer.map(|p| format!(" {p}")).unwrap_or_default();
