@@ -99,6 +99,18 @@ function helper.wait_until(pred, seconds)
   return v
 end
 
+--- Inside a task: sleeps in small steps until pred() is true or `seconds`
+-- pass (default 5); returns what pred() last returned.
+function helper.hold(pred, seconds)
+  local deadline = loop.now() + (seconds or 5)
+  local v = pred()
+  while not v and loop.now() < deadline do
+    loop.sleep(0.01)
+    v = pred()
+  end
+  return v
+end
+
 --- Runs the loop until no task is left or `seconds` pass (default 5), so
 -- one test's leftovers do not leak into the next. Returns the live count.
 function helper.drain(seconds)
