@@ -14,13 +14,17 @@ use std::time::Duration;
 use mio::event::Source;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
+use smallvec::SmallVec;
 
 use crate::stream::transport::Want;
 
+/// The tasks waiting on one socket, per direction. More than one task can
+/// wait for the same readiness: a read that must first flush output waits
+/// for "writable" like a write does, and each must be woken.
 #[derive(Default)]
 struct Slot {
-    read: Option<Waker>,
-    write: Option<Waker>,
+    read: SmallVec<[Waker; 1]>,
+    write: SmallVec<[Waker; 1]>,
 }
 
 pub(crate) struct Reactor {
@@ -63,10 +67,10 @@ impl Reactor {
                 };
                 let err = ev.is_error();
                 if ev.is_readable() || ev.is_read_closed() || err {
-                    woken.extend(slot.read.take());
+                    woken.extend(slot.read.drain(..));
                 }
                 if ev.is_writable() || ev.is_write_closed() || err {
-                    woken.extend(slot.write.take());
+                    woken.extend(slot.write.drain(..));
                 }
             }
         }
@@ -96,9 +100,8 @@ impl Reactor {
                 Want::Read => &mut slot.read,
                 Want::Write => &mut slot.write,
             };
-            match place {
-                Some(w) if w.will_wake(waker) => {}
-                _ => *place = Some(waker.clone()),
+            if !place.iter().any(|w| w.will_wake(waker)) {
+                place.push(waker.clone());
             }
         }
     }
@@ -138,6 +141,17 @@ impl Registration {
     /// Parks `waker` until the socket is ready for `want`.
     pub(crate) fn park(&self, want: Want, waker: &Waker) {
         self.rt.reactor.park(self.token, want, waker);
+    }
+
+    /// Forgets `waker` (its operation is over).
+    pub(crate) fn unpark(&self, want: Want, waker: &Waker) {
+        if let Some(slot) = self.rt.reactor.slots.borrow_mut().get_mut(self.token) {
+            let place = match want {
+                Want::Read => &mut slot.read,
+                Want::Write => &mut slot.write,
+            };
+            place.retain(|w| !w.will_wake(waker));
+        }
     }
 
     /// Wakes whoever is parked on this socket (a close from another task).
