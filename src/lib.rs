@@ -76,3 +76,4 @@ mod entry {
         super::open_tcp(lua)
     }
 }
+pub mod tls;

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use mlua::{Function, Lua, MultiValue, Table, Value};
 
 use crate::net::addr;
-use crate::net::connect::connect;
+use crate::net::connect::{connect, connect_host};
 use crate::net::listener::{listen, MakeTransport};
 use crate::net::options::TcpOptions;
 use crate::net::tcp::TcpTransport;
@@ -23,6 +23,30 @@ async fn connect_ios(
     opts: &TcpOptions,
 ) -> mlua::Result<MultiValue> {
     match connect(rt, to, opts.timeout, opts.nodelay).await {
+        Ok(c) => {
+            let ios = Ios::new(
+                Box::new(TcpTransport::new(c.socket)),
+                c.registration,
+                "tcp",
+                opts,
+            );
+            Ok(MultiValue::from_iter([Value::UserData(
+                lua.create_userdata(ios)?,
+            )]))
+        }
+        Err(e) => failure(lua, e),
+    }
+}
+
+/// Resolves `host`, connects, wraps the socket in an `ios`.
+async fn connect_host_ios(
+    lua: &Lua,
+    rt: &Rc<Runtime>,
+    host: &str,
+    port: u16,
+    opts: &TcpOptions,
+) -> mlua::Result<MultiValue> {
+    match connect_host(rt, host, port, opts.timeout, opts.nodelay).await {
         Ok(c) => {
             let ios = Ios::new(
                 Box::new(TcpTransport::new(c.socket)),
@@ -165,16 +189,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
             let rt = Runtime::get(&lua)?;
             let port = port_arg(&port, 2, "connect")?;
             let opts = opts_arg(opts, "tcp.connect")?;
-            match literal_host(&host) {
-                Some(ip) => connect_ios(&lua, &rt, SocketAddr::new(ip, port), &opts).await,
-                None => failure(
-                    &lua,
-                    crate::error::NetError::new(
-                        "nxdomain",
-                        format!("{host}: name resolution is not available"),
-                    ),
-                ),
-            }
+            connect_host_ios(&lua, &rt, &host, port, &opts).await
         },
     )?;
     let connect_fn = lua.create_function(
@@ -187,19 +202,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
                 opts.map_or(Value::Nil, Value::Table),
             ]);
             dispatch_connect(lua, &twin, args, "tcp.connect", |rt| {
-                let fut = async {
-                    match literal_host(&host) {
-                        Some(ip) => connect_ios(lua, rt, SocketAddr::new(ip, p), &o).await,
-                        None => failure(
-                            lua,
-                            crate::error::NetError::new(
-                                "nxdomain",
-                                format!("{host}: name resolution is not available"),
-                            ),
-                        ),
-                    }
-                };
-                block_on(rt, fut)?
+                block_on(rt, connect_host_ios(lua, rt, &host, p, &o))?
             })
         },
     )?;

@@ -76,3 +76,21 @@ pub(crate) async fn connect(
         registration,
     })
 }
+
+/// Connects to `host` (a literal address or a name) on `port`: the DNS
+/// layer resolves names and races the addresses (Happy Eyeballs).
+pub(crate) async fn connect_host(
+    rt: &Rc<Runtime>,
+    host: &str,
+    port: u16,
+    timeout: Option<Duration>,
+    nodelay: bool,
+) -> NetResult<Connected> {
+    match crate::api::tcp_module::literal_host(host) {
+        Some(ip) => connect(rt, SocketAddr::new(ip, port), timeout, nodelay).await,
+        None => Err(NetError::new(
+            "nxdomain",
+            format!("{host}: name resolution is not available yet"),
+        )),
+    }
+}

@@ -39,6 +39,10 @@ impl Transport for TcpTransport {
         r
     }
 
+    fn drained(&self, asked: usize, got: usize) -> bool {
+        got < asked
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }

@@ -25,6 +25,13 @@ use crate::stream::transport::Want;
 struct Slot {
     read: SmallVec<[Waker; 1]>,
     write: SmallVec<[Waker; 1]>,
+    /// Events seen per direction: an operation that blocked at epoch `e`
+    /// need not try the syscall again until the epoch moves on.
+    read_epoch: u32,
+    write_epoch: u32,
+    /// The peer closed or the socket failed: every later try must reach
+    /// the syscall, which reports it (a short read does not mean drained).
+    hup: bool,
 }
 
 pub(crate) struct Reactor {
@@ -66,10 +73,13 @@ impl Reactor {
                     continue;
                 };
                 let err = ev.is_error();
+                slot.hup |= err || ev.is_read_closed() || ev.is_write_closed();
                 if ev.is_readable() || ev.is_read_closed() || err {
+                    slot.read_epoch = slot.read_epoch.wrapping_add(1);
                     woken.extend(slot.read.drain(..));
                 }
                 if ev.is_writable() || ev.is_write_closed() || err {
+                    slot.write_epoch = slot.write_epoch.wrapping_add(1);
                     woken.extend(slot.write.drain(..));
                 }
             }
@@ -151,6 +161,18 @@ impl Registration {
                 Want::Write => &mut slot.write,
             };
             place.retain(|w| !w.will_wake(waker));
+        }
+    }
+
+    /// How many readiness events this socket has had in direction `want`.
+    /// `None` once the peer closed or the socket failed.
+    pub(crate) fn epoch(&self, want: Want) -> Option<u32> {
+        let slots = self.rt.reactor.slots.borrow();
+        match (slots.get(self.token), want) {
+            (Some(s), _) if s.hup => None,
+            (Some(s), Want::Read) => Some(s.read_epoch),
+            (Some(s), Want::Write) => Some(s.write_epoch),
+            (None, _) => None,
         }
     }
 

@@ -64,6 +64,11 @@ pub(crate) struct Stream {
     /// A read or write future is waiting (one of each at a time).
     pub(crate) reading: bool,
     pub(crate) writing: bool,
+    /// Set when a direction blocked: the readiness it waits for and the
+    /// reactor epoch then. Until the epoch moves, retrying is a wasted
+    /// syscall.
+    read_gate: Option<(Want, u32)>,
+    write_gate: Option<(Want, u32)>,
 }
 
 /// Results of a read: values, or `nil, msg, code`.
@@ -91,6 +96,8 @@ impl Stream {
             peer,
             reading: false,
             writing: false,
+            read_gate: None,
+            write_gate: None,
         }
     }
 
@@ -125,10 +132,20 @@ impl Stream {
     }
 
     fn what(&self) -> String {
-        match self.peer {
-            Some(p) => format!("{} {}", self.kind, p),
-            None => self.kind.to_string(),
-        }
+        describe(self.kind, self.peer)
+    }
+
+    /// The gate for a direction that blocked waiting for `want`.
+    fn gate(&self, want: Want) -> Option<(Want, u32)> {
+        let r = self.registration.as_ref()?;
+        Some((want, r.epoch(want)?))
+    }
+
+    /// The readiness a gated direction still waits for, if no event came.
+    fn gated(&self, gate: Option<(Want, u32)>) -> Option<Want> {
+        let (want, epoch) = gate?;
+        let r = self.registration.as_ref()?;
+        (r.epoch(want) == Some(epoch)).then_some(want)
     }
 
     // ---- reading ----
@@ -164,11 +181,15 @@ impl Stream {
             if let End::Failed(e) = &self.end {
                 return fail(lua, e.clone());
             }
+            if let Some(want) = self.gated(self.read_gate) {
+                return Ok(Step::Blocked(want));
+            }
             match self.fill() {
                 Ok(0) => self.end = End::Clean,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let want = self.transport.as_ref().map_or(Want::Read, |t| t.want());
+                    self.read_gate = self.gate(want);
                     return Ok(Step::Blocked(want));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -185,8 +206,12 @@ impl Stream {
             .transport
             .as_mut()
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))?;
-        let n = t.read(self.rbuf.spare())?;
+        let spare = self.rbuf.spare();
+        let asked = spare.len();
+        let n = t.read(spare)?;
+        let drained = n > 0 && t.drained(asked, n);
         self.rbuf.commit(n);
+        self.read_gate = if drained { self.gate(Want::Read) } else { None };
         Ok(n)
     }
 
@@ -214,21 +239,29 @@ impl Stream {
     /// queued and output is unbuffered, else into the output buffer.
     pub(crate) fn put(&mut self, bytes: &[u8]) -> Result<(), NetError> {
         let mut sent = 0;
-        if !self.has_output() && self.mode == BufMode::No {
-            let what = self.what();
+        if !self.has_output() && self.mode == BufMode::No && self.gated(self.write_gate).is_none() {
+            let (kind, peer) = (self.kind, self.peer);
             let t = self
                 .transport
                 .as_mut()
                 .ok_or_else(|| NetError::new("closed", "stream is closed"))?;
+            let mut blocked = None;
             while sent < bytes.len() {
                 match t.write(&bytes[sent..]) {
                     Ok(0) => break,
                     Ok(n) => sent += n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        blocked = Some(t.want());
+                        break;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(NetError::from_io(&format!("write to {what}"), &e)),
+                    Err(e) => {
+                        let what = format!("write to {}", describe(kind, peer));
+                        return Err(NetError::from_io(&what, &e));
+                    }
                 }
             }
+            self.write_gate = blocked.and_then(|w| self.gate(w));
         }
         if sent < bytes.len() {
             if self.wpos == self.wbuf.len() {
@@ -251,35 +284,44 @@ impl Stream {
 
     /// Sends buffered output, then asks the transport to push what it holds.
     pub(crate) fn flush_step(&mut self) -> Result<Step<()>, NetError> {
-        let what = self.what();
+        if let Some(want) = self.gated(self.write_gate) {
+            return Ok(Step::Blocked(want));
+        }
+        let (kind, peer) = (self.kind, self.peer);
         let t = self
             .transport
             .as_mut()
             .ok_or_else(|| NetError::new("closed", "stream is closed"))?;
-        let err = |e: &io::Error| NetError::from_io(&format!("write to {what}"), e);
+        let err =
+            |e: &io::Error| NetError::from_io(&format!("write to {}", describe(kind, peer)), e);
+        let mut blocked = None;
         while self.wpos < self.wbuf.len() {
             match t.write(&self.wbuf[self.wpos..]) {
                 Ok(0) => {
-                    return Err(NetError::new(
-                        "closed",
-                        format!("write to {what}: connection closed"),
-                    ))
+                    let msg = format!("write to {}: connection closed", describe(kind, peer));
+                    return Err(NetError::new("closed", msg));
                 }
                 Ok(n) => self.wpos += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Ok(Step::Blocked(t.want()))
+                    blocked = Some(t.want());
+                    break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(err(&e)),
             }
         }
-        self.wbuf.clear();
-        self.wpos = 0;
-        match t.flush() {
-            Ok(()) => Ok(Step::Ready(())),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Step::Blocked(t.want())),
-            Err(e) => Err(err(&e)),
+        if blocked.is_none() {
+            self.wbuf.clear();
+            self.wpos = 0;
+            match t.flush() {
+                Ok(()) => return Ok(Step::Ready(())),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => blocked = Some(t.want()),
+                Err(e) => return Err(err(&e)),
+            }
         }
+        let want = blocked.unwrap_or(Want::Write);
+        self.write_gate = self.gate(want);
+        Ok(Step::Blocked(want))
     }
 
     pub(crate) fn set_vbuf(&mut self, mode: BufMode, size: Option<usize>) {
@@ -292,7 +334,7 @@ impl Stream {
     // ---- handshake, shutdown, close ----
 
     pub(crate) fn handshake_step(&mut self) -> Result<Step<()>, NetError> {
-        let what = self.what();
+        let (kind, peer) = (self.kind, self.peer);
         let t = self
             .transport
             .as_mut()
@@ -300,7 +342,10 @@ impl Stream {
         match t.handshake() {
             Ok(()) => Ok(Step::Ready(())),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Step::Blocked(t.want())),
-            Err(e) => Err(NetError::from_io(&format!("handshake with {what}"), &e)),
+            Err(e) => {
+                let what = format!("handshake with {}", describe(kind, peer));
+                Err(NetError::from_io(&what, &e))
+            }
         }
     }
 
@@ -309,7 +354,8 @@ impl Stream {
         if let Step::Blocked(w) = self.flush_step()? {
             return Ok(Step::Blocked(w));
         }
-        let what = self.what();
+        let (kind, peer) = (self.kind, self.peer);
+        let what = || describe(kind, peer);
         let t = self
             .transport
             .as_mut()
@@ -318,7 +364,7 @@ impl Stream {
             Ok(()) => Ok(Step::Ready(())),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Step::Blocked(t.want())),
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(Step::Ready(())),
-            Err(e) => Err(NetError::from_io(&format!("shutdown of {what}"), &e)),
+            Err(e) => Err(NetError::from_io(&format!("shutdown of {}", what()), &e)),
         }
     }
 
@@ -340,6 +386,14 @@ impl Stream {
 
     pub(crate) fn registration(&self) -> Option<&Registration> {
         self.registration.as_ref()
+    }
+}
+
+/// `"tcp 127.0.0.1:80"`: the stream, for messages (built only on failure).
+fn describe(kind: &str, peer: Option<SocketAddr>) -> String {
+    match peer {
+        Some(p) => format!("{kind} {p}"),
+        None => kind.to_string(),
     }
 }
 

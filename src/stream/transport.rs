@@ -62,6 +62,14 @@ pub trait Transport {
     /// `WouldBlock` while close_notify is still being flushed.
     fn shutdown(&mut self) -> io::Result<()>;
 
+    /// After a read of `got` bytes into a buffer of `asked`: true when the
+    /// socket is surely drained, so the next read can wait for readiness
+    /// without trying the syscall first (plain TCP: a short read).
+    fn drained(&self, asked: usize, got: usize) -> bool {
+        let _ = (asked, got);
+        false
+    }
+
     /// The readiness the last `WouldBlock` from this transport waits for.
     fn want(&self) -> Want;
 

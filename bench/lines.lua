@@ -1,0 +1,92 @@
+-- Our half of the buffered line-reading benchmark (see
+-- bench/cqueues/lines.lua for the other half; bench/run.sh runs both).
+--
+-- A server task (tcp.listen on 127.0.0.1) writes LINES short lines
+-- ("line 123456\n") to the one client that connects, then closes. The
+-- client task connects, sleeps 0.5 s so the writer can get ahead, then
+-- times LINES calls of ios:read("l"). A final read must give nil.
+--
+-- What this measures, honestly: the API has no fill() to pull a whole
+-- stream into the stream's buffer beforehand, and 12 MB does not fit in the
+-- kernel's socket buffers anyway, so the writer is still writing when the
+-- clock starts. Our streams read from the socket only when their buffer
+-- cannot answer, so almost every read("l") is served from the buffer
+-- without a system call or a future; the timed loop also includes the
+-- refills (a few hundred reads of the socket) and the writer's turns while
+-- the reader waits. The like-with-like cqueues figure is therefore
+-- `bench/cqueues/lines.lua N streamed`; its default "filled" mode is the
+-- pure in-buffer ceiling. bench/run.sh reports the ratio to both.
+--
+-- usage: lua5.4 bench/lines.lua [lines]
+-- prints: ours lines_per_sec=N mode=streamed lines=L bytes=B seconds=S
+
+local loop = require "tls.loop"
+local tcp = require "tls.tcp"
+
+local LINES = math.tointeger(tonumber(arg[1] or "")) or 1000000
+
+local function line_text(i)
+  return string.format("line %06d\n", i % 1000000)
+end
+
+-- Build the payload once, in slices, so the writer does not dominate.
+local slices, total = {}, 0
+do
+  local buf = {}
+  for i = 1, LINES do
+    local s = line_text(i)
+    buf[#buf + 1] = s
+    total = total + #s
+    if #buf == 4096 then
+      slices[#slices + 1] = table.concat(buf)
+      buf = {}
+    end
+  end
+  if #buf > 0 then
+    slices[#slices + 1] = table.concat(buf)
+  end
+end
+
+local srv = assert(tcp.listen("127.0.0.1", 0, function(ios)
+  for _, s in ipairs(slices) do
+    assert(ios:write(s))
+  end
+  assert(ios:flush())
+  ios:close()
+end))
+local addr = srv:address()
+
+local reader = loop.spawn(function()
+  local ios = assert(tcp.connecta(addr))
+  loop.sleep(0.5)
+  local read = ios.read
+  local bad, count = 0, 0
+  local t0 = loop.now()
+  for i = 1, LINES do
+    local l = read(ios, "l")
+    -- the length of every line, the text of the first and the last
+    if l == nil or #l ~= 11 or ((i == 1 or i == LINES) and l .. "\n" ~= line_text(i)) then
+      bad = bad + 1
+    end
+    count = i
+  end
+  local elapsed = loop.now() - t0
+  local rest, msg = ios:read("l")
+  assert(rest == nil and msg == nil, "expected a clean end of stream after the last line")
+  ios:close()
+  return elapsed, bad, count
+end)
+
+local ok, elapsed, bad, count = reader:join()
+srv:close()
+if not ok then
+  io.stderr:write("lines: reader raised: ", tostring(elapsed), "\n")
+  os.exit(1)
+end
+if bad > 0 or count ~= LINES then
+  io.stderr:write(("lines: %d bad lines, %d of %d read\n"):format(bad, count, LINES))
+  os.exit(1)
+end
+
+print(string.format("ours lines_per_sec=%.0f mode=streamed lines=%d bytes=%d seconds=%.3f",
+  LINES / elapsed, LINES, total, elapsed))

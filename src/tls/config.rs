@@ -1,0 +1,268 @@
+//! rustls client and server configs from [`TlsOptions`], always with our
+//! explicit provider (see `provider.rs`).
+
+use std::sync::{Arc, OnceLock};
+
+use rustls::client::{Resumption, WebPkiServerVerifier};
+use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
+use rustls::version::{TLS12, TLS13};
+use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
+
+use super::options::{CertKey, PemSource, Protocols, TlsOptions, VerifyClient};
+use super::pem::{add_roots, load_certs, load_key};
+use super::provider::{provider, ticketer};
+use super::sni::SniResolver;
+use super::verifier::{ServerVerifier, Skip};
+use crate::error::NetError;
+
+fn config_error(msg: impl Into<String>) -> NetError {
+    NetError::new("config", msg)
+}
+
+/// A client config: verifies servers against `cafile`/`ca` or the Mozilla
+/// roots, offers `cert`/`key` as client certificate, ALPN, resumption.
+pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
+    let provider = provider();
+    let roots = match custom_roots(opts)? {
+        Some(r) => Arc::new(r),
+        None => mozilla_roots(),
+    };
+    let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+        .build()
+        .map_err(|e| config_error(format!("cannot build certificate verifier: {e}")))?;
+    let skip = Skip {
+        cert: opts.insecure_no_verify_cert,
+        name: opts.insecure_no_verify_name,
+        time: opts.insecure_no_verify_time,
+    };
+    // Always our wrapper: it names self-signed certificates even when
+    // nothing is skipped.
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&versions(opts.protocols))
+        .map_err(|e| config_error(format!("bad TLS versions: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(ServerVerifier::new(webpki, skip)));
+    let mut config = match (&opts.cert, &opts.key) {
+        (Some(cert), Some(key)) => builder
+            .with_client_auth_cert(load_certs(cert)?, load_key(key)?)
+            .map_err(|e| {
+                config_error(format!(
+                    "unusable client certificate {}: {e}",
+                    cert.describe()
+                ))
+            })?,
+        _ => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = opts.alpn.clone();
+    if !opts.resumption {
+        config.resumption = Resumption::disabled();
+    }
+    Ok(Arc::new(config))
+}
+
+/// A server config: one or several certificates chosen by SNI, client
+/// certificates per `verify_client`, tickets and a session cache unless
+/// `resumption = false`.
+pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
+    let provider = provider();
+    let list = opts.server_certs();
+    if list.is_empty() {
+        return Err(config_error("a TLS server needs options 'cert' and 'key'"));
+    }
+    let keys = list
+        .iter()
+        .map(certified_key)
+        .collect::<Result<Vec<_>, _>>()?;
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions(opts.protocols))
+        .map_err(|e| config_error(format!("bad TLS versions: {e}")))?;
+    let builder = match opts.verify_client {
+        VerifyClient::None => builder.with_no_client_auth(),
+        mode => {
+            let roots = custom_roots(opts)?.ok_or_else(|| {
+                config_error("option 'verify_client' needs 'cafile' or 'ca' to name the client CAs")
+            })?;
+            let mut v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            if mode == VerifyClient::Optional {
+                v = v.allow_unauthenticated();
+            }
+            let v = v
+                .build()
+                .map_err(|e| config_error(format!("cannot build client verifier: {e}")))?;
+            builder.with_client_cert_verifier(v)
+        }
+    };
+    let mut config = builder.with_cert_resolver(Arc::new(SniResolver::new(keys)));
+    config.alpn_protocols = opts.alpn.clone();
+    if opts.resumption {
+        // TLS 1.3 and 1.2 tickets; the default session cache serves 1.2
+        // clients that do not do tickets.
+        config.ticketer = ticketer()?;
+    } else {
+        config.session_storage = Arc::new(NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+    }
+    Ok(Arc::new(config))
+}
+
+/// A certificate chain with its signing key; checks that they belong together.
+pub fn certified_key(ck: &CertKey) -> Result<Arc<CertifiedKey>, NetError> {
+    let chain = load_certs(&ck.cert)?;
+    let der = load_key(&ck.key)?;
+    let key = provider()
+        .key_provider
+        .load_private_key(der)
+        .map_err(|e| config_error(format!("unusable private key {}: {e}", ck.key.describe())))?;
+    let certified = CertifiedKey::new(chain, key);
+    match certified.keys_match() {
+        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
+            Ok(Arc::new(certified))
+        }
+        Err(_) => Err(config_error(format!(
+            "private key {} does not match certificate {}",
+            ck.key.describe(),
+            ck.cert.describe()
+        ))),
+    }
+}
+
+/// The store from `cafile` and `ca`, or `None` when neither is given.
+fn custom_roots(opts: &TlsOptions) -> Result<Option<RootCertStore>, NetError> {
+    if opts.cafile.is_none() && opts.ca.is_none() {
+        return Ok(None);
+    }
+    let mut roots = RootCertStore::empty();
+    if let Some(path) = &opts.cafile {
+        add_roots(&mut roots, &PemSource::Path(path.clone()))?;
+    }
+    if let Some(text) = &opts.ca {
+        add_roots(&mut roots, &PemSource::Text(text.clone()))?;
+    }
+    Ok(Some(roots))
+}
+
+/// The bundled Mozilla roots, built once.
+fn mozilla_roots() -> Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            Arc::new(RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            })
+        })
+        .clone()
+}
+
+fn versions(p: Protocols) -> Vec<&'static SupportedProtocolVersion> {
+    let mut v = Vec::new();
+    if p.tls13 {
+        v.push(&TLS13);
+    }
+    if p.tls12 {
+        v.push(&TLS12);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::testutil::path;
+
+    fn opts_with(f: impl FnOnce(&mut TlsOptions)) -> TlsOptions {
+        let mut o = TlsOptions::default();
+        f(&mut o);
+        o
+    }
+
+    fn file(name: &str) -> PemSource {
+        PemSource::Path(path(name))
+    }
+
+    #[test]
+    fn default_client_uses_mozilla_roots() {
+        let c = client_config(&TlsOptions::default()).unwrap();
+        assert!(c.alpn_protocols.is_empty());
+        assert!(mozilla_roots().len() > 100);
+    }
+
+    #[test]
+    fn client_with_everything() {
+        let o = opts_with(|o| {
+            o.cafile = Some(path("ca.pem"));
+            o.cert = Some(file("client.pem"));
+            o.key = Some(file("client.key"));
+            o.alpn = vec![b"h2".to_vec()];
+            o.resumption = false;
+        });
+        let c = client_config(&o).unwrap();
+        assert_eq!(c.alpn_protocols, vec![b"h2".to_vec()]);
+        assert!(c.client_auth_cert_resolver.has_certs());
+    }
+
+    #[test]
+    fn server_needs_a_certificate() {
+        let e = server_config(&TlsOptions::default()).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            ("config", "a TLS server needs options 'cert' and 'key'")
+        );
+    }
+
+    #[test]
+    fn server_forms() {
+        let base = |o: &mut TlsOptions| {
+            o.cert = Some(file("server.pem"));
+            o.key = Some(file("server-sec1.key"));
+        };
+        let s = server_config(&opts_with(base)).unwrap();
+        assert!(s.ticketer.enabled());
+        let s = server_config(&opts_with(|o| {
+            base(o);
+            o.resumption = false;
+        }))
+        .unwrap();
+        assert!(!s.ticketer.enabled());
+        assert_eq!(s.send_tls13_tickets, 0);
+        let e = server_config(&opts_with(|o| {
+            base(o);
+            o.verify_client = VerifyClient::Required;
+        }))
+        .unwrap_err();
+        assert!(
+            e.message.contains("needs 'cafile' or 'ca'"),
+            "{}",
+            e.message
+        );
+        server_config(&opts_with(|o| {
+            base(o);
+            o.verify_client = VerifyClient::Optional;
+            o.ca = Some(std::fs::read_to_string(path("ca.pem")).unwrap());
+        }))
+        .unwrap();
+    }
+
+    #[test]
+    fn mismatched_key_is_refused() {
+        let e = certified_key(&CertKey {
+            cert: file("server.pem"),
+            key: file("other.key"),
+        })
+        .unwrap_err();
+        assert!(e.message.contains("does not match"), "{}", e.message);
+        certified_key(&CertKey {
+            cert: file("rsa.pem"),
+            key: file("rsa.key"),
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn bad_cafile_is_a_config_error() {
+        let e =
+            client_config(&opts_with(|o| o.cafile = Some("/nonexistent.pem".into()))).unwrap_err();
+        assert_eq!(e.code, "config");
+        assert!(e.message.contains("/nonexistent.pem"));
+    }
+}

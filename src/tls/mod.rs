@@ -1,0 +1,30 @@
+//! TLS on rustls: options from Lua, configs (cached so sessions resume),
+//! verification and its error messages, and the `TlsTransport` that the
+//! `ios` stream drives.
+
+pub mod cache;
+pub mod config;
+pub mod date;
+pub mod der;
+pub mod info;
+pub mod lua_config;
+pub mod options;
+pub mod pem;
+pub mod provider;
+pub mod sni;
+mod sock;
+pub mod transport;
+pub mod verifier;
+pub mod verify_errors;
+pub mod x509;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod testutil;
+
+pub use cache::{shared, TlsConfig};
+pub use info::info_table;
+pub use lua_config::{new_config, tcp_options, tls_arg, LuaTlsConfig, TlsArg};
+pub use options::{TlsOptions, TCP_KEYS};
+pub use transport::TlsTransport;

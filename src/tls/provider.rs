@@ -1,0 +1,60 @@
+//! The one crypto provider this crate uses, chosen by measurement (see
+//! BENCHMARKS.md, "Crypto provider"). Configs are always built with it
+//! explicitly: we are a library loaded into someone else's process, so the
+//! process-wide default provider is not ours to rely on or to install.
+
+use std::sync::{Arc, OnceLock};
+
+use rustls::crypto::hash::HashAlgorithm;
+use rustls::crypto::CryptoProvider;
+use rustls::server::ProducesTickets;
+
+use crate::error::NetError;
+
+/// Name of the provider, for reports.
+pub const PROVIDER_NAME: &str = "aws-lc-rs";
+
+/// The shared crypto provider.
+pub fn provider() -> Arc<CryptoProvider> {
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .clone()
+}
+
+/// A fresh session ticket encrypter (keys rotate every 6 hours).
+pub fn ticketer() -> Result<Arc<dyn ProducesTickets>, NetError> {
+    rustls::crypto::aws_lc_rs::Ticketer::new()
+        .map_err(|e| NetError::new("config", format!("cannot create session ticketer: {e}")))
+}
+
+/// SHA-256 of `data`, computed by the provider (for certificate hashes).
+pub fn sha256(data: &[u8]) -> Vec<u8> {
+    let hash = provider()
+        .cipher_suites
+        .iter()
+        .filter_map(|s| s.tls13())
+        .map(|s| s.common.hash_provider)
+        .find(|h| h.algorithm() == HashAlgorithm::SHA256)
+        .expect("every provider has a SHA-256 TLS 1.3 suite");
+    hash.hash(data).as_ref().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_matches_known_vector() {
+        let hex: String = sha256(b"abc").iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn ticketer_is_enabled() {
+        assert!(ticketer().unwrap().enabled());
+    }
+}

@@ -1,0 +1,5 @@
+//! Transport tests over real loopback sockets.
+
+mod harness;
+mod loopback;
+mod openssl;

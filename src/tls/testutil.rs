@@ -1,0 +1,44 @@
+//! Test fixtures: the certificate matrix from `scripts/gen-certs.sh`,
+//! generated once per test process into a shared directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+
+/// The directory holding the test certificates, generating them if needed.
+pub(crate) fn certs_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // Shared across runs: the script is idempotent and takes a lock.
+        let dir = std::env::temp_dir().join("lua-tls-test-certs");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen-certs.sh");
+        let status = Command::new("sh")
+            .arg(&script)
+            .arg(&dir)
+            .status()
+            .expect("run gen-certs.sh");
+        assert!(status.success(), "gen-certs.sh failed");
+        dir
+    })
+}
+
+/// Path of a fixture file such as `server.pem` or `server.key`.
+pub(crate) fn path(file: &str) -> PathBuf {
+    certs_dir().join(file)
+}
+
+/// Text of a fixture file.
+pub(crate) fn text(file: &str) -> String {
+    std::fs::read_to_string(path(file)).expect("read fixture")
+}
+
+/// The DER of certificate `NAME.pem`.
+pub(crate) fn cert_der(name: &str) -> Vec<u8> {
+    let p = path(&format!("{name}.pem"));
+    CertificateDer::from_pem_file(&p)
+        .expect("fixture certificate")
+        .to_vec()
+}
