@@ -123,6 +123,13 @@ impl Stream {
         }
     }
 
+    /// Forgets a waker parked by [`Self::park`].
+    pub(crate) fn unpark(&self, want: Want, waker: &Waker) {
+        if let Some(r) = &self.registration {
+            r.unpark(want, waker);
+        }
+    }
+
     pub(crate) fn closed_error(&self) -> NetError {
         NetError::new("closed", format!("{} stream is closed", self.kind))
     }

@@ -192,6 +192,8 @@ fn write_prepare(
                 newline = newline || memchr::memchr(b'\n', &b).is_some();
                 s.put(&b)
             }
+            Value::Integer(i) => s.put(i.to_string().as_bytes()),
+            Value::Number(n) => s.put(float_text(*n).as_bytes()),
             other => {
                 let text = lua
                     .coerce_string(other.clone())?
@@ -208,6 +210,24 @@ fn write_prepare(
         return Ok(Some(one(Value::UserData(ud.clone()))));
     }
     flush_prepare(lua, ud, s, args)
+}
+
+/// A float as `file:write` writes it: C's `"%.14g"` (Lua's
+/// `LUA_NUMBER_FMT`), so `2.0` is `2` and `1e100` is `1e+100`.
+fn float_text(n: f64) -> String {
+    let mut buf = [0u8; 64];
+    // SAFETY: the format is NUL-terminated, takes exactly one double, and
+    // snprintf writes at most buf.len() bytes including the NUL.
+    let len = unsafe {
+        libc::snprintf(
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            b"%.14g\0".as_ptr().cast(),
+            n,
+        )
+    };
+    let len = usize::try_from(len).unwrap_or(0).min(buf.len() - 1);
+    String::from_utf8_lossy(&buf[..len]).into_owned()
 }
 
 fn flush_prepare(

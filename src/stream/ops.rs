@@ -5,11 +5,12 @@
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::rc::Rc;
-use std::task::Poll;
+use std::task::{Poll, Waker};
 
 use mlua::{Lua, MultiValue};
 
 use super::core::{failure, Step, Stream};
+use super::transport::Want;
 use crate::error::NetError;
 use crate::runtime::deadline::Deadline;
 use crate::runtime::Runtime;
@@ -21,10 +22,13 @@ pub(crate) enum Dir {
     Write,
 }
 
-/// Claims a direction of the stream for one waiting operation.
+/// Claims a direction of the stream for one waiting operation, and
+/// remembers where it parked so the reactor forgets its waker when the
+/// operation ends (by readiness, timeout, close or cancellation).
 struct Claim {
     stream: Rc<RefCell<Stream>>,
     dir: Dir,
+    parked: Option<(Want, Waker)>,
 }
 
 impl Claim {
@@ -48,13 +52,30 @@ impl Claim {
         Ok(Self {
             stream: stream.clone(),
             dir,
+            parked: None,
         })
+    }
+
+    /// Parks `waker` for `want`, replacing where this operation parked before.
+    fn park(&mut self, s: &Stream, want: Want, waker: &Waker) {
+        match &self.parked {
+            Some((w, k)) if *w == want && k.will_wake(waker) => {}
+            Some((w, k)) => {
+                s.unpark(*w, k);
+                self.parked = Some((want, waker.clone()));
+            }
+            None => self.parked = Some((want, waker.clone())),
+        }
+        s.park(want, waker);
     }
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
         if let Ok(mut s) = self.stream.try_borrow_mut() {
+            if let Some((want, waker)) = self.parked.take() {
+                s.unpark(want, &waker);
+            }
             match self.dir {
                 Dir::Read => s.reading = false,
                 Dir::Write => s.writing = false,
@@ -73,7 +94,7 @@ pub(crate) async fn wait(
     what: &'static str,
     mut step: impl FnMut(&Lua, &mut Stream) -> mlua::Result<Step<MultiValue>>,
 ) -> mlua::Result<MultiValue> {
-    let _claim = Claim::new(&stream, dir, what)?;
+    let mut claim = Claim::new(&stream, dir, what)?;
     let mut deadline = Deadline::after(&rt, stream.borrow().timeout);
     poll_fn(|cx| {
         let mut s = stream.borrow_mut();
@@ -86,7 +107,7 @@ pub(crate) async fn wait(
                         NetError::new("timeout", format!("{what} on {}{peer}: timed out", s.kind));
                     return Poll::Ready(failure(&lua, e));
                 }
-                s.park(want, cx.waker());
+                claim.park(&s, want, cx.waker());
                 Poll::Pending
             }
         }
