@@ -128,7 +128,8 @@ pub(crate) fn listen(
         loop {
             let accepted = poll_fn(|cx| {
                 let socket = state.socket.borrow();
-                let Some((listener, registration)) = socket.as_ref().filter(|_| !state.closed.get())
+                let Some((listener, registration)) =
+                    socket.as_ref().filter(|_| !state.closed.get())
                 else {
                     return Poll::Ready(Accept::Closed);
                 };

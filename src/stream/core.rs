@@ -73,8 +73,47 @@ pub(crate) struct Stream {
     write_gate: Option<(Want, u32)>,
 }
 
-/// Results of a read: values, or `nil, msg, code`.
-pub(crate) type Values = MultiValue;
+/// What an operation answers, before it becomes Lua values.
+pub(crate) enum Out {
+    /// One value (the common read).
+    One(Value),
+    /// Several values (several read formats).
+    Many(Vec<Value>),
+    /// `nil, message, code`.
+    Fail(NetError),
+    /// The stream itself (`write`, `flush`, `handshake` return the ios).
+    Stream,
+}
+
+impl Out {
+    /// The Lua results, `this` standing for the stream. Split as first
+    /// value plus rest so that one result costs no allocation.
+    pub(crate) fn into_lua(
+        self,
+        lua: &Lua,
+        this: Value,
+    ) -> mlua::Result<(Value, mlua::Variadic<Value>)> {
+        Ok(match self {
+            Out::One(v) => (v, mlua::Variadic::new()),
+            Out::Stream => (this, mlua::Variadic::new()),
+            Out::Many(mut vs) => {
+                if vs.is_empty() {
+                    (Value::Nil, mlua::Variadic::new())
+                } else {
+                    let first = vs.remove(0);
+                    (first, mlua::Variadic::from_iter(vs))
+                }
+            }
+            Out::Fail(e) => (
+                Value::Nil,
+                mlua::Variadic::from_iter([
+                    Value::String(lua.create_string(&e.message)?),
+                    Value::String(lua.create_string(e.code)?),
+                ]),
+            ),
+        })
+    }
+}
 
 impl Stream {
     pub(crate) fn new(
@@ -110,10 +149,6 @@ impl Stream {
 
     pub(crate) fn transport(&self) -> Option<&dyn Transport> {
         self.transport.as_deref()
-    }
-
-    pub(crate) fn transport_mut(&mut self) -> Option<&mut (dyn Transport + 'static)> {
-        self.transport.as_deref_mut()
     }
 
     /// Parks `waker` until the socket is ready for `want`.
@@ -160,15 +195,15 @@ impl Stream {
     /// Answers `fmts` from the buffer, reading from the transport while it
     /// has bytes; `Blocked` when it must wait. Flushes pending output first
     /// so a request is never stuck in our buffer while we wait for its reply.
-    pub(crate) fn try_read(&mut self, lua: &Lua, fmts: &[Format]) -> mlua::Result<Step<Values>> {
+    pub(crate) fn try_read(&mut self, lua: &Lua, fmts: &[Format]) -> mlua::Result<Step<Out>> {
         if self.is_closed() {
-            return fail(lua, self.closed_error());
+            return fail(self.closed_error());
         }
         if self.has_output() {
             match self.flush_step() {
                 Ok(Step::Ready(())) => {}
                 Ok(Step::Blocked(want)) => return Ok(Step::Blocked(want)),
-                Err(e) => return fail(lua, e),
+                Err(e) => return fail(e),
             }
         }
         loop {
@@ -181,12 +216,12 @@ impl Stream {
                 }
                 Eval::TooLong => {
                     let msg = format!("{}: line longer than {} bytes", self.what(), self.max_line);
-                    return fail(lua, NetError::new("toolong", msg));
+                    return fail(NetError::new("toolong", msg));
                 }
                 Eval::Need => {}
             }
             if let End::Failed(e) = &self.end {
-                return fail(lua, e.clone());
+                return fail(e.clone());
             }
             if let Some(want) = self.gated(self.read_gate) {
                 return Ok(Step::Blocked(want));
@@ -222,18 +257,21 @@ impl Stream {
         Ok(n)
     }
 
-    fn values(&self, lua: &Lua, pieces: &[(usize, Piece)]) -> mlua::Result<Values> {
+    fn values(&self, lua: &Lua, pieces: &[(usize, Piece)]) -> mlua::Result<Out> {
         let data = self.rbuf.bytes();
-        let mut out = MultiValue::with_capacity(pieces.len());
-        for (base, piece) in pieces {
-            let v = match *piece {
+        let value = |(base, piece): &(usize, Piece)| -> mlua::Result<Value> {
+            Ok(match *piece {
                 Piece::Bytes(a, b) => Value::String(lua.create_string(&data[base + a..base + b])?),
                 Piece::Numeral(a, b) => numeral(lua, &data[base + a..base + b])?,
                 Piece::Fail => Value::Nil,
-            };
-            out.push_back(v);
+            })
+        };
+        match pieces {
+            [one] => Ok(Out::One(value(one)?)),
+            many => Ok(Out::Many(
+                many.iter().map(value).collect::<mlua::Result<_>>()?,
+            )),
         }
-        Ok(out)
     }
 
     // ---- writing ----
@@ -410,11 +448,8 @@ impl std::fmt::Display for Who {
     }
 }
 
-fn fail<T>(lua: &Lua, e: NetError) -> mlua::Result<Step<T>>
-where
-    T: From<MultiValue>,
-{
-    Ok(Step::Ready(T::from(failure(lua, e)?)))
+fn fail(e: NetError) -> mlua::Result<Step<Out>> {
+    Ok(Step::Ready(Out::Fail(e)))
 }
 
 /// `nil, message, code`.

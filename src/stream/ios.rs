@@ -1,26 +1,27 @@
 //! The `ios` userdata: Lua's `io` file interface over a stream.
 //!
 //! Methods that may wait (`read`, `write`, `flush`, `shutdown`,
-//! `handshake`) are sync Rust functions behind the wrapper of
-//! `runtime::context`: they answer at once when they can, and only
-//! otherwise continue in an async twin (in a task) or drive the loop
-//! (blocking mode).
+//! `handshake`) are plain methods (`_read`, `_write`...) behind a small Lua
+//! wrapper (`waiting.lua`). The plain method answers at once when it can,
+//! which is the fast path: no future, no userdata reference, no result
+//! table. Only when it must wait does it hand over to an async twin (in a
+//! task) or drive the loop (blocking mode).
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use mlua::{
-    AnyUserData, Function, Lua, MetaMethod, MultiValue, Table, UserData, UserDataFields,
-    UserDataMethods, Value,
+    AnyUserData, Function, LightUserData, Lua, MetaMethod, MultiValue, Table, UserData,
+    UserDataFields, UserDataMethods, Value, Variadic,
 };
 use smallvec::SmallVec;
 
-use super::core::{failure, BufMode, Step, Stream};
+use super::core::{failure, BufMode, Out, Step, Stream};
 use super::format::Format;
 use super::ops::{unit_step, wait, Dir};
 use super::transport::Transport;
 use crate::net::options::TcpOptions;
-use crate::runtime::context::{block_on, foreign_error, go_async, locate, wrap, Where};
+use crate::runtime::context::{block_on, foreign_error, locate, pending_marker, Where};
 use crate::runtime::deadline::seconds;
 use crate::runtime::reactor::Registration;
 use crate::runtime::Runtime;
@@ -42,9 +43,9 @@ impl Ios {
     }
 }
 
-type Formats = SmallVec<[Format; 4]>;
+type Args = SmallVec<[Value; 4]>;
 
-fn formats(args: &MultiValue) -> mlua::Result<Formats> {
+fn formats(args: &[Value]) -> mlua::Result<SmallVec<[Format; 4]>> {
     if args.is_empty() {
         return Ok(SmallVec::from_elem(Format::Line { keep: false }, 1));
     }
@@ -54,27 +55,6 @@ fn formats(args: &MultiValue) -> mlua::Result<Formats> {
         .collect()
 }
 
-fn stream_of(ud: &AnyUserData, name: &str) -> mlua::Result<Rc<RefCell<Stream>>> {
-    match ud.borrow::<Ios>() {
-        Ok(ios) => Ok(ios.0.clone()),
-        Err(_) => Err(mlua::Error::runtime(format!(
-            "bad argument #1 to '{name}' (ios expected)"
-        ))),
-    }
-}
-
-fn self_arg(args: &mut MultiValue, name: &str) -> mlua::Result<(AnyUserData, Rc<RefCell<Stream>>)> {
-    match args.pop_front() {
-        Some(Value::UserData(ud)) => {
-            let s = stream_of(&ud, name)?;
-            Ok((ud, s))
-        }
-        _ => Err(mlua::Error::runtime(format!(
-            "bad argument #1 to '{name}' (ios expected; use ios:{name}(...))"
-        ))),
-    }
-}
-
 fn runtime(lua: &Lua, s: &Stream) -> mlua::Result<Rc<Runtime>> {
     match s.registration() {
         Some(r) => Ok(r.runtime().clone()),
@@ -82,71 +62,129 @@ fn runtime(lua: &Lua, s: &Stream) -> mlua::Result<Rc<Runtime>> {
     }
 }
 
-fn one(v: Value) -> MultiValue {
-    MultiValue::from_iter([v])
+/// Marks "the stream itself" in results of the plain methods; the wrapper
+/// returns its `self` for it (the plain method has no handle on the ios
+/// userdata, which is what keeps it cheap).
+fn self_marker() -> LightUserData {
+    static SELF: u8 = 0;
+    LightUserData(&SELF as *const u8 as *mut std::ffi::c_void)
 }
 
-/// Continues an operation that could not finish at once.
-fn dispatch(
-    lua: &Lua,
-    stream: &Rc<RefCell<Stream>>,
-    async_fn: &Function,
-    args: MultiValue,
+type Prepare = fn(&Lua, &mut Stream, &[Value]) -> mlua::Result<Option<Out>>;
+type StepFn = fn(&Lua, &mut Stream, &[Value]) -> mlua::Result<Step<Out>>;
+
+/// A method that may wait: `prepare` answers at once or returns `None`
+/// with the stream in a state where `step` (re-run by the waiter) ends it.
+#[derive(Clone, Copy)]
+struct Waiting {
     name: &'static str,
     dir: Dir,
-    step: impl FnMut(&Lua, &mut Stream) -> mlua::Result<Step<MultiValue>>,
-) -> mlua::Result<MultiValue> {
-    let rt = runtime(lua, &stream.borrow())?;
-    match locate(lua, &rt) {
-        Where::Task => go_async(lua, async_fn, args),
-        Where::Blocking => block_on(
-            &rt,
-            wait(lua.clone(), rt.clone(), stream.clone(), dir, name, step),
-        )?,
-        Where::Foreign => Err(foreign_error(&format!("ios:{name}"))),
-    }
+    prepare: Prepare,
+    step: StepFn,
 }
 
-/// Builds a waiting method: `now` answers at once or returns `None` with
-/// the stream in a state where `step` (re-run by the waiter) finishes it.
-fn method(
-    lua: &Lua,
-    name: &'static str,
-    dir: Dir,
-    prepare: fn(&Lua, &AnyUserData, &mut Stream, &MultiValue) -> mlua::Result<Option<MultiValue>>,
-    step: fn(&Lua, &AnyUserData, &mut Stream, &MultiValue) -> mlua::Result<Step<MultiValue>>,
-) -> mlua::Result<Function> {
-    let twin = lua.create_async_function(move |lua, mut args: MultiValue| async move {
-        let (ud, stream) = self_arg(&mut args, name)?;
-        let rt = runtime(&lua, &stream.borrow())?;
-        wait(lua, rt, stream, dir, name, move |lua, s| {
-            step(lua, &ud, s, &args)
-        })
-        .await
-    })?;
-    let sync = lua.create_function(move |lua, mut args: MultiValue| {
-        let (ud, stream) = self_arg(&mut args, name)?;
-        if let Some(done) = prepare(lua, &ud, &mut stream.borrow_mut(), &args)? {
-            return Ok(done);
+const READ: Waiting = Waiting {
+    name: "read",
+    dir: Dir::Read,
+    prepare: read_prepare,
+    step: read_step,
+};
+const WRITE: Waiting = Waiting {
+    name: "write",
+    dir: Dir::Write,
+    prepare: write_prepare,
+    step: flush_step,
+};
+const FLUSH: Waiting = Waiting {
+    name: "flush",
+    dir: Dir::Write,
+    prepare: flush_prepare,
+    step: flush_step,
+};
+const SHUTDOWN: Waiting = Waiting {
+    name: "shutdown",
+    dir: Dir::Write,
+    prepare: shutdown_prepare,
+    step: shutdown_step,
+};
+const HANDSHAKE: Waiting = Waiting {
+    name: "handshake",
+    dir: Dir::Read,
+    prepare: handshake_prepare,
+    step: handshake_step,
+};
+const WAITING: [Waiting; 5] = [READ, WRITE, FLUSH, SHUTDOWN, HANDSHAKE];
+
+impl Waiting {
+    /// The plain method: `(first, rest)` so one result needs no allocation.
+    fn now(
+        self,
+        lua: &Lua,
+        ios: &Ios,
+        (first, rest): (Option<Value>, Variadic<Value>),
+    ) -> mlua::Result<(Value, Variadic<Value>)> {
+        let mut args: Args = SmallVec::new();
+        args.extend(first);
+        args.extend(rest);
+        let marker = Value::LightUserData(self_marker());
+        if let Some(out) = (self.prepare)(lua, &mut ios.0.borrow_mut(), &args)? {
+            return out.into_lua(lua, marker);
         }
-        let ud2 = ud.clone();
-        let args2 = args.clone();
-        args.push_front(Value::UserData(ud));
-        dispatch(lua, &stream, &twin, args, name, dir, move |lua, s| {
-            step(lua, &ud2, s, &args2)
-        })
-    })?;
-    wrap(lua, sync)
+        let rt = runtime(lua, &ios.0.borrow())?;
+        match locate(lua, &rt) {
+            Where::Task => {
+                let mut rest = Variadic::with_capacity(args.len() + 1);
+                rest.push(Value::Function(self.twin(lua)?));
+                rest.extend(args);
+                Ok((Value::LightUserData(pending_marker()), rest))
+            }
+            Where::Blocking => {
+                let step = self.step;
+                let fut = wait(
+                    lua.clone(),
+                    rt.clone(),
+                    ios.0.clone(),
+                    self.dir,
+                    self.name,
+                    move |lua, s| step(lua, s, &args),
+                );
+                block_on(&rt, fut)??.into_lua(lua, marker)
+            }
+            Where::Foreign => Err(foreign_error(&format!("ios:{}", self.name))),
+        }
+    }
+
+    /// The async twin, made once per Lua state: `twin(ios, args...)`.
+    fn twin(self, lua: &Lua) -> mlua::Result<Function> {
+        let key = format!("tls.ios.twin.{}", self.name);
+        if let Some(f) = lua.named_registry_value::<Option<Function>>(&key)? {
+            return Ok(f);
+        }
+        let f = lua.create_async_function(
+            move |lua, (ud, args): (AnyUserData, Variadic<Value>)| async move {
+                let stream = ud.borrow::<Ios>()?.0.clone();
+                let rt = runtime(&lua, &stream.borrow())?;
+                let step = self.step;
+                let out = wait(
+                    lua.clone(),
+                    rt,
+                    stream,
+                    self.dir,
+                    self.name,
+                    move |lua, s| step(lua, s, &args),
+                )
+                .await?;
+                out.into_lua(&lua, Value::UserData(ud))
+            },
+        )?;
+        lua.set_named_registry_value(&key, &f)?;
+        Ok(f)
+    }
 }
 
 // ---- read ----
 
-fn read_prepare(
-    lua: &Lua,
-    _: &AnyUserData,
-    s: &mut Stream,
-    args: &MultiValue,
-) -> mlua::Result<Option<MultiValue>> {
+fn read_prepare(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Option<Out>> {
     let fmts = formats(args)?;
     match s.try_read(lua, &fmts)? {
         Step::Ready(v) => Ok(Some(v)),
@@ -154,23 +192,13 @@ fn read_prepare(
     }
 }
 
-fn read_step(
-    lua: &Lua,
-    _: &AnyUserData,
-    s: &mut Stream,
-    args: &MultiValue,
-) -> mlua::Result<Step<MultiValue>> {
+fn read_step(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<Out>> {
     s.try_read(lua, &formats(args)?)
 }
 
 // ---- write and flush ----
 
-fn write_prepare(
-    lua: &Lua,
-    ud: &AnyUserData,
-    s: &mut Stream,
-    args: &MultiValue,
-) -> mlua::Result<Option<MultiValue>> {
+fn write_prepare(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Option<Out>> {
     // Check every argument before sending any, so misuse sends nothing.
     for (i, v) in args.iter().enumerate() {
         if !matches!(v, Value::String(_) | Value::Integer(_) | Value::Number(_)) {
@@ -182,7 +210,7 @@ fn write_prepare(
         }
     }
     if s.is_closed() {
-        return Ok(Some(failure(lua, s.closed_error())?));
+        return Ok(Some(Out::Fail(s.closed_error())));
     }
     let mut newline = false;
     for v in args.iter() {
@@ -193,149 +221,90 @@ fn write_prepare(
                 s.put(&b)
             }
             Value::Integer(i) => s.put(i.to_string().as_bytes()),
-            Value::Number(n) => s.put(float_text(*n).as_bytes()),
-            other => {
-                let text = lua
-                    .coerce_string(other.clone())?
-                    .map(|t| t.as_bytes().to_vec())
-                    .unwrap_or_default();
-                s.put(&text)
-            }
+            Value::Number(n) => s.put(&float_text(lua, *n)?.as_bytes()),
+            _ => Ok(()),
         };
         if let Err(e) = r {
-            return Ok(Some(failure(lua, e)?));
+            return Ok(Some(Out::Fail(e)));
         }
     }
     if !s.must_flush(newline) {
-        return Ok(Some(one(Value::UserData(ud.clone()))));
+        return Ok(Some(Out::Stream));
     }
-    flush_prepare(lua, ud, s, args)
+    flush_prepare(lua, s, args)
 }
 
-/// A float as `file:write` writes it: C's `"%.14g"` (Lua's
-/// `LUA_NUMBER_FMT`), so `2.0` is `2` and `1e100` is `1e+100`.
-fn float_text(n: f64) -> String {
-    let mut buf = [0u8; 64];
-    // SAFETY: the format is NUL-terminated, takes exactly one double, and
-    // snprintf writes at most buf.len() bytes including the NUL.
-    let len = unsafe {
-        libc::snprintf(
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            b"%.14g\0".as_ptr().cast(),
-            n,
-        )
-    };
-    let len = usize::try_from(len).unwrap_or(0).min(buf.len() - 1);
-    String::from_utf8_lossy(&buf[..len]).into_owned()
+/// A float as `file:write` writes it: `"%.14g"` (Lua's `LUA_NUMBER_FMT`),
+/// so `2.0` is `2`; Lua's own `string.format` does the formatting.
+fn float_text(lua: &Lua, n: f64) -> mlua::Result<mlua::LuaString> {
+    let format: Function = lua.globals().get::<Table>("string")?.get("format")?;
+    format.call(("%.14g", n))
 }
 
-fn flush_prepare(
-    lua: &Lua,
-    ud: &AnyUserData,
-    s: &mut Stream,
-    args: &MultiValue,
-) -> mlua::Result<Option<MultiValue>> {
-    match flush_step(lua, ud, s, args)? {
-        Step::Ready(v) => Ok(Some(v)),
-        Step::Blocked(_) => Ok(None),
-    }
+fn flush_prepare(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Option<Out>> {
+    ready(flush_step(lua, s, args)?)
 }
 
-fn flush_step(
-    lua: &Lua,
-    ud: &AnyUserData,
-    s: &mut Stream,
-    _: &MultiValue,
-) -> mlua::Result<Step<MultiValue>> {
+fn flush_step(_: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
     if s.is_closed() {
-        return Ok(Step::Ready(failure(lua, s.closed_error())?));
+        return Ok(Step::Ready(Out::Fail(s.closed_error())));
     }
-    unit_step(s.flush_step(), lua, || one(Value::UserData(ud.clone())))
+    Ok(unit_step(s.flush_step(), Out::Stream))
 }
 
 // ---- shutdown and handshake ----
 
-fn shutdown_prepare(
-    lua: &Lua,
-    ud: &AnyUserData,
-    s: &mut Stream,
-    args: &MultiValue,
-) -> mlua::Result<Option<MultiValue>> {
-    match shutdown_step(lua, ud, s, args)? {
-        Step::Ready(v) => Ok(Some(v)),
-        Step::Blocked(_) => Ok(None),
-    }
+fn shutdown_prepare(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Option<Out>> {
+    ready(shutdown_step(lua, s, args)?)
 }
 
-fn shutdown_step(
-    lua: &Lua,
-    _: &AnyUserData,
-    s: &mut Stream,
-    _: &MultiValue,
-) -> mlua::Result<Step<MultiValue>> {
+fn shutdown_step(_: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
     if s.is_closed() {
-        return Ok(Step::Ready(failure(lua, s.closed_error())?));
+        return Ok(Step::Ready(Out::Fail(s.closed_error())));
     }
-    unit_step(s.shutdown_step(), lua, || one(Value::Boolean(true)))
+    Ok(unit_step(s.shutdown_step(), Out::One(Value::Boolean(true))))
 }
 
-fn handshake_prepare(
-    lua: &Lua,
-    ud: &AnyUserData,
-    s: &mut Stream,
-    args: &MultiValue,
-) -> mlua::Result<Option<MultiValue>> {
-    match handshake_step(lua, ud, s, args)? {
-        Step::Ready(v) => Ok(Some(v)),
-        Step::Blocked(_) => Ok(None),
-    }
+fn handshake_prepare(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Option<Out>> {
+    ready(handshake_step(lua, s, args)?)
 }
 
-fn handshake_step(
-    lua: &Lua,
-    ud: &AnyUserData,
-    s: &mut Stream,
-    _: &MultiValue,
-) -> mlua::Result<Step<MultiValue>> {
+fn handshake_step(_: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
     if s.is_closed() {
-        return Ok(Step::Ready(failure(lua, s.closed_error())?));
+        return Ok(Step::Ready(Out::Fail(s.closed_error())));
     }
-    unit_step(s.handshake_step(), lua, || one(Value::UserData(ud.clone())))
+    Ok(unit_step(s.handshake_step(), Out::Stream))
 }
 
-/// The methods table (`__index`) with the waiting methods and `lines`.
+fn ready(step: Step<Out>) -> mlua::Result<Option<Out>> {
+    Ok(match step {
+        Step::Ready(v) => Some(v),
+        Step::Blocked(_) => None,
+    })
+}
+
+/// The methods table (`__index`): the waiting methods' wrappers and
+/// `lines`; mlua adds the plain methods to this same table.
 fn methods(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    let read = method(lua, "read", Dir::Read, read_prepare, read_step)?;
-    t.set(
-        "write",
-        method(lua, "write", Dir::Write, write_prepare, flush_step)?,
-    )?;
-    t.set(
-        "flush",
-        method(lua, "flush", Dir::Write, flush_prepare, flush_step)?,
-    )?;
-    t.set(
-        "shutdown",
-        method(lua, "shutdown", Dir::Write, shutdown_prepare, shutdown_step)?,
-    )?;
-    t.set(
-        "handshake",
-        method(
-            lua,
-            "handshake",
-            Dir::Read,
-            handshake_prepare,
-            handshake_step,
-        )?,
-    )?;
+    let make: Function = lua
+        .load(include_str!("waiting.lua"))
+        .set_name("=tls.ios")
+        .call((
+            Value::LightUserData(pending_marker()),
+            Value::LightUserData(self_marker()),
+            &t,
+        ))?;
+    for w in WAITING {
+        let f: Function = make.call((w.name, format!("_{}", w.name)))?;
+        t.set(w.name, f)?;
+    }
+    let read: Function = t.get("read")?;
     let lines: Function = lua
         .load(include_str!("lines.lua"))
         .set_name("=tls.ios.lines")
         .call(&read)?;
     t.set("lines", lines)?;
-    t.set("read", read)?;
     Ok(t)
 }
 
@@ -349,7 +318,9 @@ fn addr_result(lua: &Lua, s: &Stream, peer: bool) -> mlua::Result<MultiValue> {
         t.socket().local_addr()
     };
     match a {
-        Ok(a) => Ok(one(Value::Table(crate::net::addr::to_lua(lua, a)?))),
+        Ok(a) => Ok(MultiValue::from_iter([Value::Table(
+            crate::net::addr::to_lua(lua, a)?,
+        )])),
         Err(e) => failure(lua, crate::error::NetError::from_io("", &e)),
     }
 }
@@ -361,6 +332,11 @@ impl UserData for Ios {
     }
 
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        for w in WAITING {
+            m.add_method(format!("_{}", w.name), move |lua, ios, args| {
+                w.now(lua, ios, args)
+            });
+        }
         m.add_method("close", |_, ios, ()| {
             ios.0.borrow_mut().close();
             Ok(true)

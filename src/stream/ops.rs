@@ -7,9 +7,9 @@ use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
-use mlua::{Lua, MultiValue};
+use mlua::Lua;
 
-use super::core::{failure, Step, Stream};
+use super::core::{Out, Step, Stream};
 use super::transport::Want;
 use crate::error::NetError;
 use crate::runtime::deadline::Deadline;
@@ -92,8 +92,8 @@ pub(crate) async fn wait(
     stream: Rc<RefCell<Stream>>,
     dir: Dir,
     what: &'static str,
-    mut step: impl FnMut(&Lua, &mut Stream) -> mlua::Result<Step<MultiValue>>,
-) -> mlua::Result<MultiValue> {
+    mut step: impl FnMut(&Lua, &mut Stream) -> mlua::Result<Step<Out>>,
+) -> mlua::Result<Out> {
     let mut claim = Claim::new(&stream, dir, what)?;
     let mut deadline = Deadline::after(&rt, stream.borrow().timeout);
     poll_fn(|cx| {
@@ -105,7 +105,7 @@ pub(crate) async fn wait(
                     let peer = s.peer.map(|p| format!(" {p}")).unwrap_or_default();
                     let e =
                         NetError::new("timeout", format!("{what} on {}{peer}: timed out", s.kind));
-                    return Poll::Ready(failure(&lua, e));
+                    return Poll::Ready(Ok(Out::Fail(e)));
                 }
                 claim.park(&s, want, cx.waker());
                 Poll::Pending
@@ -115,15 +115,11 @@ pub(crate) async fn wait(
     .await
 }
 
-/// Maps a step that yields `()` into one that yields `ok` (the stream, `true`).
-pub(crate) fn unit_step(
-    r: Result<Step<()>, NetError>,
-    lua: &Lua,
-    ok: impl FnOnce() -> MultiValue,
-) -> mlua::Result<Step<MultiValue>> {
+/// Maps a step that yields `()` into one that yields `ok`.
+pub(crate) fn unit_step(r: Result<Step<()>, NetError>, ok: Out) -> Step<Out> {
     match r {
-        Ok(Step::Ready(())) => Ok(Step::Ready(ok())),
-        Ok(Step::Blocked(w)) => Ok(Step::Blocked(w)),
-        Err(e) => Ok(Step::Ready(failure(lua, e)?)),
+        Ok(Step::Ready(())) => Step::Ready(ok),
+        Ok(Step::Blocked(w)) => Step::Blocked(w),
+        Err(e) => Step::Ready(Out::Fail(e)),
     }
 }
