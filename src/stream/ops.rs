@@ -102,10 +102,7 @@ pub(crate) async fn wait(
             Step::Ready(v) => Poll::Ready(Ok(v)),
             Step::Blocked(want) => {
                 if deadline.poll_expired(cx) {
-                    let peer = s.peer.map(|p| format!(" {p}")).unwrap_or_default();
-                    let e =
-                        NetError::new("timeout", format!("{what} on {}{peer}: timed out", s.kind));
-                    return Poll::Ready(Ok(Out::Fail(e)));
+                    return Poll::Ready(Ok(Out::Fail(s.timeout_error(what))));
                 }
                 claim.park(&s, want, cx.waker());
                 Poll::Pending
