@@ -91,6 +91,25 @@ struct Waiting {
     retry_args: bool,
 }
 
+/// `read("l")` and `read("L")`, the common reads, as methods without
+/// arguments: nothing to convert or parse on the fast path.
+const LINE_READS: [Waiting; 2] = [
+    Waiting {
+        name: "read_l",
+        dir: Dir::Read,
+        first: read_line_step,
+        retry: "read_l",
+        retry_args: false,
+    },
+    Waiting {
+        name: "read_L",
+        dir: Dir::Read,
+        first: read_line_keep_step,
+        retry: "read_L",
+        retry_args: false,
+    },
+];
+
 const WAITING: [Waiting; 5] = [
     Waiting {
         name: "read",
@@ -143,6 +162,10 @@ impl Waiting {
         let mut args: Args = SmallVec::new();
         args.extend(first);
         args.extend(rest);
+        self.run(lua, ios, args)
+    }
+
+    fn run(self, lua: &Lua, ios: &Ios, args: Args) -> mlua::Result<(Value, Variadic<Value>)> {
         let marker = Value::LightUserData(self_marker());
         let d = self.dir as usize;
         let want = {
@@ -200,6 +223,8 @@ impl Waiting {
 fn retry_step(name: &str) -> StepFn {
     match name {
         "read" => read_step,
+        "read_l" => read_line_step,
+        "read_L" => read_line_keep_step,
         "shutdown" => shutdown_step,
         "handshake" => handshake_step,
         _ => flush_step,
@@ -207,6 +232,14 @@ fn retry_step(name: &str) -> StepFn {
 }
 
 // ---- read ----
+
+fn read_line_step(lua: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
+    s.try_read(lua, &[Format::Line { keep: false }])
+}
+
+fn read_line_keep_step(lua: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
+    s.try_read(lua, &[Format::Line { keep: true }])
+}
 
 fn read_step(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<Out>> {
     s.try_read(lua, &formats(args)?)
@@ -293,11 +326,20 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             Value::LightUserData(Lua::poll_pending()),
             &t,
         ))?;
-    for w in WAITING {
+    for w in WAITING.iter().chain(&LINE_READS) {
         let f: Function = make.call((w.name, format!("_{}", w.name), format!("_{}", w.retry)))?;
         t.set(w.name, f)?;
     }
-    let read: Function = t.get("read")?;
+    // read dispatches the common single line formats to their own methods.
+    let read: Function = lua.load(include_str!("read.lua")).set_name("=tls.ios.read").call((
+        Value::LightUserData(wait_marker()),
+        Value::LightUserData(Lua::poll_pending()),
+        &t,
+        t.get::<Function>("read")?,
+    ))?;
+    t.set("read", &read)?;
+    t.raw_remove("read_l")?;
+    t.raw_remove("read_L")?;
     let lines: Function = lua
         .load(include_str!("lines.lua"))
         .set_name("=tls.ios.lines")
@@ -333,6 +375,11 @@ impl UserData for Ios {
         for w in WAITING {
             m.add_method(format!("_{}", w.name), move |lua, ios, args| {
                 w.now(lua, ios, args)
+            });
+        }
+        for w in LINE_READS {
+            m.add_method(format!("_{}", w.name), move |lua, ios, ()| {
+                w.run(lua, ios, SmallVec::new())
             });
         }
         m.add_method("close", |_, ios, ()| {
