@@ -196,7 +196,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(move |lua, ()| {
             not_in_task(lua, &r, "run")?;
             while r.exec.count() > 0 {
-                r.turn(None)?;
+                r.turn_for_tasks(None)?;
             }
             Ok(true)
         })?,
@@ -210,7 +210,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
             if r.exec.count() == 0 && r.timeout().is_none() {
                 return Ok(0);
             }
-            r.turn(wait)?;
+            r.turn_for_tasks(wait)?;
             Ok(r.exec.count())
         })?,
     )?;

@@ -2,3 +2,4 @@
 
 pub(crate) mod loop_module;
 pub(crate) mod tcp_module;
+pub(crate) mod tls_module;

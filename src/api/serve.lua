@@ -6,10 +6,11 @@ local stderr = io and io.stderr
 local function handler_error(e)
   return traceback(tostring(e), 2)
 end
-return function(handler, ios, handshake)
+return function(handler, ios, handshake, timeout)
   if handshake then
     local ok = ios:handshake()
     if not ok then ios:close() return end
+    ios:settimeout(timeout)
   end
   local ok, err = xpcall(handler, handler_error, ios)
   ios:close()

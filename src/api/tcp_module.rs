@@ -129,7 +129,7 @@ pub(crate) fn listen_common(
     handler: Value,
     opts: TcpOptions,
     make: MakeTransport,
-    handshake: bool,
+    handshake: Option<std::time::Duration>,
 ) -> mlua::Result<MultiValue> {
     let Value::Function(handler) = handler else {
         return Err(mlua::Error::runtime(format!(
@@ -215,7 +215,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
                 let port = port_arg(&port, 2, "listen")?;
                 let opts = opts_arg(opts, "tcp.listen")?;
                 let make: MakeTransport = Box::new(|s| Ok((Box::new(TcpTransport::new(s)), "tcp")));
-                listen_common(lua, "tcp.listen", &host, port, handler, opts, make, false)
+                listen_common(lua, "tcp.listen", &host, port, handler, opts, make, None)
             },
         )?,
     )?;

@@ -29,6 +29,23 @@ pub(crate) struct ServerShared {
     addr: SocketAddr,
     closed: Cell<bool>,
     waker: RefCell<Option<Waker>>,
+    /// The socket and its registration, dropped by `close()` at once so the
+    /// port is free (and refuses connections) as soon as `close` returns.
+    socket: RefCell<Option<(mio::net::TcpListener, Registration)>>,
+}
+
+impl ServerShared {
+    fn close(&self) {
+        self.closed.set(true);
+        // Registration first, then the socket (closing it leaves epoll).
+        if let Some((listener, registration)) = self.socket.borrow_mut().take() {
+            drop(registration);
+            drop(listener);
+        }
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
 }
 
 /// The `server` object returned by `listen`.
@@ -37,10 +54,7 @@ pub(crate) struct Server(Rc<ServerShared>);
 impl UserData for Server {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         m.add_method("close", |_, s, ()| {
-            s.0.closed.set(true);
-            if let Some(w) = s.0.waker.borrow_mut().take() {
-                w.wake();
-            }
+            s.0.close();
             Ok(true)
         });
         m.add_method("address", |lua, s, ()| super::addr::to_lua(lua, s.0.addr));
@@ -79,7 +93,9 @@ fn bind(addr: SocketAddr, opts: &TcpOptions) -> io::Result<mio::net::TcpListener
 }
 
 /// Starts a server: binds, then runs an accept loop as a task that spawns
-/// `serve(handler, ios, handshake)` for each connection.
+/// `serve(handler, ios, handshake, timeout)` for each connection.
+/// `handshake` is the TLS handshake's time limit (`None`: plain TCP); the
+/// stream's own timeout (`opts.timeout`) applies after it.
 pub(crate) fn listen(
     lua: &Lua,
     rt: &Rc<Runtime>,
@@ -88,7 +104,7 @@ pub(crate) fn listen(
     handler: Function,
     serve: Function,
     make: MakeTransport,
-    handshake: bool,
+    handshake: Option<Duration>,
 ) -> mlua::Result<NetResult<Server>> {
     let mut listener = match bind(addr, &opts) {
         Ok(l) => l,
@@ -103,6 +119,7 @@ pub(crate) fn listen(
         addr: local,
         closed: Cell::new(false),
         waker: RefCell::new(None),
+        socket: RefCell::new(Some((listener, registration))),
     });
     let weak_lua = lua.weak();
     let state = shared.clone();
@@ -110,9 +127,12 @@ pub(crate) fn listen(
     let accept_loop = async move {
         loop {
             let accepted = poll_fn(|cx| {
-                if state.closed.get() {
+                let socket = state.socket.borrow();
+                let Some((listener, registration)) =
+                    socket.as_ref().filter(|_| !state.closed.get())
+                else {
                     return Poll::Ready(Accept::Closed);
-                }
+                };
                 match listener.accept() {
                     Ok((socket, _)) => Poll::Ready(Accept::Socket(socket)),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -175,14 +195,16 @@ fn start_connection(
     make: &MakeTransport,
     handler: &Function,
     serve: &Function,
-    handshake: bool,
+    handshake: Option<Duration>,
 ) -> mlua::Result<()> {
     let _ = socket.set_nodelay(opts.nodelay);
     let registration = Registration::new(rt, &mut socket).map_err(mlua::Error::external)?;
     let (transport, kind) = make(socket).map_err(mlua::Error::external)?;
     let ios = Ios::new(transport, registration, kind, opts);
+    ios.0.borrow_mut().timeout = handshake.or(opts.timeout);
     let ud = lua.create_userdata(ios)?;
-    let args = (handler.clone(), ud, handshake);
+    let after = opts.timeout.map(|d| d.as_secs_f64());
+    let args = (handler.clone(), ud, handshake.is_some(), after);
     rt.exec.spawn_lua(
         Rc::downgrade(rt),
         lua,

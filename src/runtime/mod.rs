@@ -63,9 +63,20 @@ impl Runtime {
     /// `max_wait` (`None`: until something happens), fire timers, run what
     /// became ready. Returns the error of a failed task nobody joins.
     pub(crate) fn turn(&self, max_wait: Option<Duration>) -> mlua::Result<()> {
+        self.turn_inner(max_wait, false)
+    }
+
+    /// A turn for `run()` and `step()`, which wait only on behalf of tasks:
+    /// when the first batch ends the last task, nothing is left that an
+    /// event could wake, so the turn must not wait (it would wait forever).
+    pub(crate) fn turn_for_tasks(&self, max_wait: Option<Duration>) -> mlua::Result<()> {
+        self.turn_inner(max_wait, true)
+    }
+
+    fn turn_inner(&self, max_wait: Option<Duration>, tasks_only: bool) -> mlua::Result<()> {
         self.exec.run_ready();
         self.exec.take_failure()?;
-        let wait = if self.exec.has_ready() {
+        let wait = if self.exec.has_ready() || (tasks_only && self.exec.count() == 0) {
             Some(Duration::ZERO)
         } else {
             let timer = self

@@ -65,11 +65,6 @@ impl ReadBuffer {
         self.end += n;
         debug_assert!(self.end <= self.data.len());
     }
-
-    /// Bytes of memory held.
-    pub(crate) fn capacity(&self) -> usize {
-        self.data.len()
-    }
 }
 
 #[cfg(test)]
@@ -87,7 +82,7 @@ mod tests {
         assert_eq!(b.bytes(), b"llo");
         b.consume(3);
         assert_eq!(b.len(), 0);
-        assert!(b.capacity() >= FIRST_SIZE);
+        assert!(b.data.len() >= FIRST_SIZE);
     }
 
     #[test]
