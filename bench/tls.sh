@@ -193,9 +193,11 @@ while [ "$round" -lt "$ROUNDS" ]; do
   done
   for p in $order; do
     put full "$p" "$(better max "$(get full "$p")" "$(run1 "$p" full full_hs_s "$HS_N")")"
+    put fullcpu "$p" "$(better min "$(get fullcpu "$p")" "$(field cpu_ms)")"
   done
   for p in $order; do
     put res "$p" "$(better max "$(get res "$p")" "$(run1 "$p" resumed resumed_hs_s "$HS_N")")"
+    put rescpu "$p" "$(better min "$(get rescpu "$p")" "$(field cpu_ms)")"
   done
   if [ "$round" -le "$MEM_ROUNDS" ]; then
     for p in $order; do
@@ -205,7 +207,7 @@ while [ "$round" -lt "$ROUNDS" ]; do
 done
 
 # The table: best of the rounds. "ours/x" above 1 is better for rates
-# (MB/s, handshakes/s) and worse for costs (CPU s/GB, KiB).
+# (MB/s, handshakes/s) and worse for costs (CPU s/GB, CPU ms, KiB).
 row() {
   name=$1 metric=$2
   o=$(get "$metric" ours) c=$(get "$metric" cqueues) l=$(get "$metric" luasec) r=$(get "$metric" rust)
@@ -229,7 +231,9 @@ printf '%-30s %9s %9s %9s %9s %12s %10s\n' "best of $ROUNDS rounds" ours cqueues
 row "bulk MB/s" mbs
 row "bulk client CPU s/GB" cpu
 row "full handshakes/s (50 tasks)" full
+row "  client CPU ms per handshake" fullcpu
 row "resumed handshakes/s (50)" res
+row "  client CPU ms per handshake" rescpu
 row "idle KiB per TLS connection" mem
 echo "(luasec: handshakes one at a time, no host name check; n/a: no session resumption)"
 echo

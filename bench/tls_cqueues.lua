@@ -138,13 +138,13 @@ local function batch(total, job)
 end
 
 local function short_requests(ctx, total)
-  local t0 = cqueues.monotime()
+  local cpu0, t0 = os.clock(), cqueues.monotime()
   batch(total, function()
     local con = connect(ctx)
     get(con, REQ_HELLO, "a")
     con:close()
   end)
-  return cqueues.monotime() - t0
+  return cqueues.monotime() - t0, (os.clock() - cpu0) * 1e3 / total
 end
 
 if WORK == "bulk" then
@@ -166,9 +166,9 @@ if WORK == "bulk" then
     bytes / 1e6 / secs, cpu / (bytes / 1e9), bytes, secs, cpu, READ, cipher))
 elseif WORK == "full" then
   local total = N or 2000
-  local secs = short_requests(new_context(), total)
-  print(string.format("cqueues full_hs_s=%.0f n=%d conc=%d seconds=%.3f",
-    total / secs, total, CONC, secs))
+  local secs, cpu_ms = short_requests(new_context(), total)
+  print(string.format("cqueues full_hs_s=%.0f cpu_ms=%.3f n=%d conc=%d seconds=%.3f",
+    total / secs, cpu_ms, total, CONC, secs))
 elseif WORK == "resumed" then
   print("cqueues resumed_hs_s=n/a reason=luaossl_has_no_session_api")
 elseif WORK == "memory" then

@@ -20,6 +20,9 @@
 //!
 //! Socket reads: see `direct_reads` (RUSTLS_CLIENT_READ=direct|buffered).
 //!
+//! The handshake workloads also print `cpu_ms`: this process's CPU time
+//! (user + system) per short request.
+//!
 //! Prints one line, e.g. `rust bulk_mb_s=812.3 cpu_s_per_gb=0.93 ...`.
 //! The host name checked against the certificate is "localhost"; the
 //! address is 127.0.0.1:PORT.
@@ -396,10 +399,13 @@ fn main() {
         "full" => {
             let total = n.unwrap_or(2000) as usize;
             let cfg = config(cafile, false);
+            let cpu0 = cpu_seconds();
             let b = run_batch(&cfg, addr, total, CONCURRENCY, Goal::Get(REQ_HELLO));
+            let cpu = cpu_seconds() - cpu0;
             println!(
-                "rust full_hs_s={:.0} n={total} conc={CONCURRENCY} seconds={:.3} resumed={}",
+                "rust full_hs_s={:.0} cpu_ms={:.3} n={total} conc={CONCURRENCY} seconds={:.3} resumed={}",
                 total as f64 / b.seconds,
+                cpu * 1e3 / total as f64,
                 b.seconds,
                 b.resumed
             );
@@ -408,10 +414,13 @@ fn main() {
             let total = n.unwrap_or(2000) as usize;
             let cfg = config(cafile, true);
             run_batch(&cfg, addr, CONCURRENCY, CONCURRENCY, Goal::Get(REQ_HELLO));
+            let cpu0 = cpu_seconds();
             let b = run_batch(&cfg, addr, total, CONCURRENCY, Goal::Get(REQ_HELLO));
+            let cpu = cpu_seconds() - cpu0;
             println!(
-                "rust resumed_hs_s={:.0} n={total} conc={CONCURRENCY} seconds={:.3} resumed={}",
+                "rust resumed_hs_s={:.0} cpu_ms={:.3} n={total} conc={CONCURRENCY} seconds={:.3} resumed={}",
                 total as f64 / b.seconds,
+                cpu * 1e3 / total as f64,
                 b.seconds,
                 b.resumed
             );
