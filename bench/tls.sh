@@ -6,7 +6,7 @@
 # rounds for each peer and the ratios against cqueues and rust.
 #
 #   bench/tls.sh                         # builds the rustls client, not tls.so
-#   ROUNDS=5 MEM_ROUNDS=2 bench/tls.sh
+#   ROUNDS=7 MEM_ROUNDS=3 bench/tls.sh
 #   PEERS="ours rust" HS_N=1000 MEM_N=2000 bench/tls.sh
 #   TLS_SO_DIR=/path/to/dir bench/tls.sh # dir with libtls.so (default target/release)
 #   LOG=/tmp/tls-bench.log bench/tls.sh  # also keep every raw line there
@@ -20,7 +20,7 @@
 #            read to close_notify, close), 50 at a time, resumption off
 #   resumed  the same with session resumption (one shared client config)
 #   memory   MEM_N (10000) idle TLS connections: the client's VmRSS growth
-#            per connection (measured in MEM_ROUNDS rounds, default 1)
+#            per connection (measured in the first MEM_ROUNDS rounds, default 2)
 #
 # nginx: bench/nginx/nginx.sh (TLS 1.3 only, one worker, tickets on,
 # certificates from scripts/gen-certs.sh in $CERTS, default
@@ -31,8 +31,8 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 LUA=${LUA:-lua5.4}
-ROUNDS=${ROUNDS:-3}
-MEM_ROUNDS=${MEM_ROUNDS:-1}
+ROUNDS=${ROUNDS:-5}
+MEM_ROUNDS=${MEM_ROUNDS:-2}
 HS_N=${HS_N:-2000}
 MEM_N=${MEM_N:-10000}
 SIZE=${SIZE:-200000000}
