@@ -94,6 +94,13 @@ fail() {
   : >"$tmp/failed"
 }
 
+# CPU time (user + system, in clock ticks) of nginx's worker so far.
+worker=$(pgrep -P "$(cat "$tmp/nginx/nginx.pid")" | head -n 1)
+hz=$(getconf CLK_TCK)
+nginx_ticks() {
+  awk '{ print $14 + $15 }' "/proc/$worker/stat" 2>/dev/null || echo 0
+}
+
 log() {
   if [ -n "$LOG" ]; then
     printf '%s\n' "$*" >>"$LOG"
@@ -110,6 +117,7 @@ run1() {
     *) set -- "$LUA" "bench/tls_$peer.lua" "$work" "$port" "$cafile" "$@" ;;
   esac
   : >"$tmp/out"
+  t0=$(nginx_ticks)
   if ! out=$(cd "$root" && "$@" 2>"$tmp/stderr"); then
     echo "FAILED: $*" >&2
     sed -n '1,15s/^/  | /p' "$tmp/stderr" >&2
@@ -119,6 +127,9 @@ run1() {
     echo -
     return
   fi
+  # nginx's worker CPU during the run: when it nears the run's seconds,
+  # the server, not the client, set the pace.
+  out="$out nginx_cpu_s=$(awk "BEGIN { printf \"%.2f\", ($(nginx_ticks) - $t0) / $hz }")"
   echo "  $out" >&2
   log "$out"
   printf '%s\n' "$out" >"$tmp/out"
