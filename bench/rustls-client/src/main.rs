@@ -19,6 +19,7 @@
 //! later connection needs to resume; every peer does the same.
 //!
 //! Socket reads: see `direct_reads` (RUSTLS_CLIENT_READ=direct|buffered).
+//! RUSTLS_CLIENT_SUITE=aes128 offers TLS13_AES_128_GCM_SHA256 first.
 //!
 //! The handshake workloads also print `cpu_ms`: this process's CPU time
 //! (user + system) per short request.
@@ -349,7 +350,16 @@ fn config(cafile: &str, resumption: bool) -> Arc<ClientConfig> {
     for cert in CertificateDer::pem_file_iter(cafile).unwrap_or_else(|e| fail(format!("{cafile}: {e}"))) {
         roots.add(cert.unwrap_or_else(|e| fail(format!("{cafile}: {e}")))).unwrap_or_else(|e| fail(e));
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    // RUSTLS_CLIENT_SUITE=aes128: offer TLS13_AES_128_GCM_SHA256 first
+    // (rustls' default order has AES-256-GCM-SHA384 first), to measure
+    // what the suite costs.
+    if std::env::var("RUSTLS_CLIENT_SUITE").is_ok_and(|v| v == "aes128") {
+        provider
+            .cipher_suites
+            .sort_by_key(|s| s.suite() != rustls::CipherSuite::TLS13_AES_128_GCM_SHA256);
+    }
+    let provider = Arc::new(provider);
     let mut cfg = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap_or_else(|e| fail(e))
