@@ -310,17 +310,27 @@ impl Stream {
         }
         loop {
             let eof = self.end == End::Clean;
-            match evaluate(fmts, self.rbuf.bytes(), eof, self.max_line) {
-                Eval::Complete { pieces, consumed } => {
-                    let values = self.values(lua, &pieces)?;
-                    self.rbuf.consume(consumed);
-                    return Ok(Step::Ready(values));
+            // One format (the usual read) needs no list of pieces.
+            if let [fmt] = fmts {
+                match match_format(*fmt, self.rbuf.bytes(), eof, self.max_line) {
+                    Match::Done { consumed, piece } => {
+                        let value = self.value(lua, 0, &piece)?;
+                        self.rbuf.consume(consumed);
+                        return Ok(Step::Ready(Out::One(value)));
+                    }
+                    Match::TooLong => return fail(self.too_long()),
+                    Match::Need => {}
                 }
-                Eval::TooLong => {
-                    let msg = format!("{}: line longer than {} bytes", self.what(), self.max_line);
-                    return fail(NetError::new("toolong", msg));
+            } else {
+                match evaluate(fmts, self.rbuf.bytes(), eof, self.max_line) {
+                    Eval::Complete { pieces, consumed } => {
+                        let values = self.values(lua, &pieces)?;
+                        self.rbuf.consume(consumed);
+                        return Ok(Step::Ready(values));
+                    }
+                    Eval::TooLong => return fail(self.too_long()),
+                    Eval::Need => {}
                 }
-                Eval::Need => {}
             }
             if let End::Failed(e) = &self.end {
                 return fail(e.clone());
@@ -359,19 +369,28 @@ impl Stream {
         Ok(n)
     }
 
-    fn values(&self, lua: &Lua, pieces: &[(usize, Piece)]) -> mlua::Result<Out> {
+    fn too_long(&self) -> NetError {
+        let msg = format!("{}: line longer than {} bytes", self.what(), self.max_line);
+        NetError::new("toolong", msg)
+    }
+
+    /// The Lua value of `piece`, matched at `base` in the buffer.
+    fn value(&self, lua: &Lua, base: usize, piece: &Piece) -> mlua::Result<Value> {
         let data = self.rbuf.bytes();
-        let value = |(base, piece): &(usize, Piece)| -> mlua::Result<Value> {
-            Ok(match *piece {
-                Piece::Bytes(a, b) => Value::String(lua.create_string(&data[base + a..base + b])?),
-                Piece::Numeral(a, b) => numeral(lua, &data[base + a..base + b])?,
-                Piece::Fail => Value::Nil,
-            })
-        };
+        Ok(match *piece {
+            Piece::Bytes(a, b) => Value::String(lua.create_string(&data[base + a..base + b])?),
+            Piece::Numeral(a, b) => numeral(lua, &data[base + a..base + b])?,
+            Piece::Fail => Value::Nil,
+        })
+    }
+
+    fn values(&self, lua: &Lua, pieces: &[(usize, Piece)]) -> mlua::Result<Out> {
         match pieces {
-            [one] => Ok(Out::One(value(one)?)),
+            [(base, piece)] => Ok(Out::One(self.value(lua, *base, piece)?)),
             many => Ok(Out::Many(
-                many.iter().map(value).collect::<mlua::Result<_>>()?,
+                many.iter()
+                    .map(|(base, piece)| self.value(lua, *base, piece))
+                    .collect::<mlua::Result<_>>()?,
             )),
         }
     }
