@@ -28,10 +28,7 @@ build = {
    install_command = [[
       mkdir -p "$(LIBDIR)" "$(LUADIR)/tls" "$(BINDIR)" &&
       cp target/release/libtls.so "$(LIBDIR)/tls.so" &&
-      cp lua/tls/*.lua "$(LUADIR)/tls/" 2>/dev/null;
-      if [ -f examples/fetch.lua ]; then
-         printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$(LUA)" "$(LUADIR)/tls/fetch.lua" > "$(BINDIR)/lua-tls-fetch" &&
-         cp examples/fetch.lua "$(LUADIR)/tls/fetch.lua" && chmod +x "$(BINDIR)/lua-tls-fetch";
-      fi
+      cp lua/tls/*.lua "$(LUADIR)/tls/" &&
+      cp examples/fetch.lua "$(BINDIR)/lua-tls-fetch"
    ]],
 }
