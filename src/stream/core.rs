@@ -336,6 +336,7 @@ impl Stream {
                 return fail(e.clone());
             }
             if let Some(want) = self.gated(self.read_gate) {
+                self.rbuf.idle();
                 return Ok(Step::Blocked(want));
             }
             match self.fill() {
@@ -344,6 +345,7 @@ impl Stream {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let want = self.transport.as_ref().map_or(Want::Read, |t| t.want());
                     self.read_gate = self.gate(want);
+                    self.rbuf.idle();
                     return Ok(Step::Blocked(want));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
