@@ -8,14 +8,24 @@ local assert = require "luassert"
 
 local S = {}
 
-S.dir = helper.root .. "/spec/certs/"
+-- Absolute, for peers (nginx) that resolve paths against their own prefix.
+local function absolute(path)
+  if path:sub(1, 1) == "/" then return path end
+  local p = io.popen("cd " .. ("%q"):format(path) .. " && pwd")
+  local abs = p:read("l")
+  p:close()
+  return assert(abs, "cannot resolve " .. path)
+end
+
+S.root = absolute(helper.root)
+S.dir = S.root .. "/spec/certs/"
 
 local generated = false
 --- Makes (or keeps) the certificate matrix; returns its directory with a
 -- trailing slash. Call it from a spec's setup.
 function S.certs()
   if not generated then
-    local cmd = ("sh %q %q"):format(helper.root .. "/scripts/gen-certs.sh", S.dir)
+    local cmd = ("sh %q %q"):format(S.root .. "/scripts/gen-certs.sh", S.dir)
     assert(os.execute(cmd), "scripts/gen-certs.sh failed")
     generated = true
   end
