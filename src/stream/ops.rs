@@ -102,9 +102,8 @@ pub(crate) async fn wait(
             Step::Ready(v) => Poll::Ready(Ok(v)),
             Step::Blocked(want) => {
                 if deadline.poll_expired(cx) {
-                    let peer = s.peer.map(|p| format!(" {p}")).unwrap_or_default();
                     let e =
-                        NetError::new("timeout", format!("{what} on {}{peer}: timed out", s.kind));
+                        NetError::new("timeout", format!("{what} on {}: timed out", s.what()));
                     return Poll::Ready(Ok(Out::Fail(e)));
                 }
                 claim.park(&s, want, cx.waker());
