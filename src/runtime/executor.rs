@@ -255,6 +255,15 @@ impl Executor {
         self.current.get().is_some()
     }
 
+    /// The waker of the task being polled (it parks itself without a future).
+    pub(crate) fn current_waker(&self) -> Option<Waker> {
+        let id = self.current.get()?;
+        self.slots
+            .borrow()
+            .get(id)
+            .map(|s| Waker::from(s.waker.clone()))
+    }
+
     /// The coroutine of the task being polled.
     pub(crate) fn current_thread(&self) -> Option<*const c_void> {
         let id = self.current.get()?;

@@ -6,7 +6,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::task::Waker;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mlua::{Lua, MultiValue, Value};
 
@@ -15,6 +15,7 @@ use super::format::{match_format, Format, Match, Piece};
 use super::transport::{Transport, Want};
 use crate::error::NetError;
 use crate::runtime::reactor::Registration;
+use crate::runtime::timer::TimerKey;
 
 /// Default longest line `"l"`/`"L"` accept before failing with `toolong`.
 pub(crate) const DEFAULT_MAX_LINE: usize = 1 << 20;
@@ -71,6 +72,19 @@ pub(crate) struct Stream {
     /// syscall.
     read_gate: Option<(Want, u32)>,
     write_gate: Option<(Want, u32)>,
+    /// Tasks parked by the future-less path, per direction (read, write).
+    task_waits: [Option<TaskWait>; 2],
+}
+
+/// A task parked on this stream by a plain method: it yields from Lua and
+/// retries when woken, so its deadline and parked waker live here rather
+/// than in a future.
+pub(crate) struct TaskWait {
+    rt: std::rc::Rc<crate::runtime::Runtime>,
+    waker: Waker,
+    parked: Option<Want>,
+    deadline: Option<Instant>,
+    timer: Option<TimerKey>,
 }
 
 /// What an operation answers, before it becomes Lua values.
@@ -140,6 +154,7 @@ impl Stream {
             writing: false,
             read_gate: None,
             write_gate: None,
+            task_waits: [None, None],
         }
     }
 
@@ -163,6 +178,93 @@ impl Stream {
         if let Some(r) = &self.registration {
             r.unpark(want, waker);
         }
+    }
+
+    /// Parks the running task (`waker`) for direction `dir` (0 read, 1
+    /// write) until the socket is ready for `want`. Returns true when the
+    /// stream's timeout has passed instead; the wait is then over.
+    pub(crate) fn park_task(
+        &mut self,
+        dir: usize,
+        want: Want,
+        waker: &Waker,
+        what: &str,
+    ) -> mlua::Result<bool> {
+        let flag = if dir == 0 { self.reading } else { self.writing };
+        let rt = match &self.registration {
+            Some(r) => r.runtime().clone(),
+            None => return Ok(false),
+        };
+        match &mut self.task_waits[dir] {
+            Some(w) if w.waker.will_wake(waker) => {
+                if w.deadline.is_some_and(|d| Instant::now() >= d) {
+                    self.end_task_wait(dir);
+                    return Ok(true);
+                }
+                if w.parked != Some(want) {
+                    if let (Some(old), Some(r)) = (w.parked, &self.registration) {
+                        r.unpark(old, &w.waker);
+                    }
+                    w.parked = Some(want);
+                }
+            }
+            Some(_) => return Err(busy(dir, what)),
+            None if flag => return Err(busy(dir, what)),
+            None => {
+                let deadline = self.timeout.map(|t| Instant::now() + t);
+                let timer = deadline.map(|d| rt.timers.add(d, waker.clone()));
+                self.task_waits[dir] = Some(TaskWait {
+                    rt: rt.clone(),
+                    waker: waker.clone(),
+                    parked: Some(want),
+                    deadline,
+                    timer,
+                });
+                if dir == 0 {
+                    self.reading = true;
+                } else {
+                    self.writing = true;
+                }
+            }
+        }
+        self.park(want, waker);
+        Ok(false)
+    }
+
+    /// Ends the parked wait of direction `dir`, if the running task owns it.
+    pub(crate) fn end_task_wait_of(&mut self, dir: usize, waker: &Waker) {
+        if self.task_waits[dir]
+            .as_ref()
+            .is_some_and(|w| w.waker.will_wake(waker))
+        {
+            self.end_task_wait(dir);
+        }
+    }
+
+    /// Whether a task is parked in direction `dir`.
+    pub(crate) fn has_task_wait(&self, dir: usize) -> bool {
+        self.task_waits[dir].is_some()
+    }
+
+    fn end_task_wait(&mut self, dir: usize) {
+        if let Some(w) = self.task_waits[dir].take() {
+            if let (Some(r), Some(want)) = (&self.registration, w.parked) {
+                r.unpark(want, &w.waker);
+            }
+            if let Some(k) = w.timer {
+                w.rt.timers.cancel(k);
+            }
+            if dir == 0 {
+                self.reading = false;
+            } else {
+                self.writing = false;
+            }
+        }
+    }
+
+    /// The failure of an operation that ran out of time.
+    pub(crate) fn timeout_error(&self, what: &str) -> NetError {
+        NetError::new("timeout", format!("{what} on {}: timed out", self.what()))
     }
 
     pub(crate) fn closed_error(&self) -> NetError {
@@ -209,17 +311,27 @@ impl Stream {
         }
         loop {
             let eof = self.end == End::Clean;
-            match evaluate(fmts, self.rbuf.bytes(), eof, self.max_line) {
-                Eval::Complete { pieces, consumed } => {
-                    let values = self.values(lua, &pieces)?;
-                    self.rbuf.consume(consumed);
-                    return Ok(Step::Ready(values));
+            // One format (the usual read) needs no list of pieces.
+            if let [fmt] = fmts {
+                match match_format(*fmt, self.rbuf.bytes(), eof, self.max_line) {
+                    Match::Done { consumed, piece } => {
+                        let value = self.value(lua, 0, &piece)?;
+                        self.rbuf.consume(consumed);
+                        return Ok(Step::Ready(Out::One(value)));
+                    }
+                    Match::TooLong => return fail(self.too_long()),
+                    Match::Need => {}
                 }
-                Eval::TooLong => {
-                    let msg = format!("{}: line longer than {} bytes", self.what(), self.max_line);
-                    return fail(NetError::new("toolong", msg));
+            } else {
+                match evaluate(fmts, self.rbuf.bytes(), eof, self.max_line) {
+                    Eval::Complete { pieces, consumed } => {
+                        let values = self.values(lua, &pieces)?;
+                        self.rbuf.consume(consumed);
+                        return Ok(Step::Ready(values));
+                    }
+                    Eval::TooLong => return fail(self.too_long()),
+                    Eval::Need => {}
                 }
-                Eval::Need => {}
             }
             if let End::Failed(e) = &self.end {
                 return fail(e.clone());
@@ -258,19 +370,28 @@ impl Stream {
         Ok(n)
     }
 
-    fn values(&self, lua: &Lua, pieces: &[(usize, Piece)]) -> mlua::Result<Out> {
+    fn too_long(&self) -> NetError {
+        let msg = format!("{}: line longer than {} bytes", self.what(), self.max_line);
+        NetError::new("toolong", msg)
+    }
+
+    /// The Lua value of `piece`, matched at `base` in the buffer.
+    fn value(&self, lua: &Lua, base: usize, piece: &Piece) -> mlua::Result<Value> {
         let data = self.rbuf.bytes();
-        let value = |(base, piece): &(usize, Piece)| -> mlua::Result<Value> {
-            Ok(match *piece {
-                Piece::Bytes(a, b) => Value::String(lua.create_string(&data[base + a..base + b])?),
-                Piece::Numeral(a, b) => numeral(lua, &data[base + a..base + b])?,
-                Piece::Fail => Value::Nil,
-            })
-        };
+        Ok(match *piece {
+            Piece::Bytes(a, b) => Value::String(lua.create_string(&data[base + a..base + b])?),
+            Piece::Numeral(a, b) => numeral(lua, &data[base + a..base + b])?,
+            Piece::Fail => Value::Nil,
+        })
+    }
+
+    fn values(&self, lua: &Lua, pieces: &[(usize, Piece)]) -> mlua::Result<Out> {
         match pieces {
-            [one] => Ok(Out::One(value(one)?)),
+            [(base, piece)] => Ok(Out::One(self.value(lua, *base, piece)?)),
             many => Ok(Out::Many(
-                many.iter().map(value).collect::<mlua::Result<_>>()?,
+                many.iter()
+                    .map(|(base, piece)| self.value(lua, *base, piece))
+                    .collect::<mlua::Result<_>>()?,
             )),
         }
     }
@@ -423,6 +544,16 @@ impl Stream {
         if let Some(r) = self.registration.take() {
             r.wake_all();
         }
+        // Parked tasks were woken; they will find the stream closed.
+        for dir in 0..2 {
+            if let Some(w) = self.task_waits[dir].take() {
+                if let Some(k) = w.timer {
+                    w.rt.timers.cancel(k);
+                }
+            }
+        }
+        self.reading = false;
+        self.writing = false;
         self.transport = None;
         self.rbuf = ReadBuffer::default();
         self.wbuf = Vec::new();
@@ -432,6 +563,17 @@ impl Stream {
     pub(crate) fn registration(&self) -> Option<&Registration> {
         self.registration.as_ref()
     }
+}
+
+fn busy(dir: usize, what: &str) -> mlua::Error {
+    let verb = if dir == 0 {
+        "reading from"
+    } else {
+        "writing to"
+    };
+    mlua::Error::runtime(format!(
+        "ios:{what}: another task is already {verb} this stream"
+    ))
 }
 
 /// `"tls localhost (127.0.0.1:443)"`: the stream, for messages (formatted

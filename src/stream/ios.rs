@@ -4,15 +4,16 @@
 //! `handshake`) are plain methods (`_read`, `_write`...) behind a small Lua
 //! wrapper (`waiting.lua`). The plain method answers at once when it can,
 //! which is the fast path: no future, no userdata reference, no result
-//! table. Only when it must wait does it hand over to an async twin (in a
-//! task) or drive the loop (blocking mode).
+//! table. When it must wait in a task, it parks the task on the socket and
+//! the wrapper yields (still no future); in blocking mode it drives the
+//! loop until the operation is done.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use mlua::{
-    AnyUserData, Function, LightUserData, Lua, MetaMethod, MultiValue, Table, UserData,
-    UserDataFields, UserDataMethods, Value, Variadic,
+    Function, LightUserData, Lua, MetaMethod, MultiValue, Table, UserData, UserDataFields,
+    UserDataMethods, Value, Variadic,
 };
 use smallvec::SmallVec;
 
@@ -21,7 +22,7 @@ use super::format::Format;
 use super::ops::{unit_step, wait, Dir};
 use super::transport::Transport;
 use crate::net::options::TcpOptions;
-use crate::runtime::context::{block_on, foreign_error, locate, pending_marker, Where};
+use crate::runtime::context::{block_on, foreign_error, locate, Where};
 use crate::runtime::deadline::seconds;
 use crate::runtime::reactor::Registration;
 use crate::runtime::Runtime;
@@ -70,53 +71,88 @@ fn self_marker() -> LightUserData {
     LightUserData(&SELF as *const u8 as *mut std::ffi::c_void)
 }
 
-type Prepare = fn(&Lua, &mut Stream, &[Value]) -> mlua::Result<Option<Out>>;
+/// Tells the wrapper that the running task was parked: yield, then retry.
+fn wait_marker() -> LightUserData {
+    static WAIT: u8 = 0;
+    LightUserData(&WAIT as *const u8 as *mut std::ffi::c_void)
+}
+
 type StepFn = fn(&Lua, &mut Stream, &[Value]) -> mlua::Result<Step<Out>>;
 
-/// A method that may wait: `prepare` answers at once or returns `None`
-/// with the stream in a state where `step` (re-run by the waiter) ends it.
+/// A method that may wait. `first` starts it (write queues its data);
+/// `retry`, the plain method `_<retry>`, finishes it after a wake-up.
 #[derive(Clone, Copy)]
 struct Waiting {
     name: &'static str,
     dir: Dir,
-    prepare: Prepare,
-    step: StepFn,
+    first: StepFn,
+    retry: &'static str,
+    /// The retry needs the call's arguments (read formats).
+    retry_args: bool,
 }
 
-const READ: Waiting = Waiting {
-    name: "read",
-    dir: Dir::Read,
-    prepare: read_prepare,
-    step: read_step,
-};
-const WRITE: Waiting = Waiting {
-    name: "write",
-    dir: Dir::Write,
-    prepare: write_prepare,
-    step: flush_step,
-};
-const FLUSH: Waiting = Waiting {
-    name: "flush",
-    dir: Dir::Write,
-    prepare: flush_prepare,
-    step: flush_step,
-};
-const SHUTDOWN: Waiting = Waiting {
-    name: "shutdown",
-    dir: Dir::Write,
-    prepare: shutdown_prepare,
-    step: shutdown_step,
-};
-const HANDSHAKE: Waiting = Waiting {
-    name: "handshake",
-    dir: Dir::Read,
-    prepare: handshake_prepare,
-    step: handshake_step,
-};
-const WAITING: [Waiting; 5] = [READ, WRITE, FLUSH, SHUTDOWN, HANDSHAKE];
+/// `read("l")` and `read("L")`, the common reads, as methods without
+/// arguments: nothing to convert or parse on the fast path.
+const LINE_READS: [Waiting; 2] = [
+    Waiting {
+        name: "read_l",
+        dir: Dir::Read,
+        first: read_line_step,
+        retry: "read_l",
+        retry_args: false,
+    },
+    Waiting {
+        name: "read_L",
+        dir: Dir::Read,
+        first: read_line_keep_step,
+        retry: "read_L",
+        retry_args: false,
+    },
+];
+
+const WAITING: [Waiting; 5] = [
+    Waiting {
+        name: "read",
+        dir: Dir::Read,
+        first: read_step,
+        retry: "read",
+        retry_args: true,
+    },
+    Waiting {
+        name: "write",
+        dir: Dir::Write,
+        first: write_first,
+        retry: "flush",
+        retry_args: false,
+    },
+    Waiting {
+        name: "flush",
+        dir: Dir::Write,
+        first: flush_step,
+        retry: "flush",
+        retry_args: false,
+    },
+    Waiting {
+        name: "shutdown",
+        dir: Dir::Write,
+        first: shutdown_step,
+        retry: "shutdown",
+        retry_args: false,
+    },
+    Waiting {
+        name: "handshake",
+        dir: Dir::Read,
+        first: handshake_step,
+        retry: "handshake",
+        retry_args: false,
+    },
+];
 
 impl Waiting {
     /// The plain method: `(first, rest)` so one result needs no allocation.
+    /// In a task it parks the task on the socket and returns WAIT; the Lua
+    /// wrapper yields and calls the retry method when woken, so no future
+    /// is built (the stream keeps the deadline).
     fn now(
         self,
         lua: &Lua,
@@ -126,20 +162,49 @@ impl Waiting {
         let mut args: Args = SmallVec::new();
         args.extend(first);
         args.extend(rest);
+        self.run(lua, ios, args)
+    }
+
+    fn run(self, lua: &Lua, ios: &Ios, args: Args) -> mlua::Result<(Value, Variadic<Value>)> {
         let marker = Value::LightUserData(self_marker());
-        if let Some(out) = (self.prepare)(lua, &mut ios.0.borrow_mut(), &args)? {
-            return out.into_lua(lua, marker);
-        }
+        let d = self.dir as usize;
+        let want = {
+            let mut s = ios.0.borrow_mut();
+            match (self.first)(lua, &mut s, &args)? {
+                Step::Ready(out) => {
+                    if s.has_task_wait(d) {
+                        if let Some(w) = runtime(lua, &s)?.exec.current_waker() {
+                            s.end_task_wait_of(d, &w);
+                        }
+                    }
+                    return out.into_lua(lua, marker);
+                }
+                Step::Blocked(want) => want,
+            }
+        };
         let rt = runtime(lua, &ios.0.borrow())?;
         match locate(lua, &rt) {
             Where::Task => {
-                let mut rest = Variadic::with_capacity(args.len() + 1);
-                rest.push(Value::Function(self.twin(lua)?));
-                rest.extend(args);
-                Ok((Value::LightUserData(pending_marker()), rest))
+                let waker = rt
+                    .exec
+                    .current_waker()
+                    .ok_or_else(|| foreign_error(self.name))?;
+                let mut s = ios.0.borrow_mut();
+                if s.park_task(d, want, &waker, self.name)? {
+                    return Out::Fail(s.timeout_error(self.name)).into_lua(lua, marker);
+                }
+                let mut rest = Variadic::new();
+                if self.retry_args {
+                    rest.extend(args);
+                }
+                Ok((Value::LightUserData(wait_marker()), rest))
             }
             Where::Blocking => {
-                let step = self.step;
+                let step = if self.retry_args {
+                    self.first
+                } else {
+                    retry_step(self.retry)
+                };
                 let fut = wait(
                     lua.clone(),
                     rt.clone(),
@@ -153,43 +218,27 @@ impl Waiting {
             Where::Foreign => Err(foreign_error(&format!("ios:{}", self.name))),
         }
     }
+}
 
-    /// The async twin, made once per Lua state: `twin(ios, args...)`.
-    fn twin(self, lua: &Lua) -> mlua::Result<Function> {
-        let key = format!("tls.ios.twin.{}", self.name);
-        if let Some(f) = lua.named_registry_value::<Option<Function>>(&key)? {
-            return Ok(f);
-        }
-        let f = lua.create_async_function(
-            move |lua, (ud, args): (AnyUserData, Variadic<Value>)| async move {
-                let stream = ud.borrow::<Ios>()?.0.clone();
-                let rt = runtime(&lua, &stream.borrow())?;
-                let step = self.step;
-                let out = wait(
-                    lua.clone(),
-                    rt,
-                    stream,
-                    self.dir,
-                    self.name,
-                    move |lua, s| step(lua, s, &args),
-                )
-                .await?;
-                out.into_lua(&lua, Value::UserData(ud))
-            },
-        )?;
-        lua.set_named_registry_value(&key, &f)?;
-        Ok(f)
+fn retry_step(name: &str) -> StepFn {
+    match name {
+        "read" => read_step,
+        "read_l" => read_line_step,
+        "read_L" => read_line_keep_step,
+        "shutdown" => shutdown_step,
+        "handshake" => handshake_step,
+        _ => flush_step,
     }
 }
 
 // ---- read ----
 
-fn read_prepare(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Option<Out>> {
-    let fmts = formats(args)?;
-    match s.try_read(lua, &fmts)? {
-        Step::Ready(v) => Ok(Some(v)),
-        Step::Blocked(_) => Ok(None),
-    }
+fn read_line_step(lua: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
+    s.try_read(lua, &[Format::Line { keep: false }])
+}
+
+fn read_line_keep_step(lua: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
+    s.try_read(lua, &[Format::Line { keep: true }])
 }
 
 fn read_step(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<Out>> {
@@ -198,7 +247,7 @@ fn read_step(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<Out
 
 // ---- write and flush ----
 
-fn write_prepare(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Option<Out>> {
+fn write_first(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<Out>> {
     // Check every argument before sending any, so misuse sends nothing.
     for (i, v) in args.iter().enumerate() {
         if !matches!(v, Value::String(_) | Value::Integer(_) | Value::Number(_)) {
@@ -210,7 +259,7 @@ fn write_prepare(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Opti
         }
     }
     if s.is_closed() {
-        return Ok(Some(Out::Fail(s.closed_error())));
+        return Ok(Step::Ready(Out::Fail(s.closed_error())));
     }
     let mut newline = false;
     for v in args.iter() {
@@ -225,13 +274,13 @@ fn write_prepare(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Opti
             _ => Ok(()),
         };
         if let Err(e) = r {
-            return Ok(Some(Out::Fail(e)));
+            return Ok(Step::Ready(Out::Fail(e)));
         }
     }
     if !s.must_flush(newline) {
-        return Ok(Some(Out::Stream));
+        return Ok(Step::Ready(Out::Stream));
     }
-    flush_prepare(lua, s, args)
+    flush_step(lua, s, args)
 }
 
 /// A float as `file:write` writes it: `"%.14g"` (Lua's `LUA_NUMBER_FMT`),
@@ -239,10 +288,6 @@ fn write_prepare(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Opti
 fn float_text(lua: &Lua, n: f64) -> mlua::Result<mlua::LuaString> {
     let format: Function = lua.globals().get::<Table>("string")?.get("format")?;
     format.call(("%.14g", n))
-}
-
-fn flush_prepare(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Option<Out>> {
-    ready(flush_step(lua, s, args)?)
 }
 
 fn flush_step(_: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
@@ -254,10 +299,6 @@ fn flush_step(_: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
 
 // ---- shutdown and handshake ----
 
-fn shutdown_prepare(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Option<Out>> {
-    ready(shutdown_step(lua, s, args)?)
-}
-
 fn shutdown_step(_: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
     if s.is_closed() {
         return Ok(Step::Ready(Out::Fail(s.closed_error())));
@@ -265,22 +306,11 @@ fn shutdown_step(_: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>
     Ok(unit_step(s.shutdown_step(), Out::One(Value::Boolean(true))))
 }
 
-fn handshake_prepare(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Option<Out>> {
-    ready(handshake_step(lua, s, args)?)
-}
-
 fn handshake_step(_: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
     if s.is_closed() {
         return Ok(Step::Ready(Out::Fail(s.closed_error())));
     }
     Ok(unit_step(s.handshake_step(), Out::Stream))
-}
-
-fn ready(step: Step<Out>) -> mlua::Result<Option<Out>> {
-    Ok(match step {
-        Step::Ready(v) => Some(v),
-        Step::Blocked(_) => None,
-    })
 }
 
 /// The methods table (`__index`): the waiting methods' wrappers and
@@ -291,15 +321,28 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         .load(include_str!("waiting.lua"))
         .set_name("=tls.ios")
         .call((
-            Value::LightUserData(pending_marker()),
+            Value::LightUserData(wait_marker()),
             Value::LightUserData(self_marker()),
+            Value::LightUserData(Lua::poll_pending()),
             &t,
         ))?;
-    for w in WAITING {
-        let f: Function = make.call((w.name, format!("_{}", w.name)))?;
+    for w in WAITING.iter().chain(&LINE_READS) {
+        let f: Function = make.call((w.name, format!("_{}", w.name), format!("_{}", w.retry)))?;
         t.set(w.name, f)?;
     }
-    let read: Function = t.get("read")?;
+    // read dispatches the common single line formats to their own methods.
+    let read: Function = lua
+        .load(include_str!("read.lua"))
+        .set_name("=tls.ios.read")
+        .call((
+            Value::LightUserData(wait_marker()),
+            Value::LightUserData(Lua::poll_pending()),
+            &t,
+            t.get::<Function>("read")?,
+        ))?;
+    t.set("read", &read)?;
+    t.raw_remove("read_l")?;
+    t.raw_remove("read_L")?;
     let lines: Function = lua
         .load(include_str!("lines.lua"))
         .set_name("=tls.ios.lines")
@@ -335,6 +378,11 @@ impl UserData for Ios {
         for w in WAITING {
             m.add_method(format!("_{}", w.name), move |lua, ios, args| {
                 w.now(lua, ios, args)
+            });
+        }
+        for w in LINE_READS {
+            m.add_method(format!("_{}", w.name), move |lua, ios, ()| {
+                w.run(lua, ios, SmallVec::new())
             });
         }
         m.add_method("close", |_, ios, ()| {

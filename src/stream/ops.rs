@@ -102,9 +102,7 @@ pub(crate) async fn wait(
             Step::Ready(v) => Poll::Ready(Ok(v)),
             Step::Blocked(want) => {
                 if deadline.poll_expired(cx) {
-                    let e =
-                        NetError::new("timeout", format!("{what} on {}: timed out", s.what()));
-                    return Poll::Ready(Ok(Out::Fail(e)));
+                    return Poll::Ready(Ok(Out::Fail(s.timeout_error(what))));
                 }
                 claim.park(&s, want, cx.waker());
                 Poll::Pending

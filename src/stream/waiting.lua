@@ -1,19 +1,19 @@
 -- The public face of a method that may wait. The plain method `_name`
--- answers at once when it can; otherwise it returns PENDING, twin, args...
--- and we call twin(self, args...), which yields the task until the answer
--- is ready. SELF in a result stands for the stream itself.
-local PENDING, SELF, methods = ...
-local select = select
+-- answers at once when it can. In a task that must wait it parks the task
+-- on the socket and returns WAIT (plus what the retry needs); we then yield
+-- mlua's "pending" value, which suspends the task without a Rust future,
+-- and call the retry method when the loop wakes us. SELF in a result
+-- stands for the stream itself.
+local WAIT, SELF, PENDING, methods = ...
+local type, error, yield = type, error, coroutine.yield
 
-local function call(self, twin, ...) return twin(self, ...) end
-
-local function again(self, p, ...)
-  if p == SELF then return self end
-  if p == PENDING then return again(self, call(self, ...)) end
-  return p, ...
-end
-
-return function(name, plain)
+return function(name, plain, retry_name)
+  local function again(self, p, ...)
+    if p == SELF then return self end
+    if p ~= WAIT then return p, ... end
+    yield(PENDING)
+    return again(self, methods[retry_name](self, ...))
+  end
   return function(self, ...)
     local f = methods[plain]
     if type(self) ~= "userdata" or f == nil then
