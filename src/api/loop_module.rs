@@ -11,7 +11,7 @@ use mlua::{
 
 use crate::runtime::context::{block_on, foreign_error, go_async, locate, wrap, Where};
 use crate::runtime::deadline::{seconds, Deadline};
-use crate::runtime::executor::TaskShared;
+use crate::runtime::executor::{OnError, TaskShared};
 use crate::runtime::Runtime;
 
 /// The handle `loop.spawn` returns.
@@ -184,9 +184,9 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
                 .ok_or_else(|| mlua::Error::runtime("loop is shut down"))?;
             let mut args = args;
             args.push_front(f);
-            let shared = rt
-                .exec
-                .spawn_lua(weak.clone(), lua, wrapper.clone(), args)?;
+            let shared =
+                rt.exec
+                    .spawn_lua(weak.clone(), lua, wrapper.clone(), args, OnError::Raise)?;
             Ok(Task(shared))
         })?,
     )?;

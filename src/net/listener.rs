@@ -15,6 +15,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::options::TcpOptions;
 use crate::error::{NetError, NetResult};
 use crate::runtime::deadline::Deadline;
+use crate::runtime::executor::OnError;
 use crate::runtime::reactor::Registration;
 use crate::runtime::Runtime;
 use crate::stream::ios::Ios;
@@ -210,6 +211,7 @@ fn start_connection(
         lua,
         serve.clone(),
         args.into_lua_multi(lua)?,
+        OnError::Report,
     )?;
     Ok(())
 }

@@ -389,7 +389,8 @@ impl UserData for Ios {
             ios.0.borrow_mut().close();
             Ok(true)
         });
-        m.add_meta_method(MetaMethod::Close, |_, ios, _: MultiValue| {
+        // By name: MetaMethod::Close exists only for Lua 5.4, where `<close>` does.
+        m.add_meta_method("__close", |_, ios, _: MultiValue| {
             ios.0.borrow_mut().close();
             Ok(())
         });
