@@ -71,7 +71,7 @@ async fn connect_tls(
             Err(e) => Poll::Ready(Err(e)),
             Ok(Step::Blocked(want)) => {
                 if deadline.poll_expired(cx) {
-                    let msg = format!("tls handshake with {hostname}: timed out");
+                    let msg = format!("handshake with {}: timed out", s.what());
                     return Poll::Ready(Err(NetError::new("timeout", msg)));
                 }
                 s.park(want, cx.waker());

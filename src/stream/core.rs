@@ -271,7 +271,8 @@ impl Stream {
         NetError::new("closed", format!("{} stream is closed", self.kind))
     }
 
-    fn what(&self) -> String {
+    /// Names the stream in messages: `tls localhost (127.0.0.1:443)`.
+    pub(crate) fn what(&self) -> String {
         self.who().to_string()
     }
 
