@@ -266,16 +266,27 @@ impl Executor {
         drop(slots);
     }
 
+    pub(crate) fn has_failure(&self) -> bool {
+        !self.failures.borrow().is_empty()
+    }
+
+    /// The oldest error of an unjoined task, if any.
+    pub(crate) fn take_failure_value(&self) -> Option<Value> {
+        self.failures.borrow_mut().pop_front()
+    }
+
     /// Raises the oldest error of an unjoined task, if any.
     pub(crate) fn take_failure(&self) -> mlua::Result<()> {
         match self.failures.borrow_mut().pop_front() {
             None => Ok(()),
             Some(Value::Error(e)) => Err(*e),
             Some(Value::String(s)) => Err(mlua::Error::runtime(s.to_string_lossy())),
-            Some(other) => Err(mlua::Error::runtime(format!(
-                "task failed with {}",
-                other.type_name()
-            ))),
+            // A table error shows through its __tostring, as Lua would.
+            Some(other) => {
+                Err(mlua::Error::runtime(other.to_string().unwrap_or_else(
+                    |_| format!("task failed with {}", other.type_name()),
+                )))
+            }
         }
     }
 
