@@ -74,6 +74,8 @@ pub(crate) struct Stream {
     write_gate: Option<(Want, u32)>,
     /// Tasks parked by the future-less path, per direction (read, write).
     task_waits: [Option<TaskWait>; 2],
+    /// `shutdown()` is done: writes fail with a message that says so.
+    shut: bool,
 }
 
 /// A task parked on this stream by a plain method: it yields from Lua and
@@ -155,6 +157,7 @@ impl Stream {
             read_gate: None,
             write_gate: None,
             task_waits: [None, None],
+            shut: false,
         }
     }
 
@@ -407,6 +410,13 @@ impl Stream {
     /// Takes `bytes` for sending: straight to the transport when nothing is
     /// queued and output is unbuffered, else into the output buffer.
     pub(crate) fn put(&mut self, bytes: &[u8]) -> Result<(), NetError> {
+        if self.shut {
+            let msg = format!(
+                "write to {}: the stream was shut down for writing",
+                self.what()
+            );
+            return Err(NetError::new("closed", msg));
+        }
         let mut sent = 0;
         if !self.has_output() && self.mode == BufMode::No && self.gated(self.write_gate).is_none() {
             let who = self.who();
@@ -529,7 +539,10 @@ impl Stream {
             .as_mut()
             .ok_or_else(|| NetError::new("closed", "stream is closed"))?;
         match t.shutdown() {
-            Ok(()) => Ok(Step::Ready(())),
+            Ok(()) => {
+                self.shut = true;
+                Ok(Step::Ready(()))
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Step::Blocked(t.want())),
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(Step::Ready(())),
             Err(e) => Err(NetError::from_io(&format!("shutdown of {}", what()), &e)),
