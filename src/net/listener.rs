@@ -10,15 +10,23 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use mlua::{Function, IntoLuaMulti, Lua, MetaMethod, UserData, UserDataMethods};
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Socket, Type};
 
 use super::options::TcpOptions;
 use crate::error::{NetError, NetResult};
 use crate::runtime::deadline::Deadline;
+use crate::runtime::executor::OnError;
 use crate::runtime::reactor::Registration;
 use crate::runtime::Runtime;
 use crate::stream::ios::Ios;
 use crate::stream::transport::{Transport, Want};
+
+/// How accepted sockets become streams: the transport to wrap them in,
+/// and the TLS handshake's time limit (`None`: plain TCP, no handshake).
+pub(crate) struct Protocol {
+    pub(crate) make: MakeTransport,
+    pub(crate) handshake: Option<Duration>,
+}
 
 /// Makes the transport for an accepted socket (plain TCP or TLS).
 pub(crate) type MakeTransport =
@@ -77,7 +85,7 @@ fn bind(addr: SocketAddr, opts: &TcpOptions) -> io::Result<mio::net::TcpListener
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking().cloexec(),
-        Some(Protocol::TCP),
+        Some(socket2::Protocol::TCP),
     )?;
     socket.set_reuse_address(true)?;
     if opts.reuseport {
@@ -103,9 +111,9 @@ pub(crate) fn listen(
     opts: TcpOptions,
     handler: Function,
     serve: Function,
-    make: MakeTransport,
-    handshake: Option<Duration>,
+    proto: Protocol,
 ) -> mlua::Result<NetResult<Server>> {
+    let Protocol { make, handshake } = proto;
     let mut listener = match bind(addr, &opts) {
         Ok(l) => l,
         Err(e) => return Ok(Err(NetError::from_io(&format!("listen on {addr}"), &e))),
@@ -210,6 +218,7 @@ fn start_connection(
         lua,
         serve.clone(),
         args.into_lua_multi(lua)?,
+        OnError::Report,
     )?;
     Ok(())
 }

@@ -74,6 +74,8 @@ pub(crate) struct Stream {
     write_gate: Option<(Want, u32)>,
     /// Tasks parked by the future-less path, per direction (read, write).
     task_waits: [Option<TaskWait>; 2],
+    /// `shutdown()` is done: writes fail with a message that says so.
+    shut: bool,
 }
 
 /// A task parked on this stream by a plain method: it yields from Lua and
@@ -155,6 +157,7 @@ impl Stream {
             read_gate: None,
             write_gate: None,
             task_waits: [None, None],
+            shut: false,
         }
     }
 
@@ -271,7 +274,8 @@ impl Stream {
         NetError::new("closed", format!("{} stream is closed", self.kind))
     }
 
-    fn what(&self) -> String {
+    /// Names the stream in messages: `tls localhost (127.0.0.1:443)`.
+    pub(crate) fn what(&self) -> String {
         self.who().to_string()
     }
 
@@ -310,22 +314,33 @@ impl Stream {
         }
         loop {
             let eof = self.end == End::Clean;
-            match evaluate(fmts, self.rbuf.bytes(), eof, self.max_line) {
-                Eval::Complete { pieces, consumed } => {
-                    let values = self.values(lua, &pieces)?;
-                    self.rbuf.consume(consumed);
-                    return Ok(Step::Ready(values));
+            // One format (the usual read) needs no list of pieces.
+            if let [fmt] = fmts {
+                match match_format(*fmt, self.rbuf.bytes(), eof, self.max_line) {
+                    Match::Done { consumed, piece } => {
+                        let value = self.value(lua, 0, &piece)?;
+                        self.rbuf.consume(consumed);
+                        return Ok(Step::Ready(Out::One(value)));
+                    }
+                    Match::TooLong => return fail(self.too_long()),
+                    Match::Need => {}
                 }
-                Eval::TooLong => {
-                    let msg = format!("{}: line longer than {} bytes", self.what(), self.max_line);
-                    return fail(NetError::new("toolong", msg));
+            } else {
+                match evaluate(fmts, self.rbuf.bytes(), eof, self.max_line) {
+                    Eval::Complete { pieces, consumed } => {
+                        let values = self.values(lua, &pieces)?;
+                        self.rbuf.consume(consumed);
+                        return Ok(Step::Ready(values));
+                    }
+                    Eval::TooLong => return fail(self.too_long()),
+                    Eval::Need => {}
                 }
-                Eval::Need => {}
             }
             if let End::Failed(e) = &self.end {
                 return fail(e.clone());
             }
             if let Some(want) = self.gated(self.read_gate) {
+                self.rbuf.idle();
                 return Ok(Step::Blocked(want));
             }
             match self.fill() {
@@ -334,6 +349,7 @@ impl Stream {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let want = self.transport.as_ref().map_or(Want::Read, |t| t.want());
                     self.read_gate = self.gate(want);
+                    self.rbuf.idle();
                     return Ok(Step::Blocked(want));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -359,19 +375,28 @@ impl Stream {
         Ok(n)
     }
 
-    fn values(&self, lua: &Lua, pieces: &[(usize, Piece)]) -> mlua::Result<Out> {
+    fn too_long(&self) -> NetError {
+        let msg = format!("{}: line longer than {} bytes", self.what(), self.max_line);
+        NetError::new("toolong", msg)
+    }
+
+    /// The Lua value of `piece`, matched at `base` in the buffer.
+    fn value(&self, lua: &Lua, base: usize, piece: &Piece) -> mlua::Result<Value> {
         let data = self.rbuf.bytes();
-        let value = |(base, piece): &(usize, Piece)| -> mlua::Result<Value> {
-            Ok(match *piece {
-                Piece::Bytes(a, b) => Value::String(lua.create_string(&data[base + a..base + b])?),
-                Piece::Numeral(a, b) => numeral(lua, &data[base + a..base + b])?,
-                Piece::Fail => Value::Nil,
-            })
-        };
+        Ok(match *piece {
+            Piece::Bytes(a, b) => Value::String(lua.create_string(&data[base + a..base + b])?),
+            Piece::Numeral(a, b) => numeral(lua, &data[base + a..base + b])?,
+            Piece::Fail => Value::Nil,
+        })
+    }
+
+    fn values(&self, lua: &Lua, pieces: &[(usize, Piece)]) -> mlua::Result<Out> {
         match pieces {
-            [one] => Ok(Out::One(value(one)?)),
+            [(base, piece)] => Ok(Out::One(self.value(lua, *base, piece)?)),
             many => Ok(Out::Many(
-                many.iter().map(value).collect::<mlua::Result<_>>()?,
+                many.iter()
+                    .map(|(base, piece)| self.value(lua, *base, piece))
+                    .collect::<mlua::Result<_>>()?,
             )),
         }
     }
@@ -385,6 +410,13 @@ impl Stream {
     /// Takes `bytes` for sending: straight to the transport when nothing is
     /// queued and output is unbuffered, else into the output buffer.
     pub(crate) fn put(&mut self, bytes: &[u8]) -> Result<(), NetError> {
+        if self.shut {
+            let msg = format!(
+                "write to {}: the stream was shut down for writing",
+                self.what()
+            );
+            return Err(NetError::new("closed", msg));
+        }
         let mut sent = 0;
         if !self.has_output() && self.mode == BufMode::No && self.gated(self.write_gate).is_none() {
             let who = self.who();
@@ -507,7 +539,10 @@ impl Stream {
             .as_mut()
             .ok_or_else(|| NetError::new("closed", "stream is closed"))?;
         match t.shutdown() {
-            Ok(()) => Ok(Step::Ready(())),
+            Ok(()) => {
+                self.shut = true;
+                Ok(Step::Ready(()))
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Step::Blocked(t.want())),
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(Step::Ready(())),
             Err(e) => Err(NetError::from_io(&format!("shutdown of {}", what()), &e)),

@@ -331,12 +331,15 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         t.set(w.name, f)?;
     }
     // read dispatches the common single line formats to their own methods.
-    let read: Function = lua.load(include_str!("read.lua")).set_name("=tls.ios.read").call((
-        Value::LightUserData(wait_marker()),
-        Value::LightUserData(Lua::poll_pending()),
-        &t,
-        t.get::<Function>("read")?,
-    ))?;
+    let read: Function = lua
+        .load(include_str!("read.lua"))
+        .set_name("=tls.ios.read")
+        .call((
+            Value::LightUserData(wait_marker()),
+            Value::LightUserData(Lua::poll_pending()),
+            &t,
+            t.get::<Function>("read")?,
+        ))?;
     t.set("read", &read)?;
     t.raw_remove("read_l")?;
     t.raw_remove("read_L")?;
@@ -386,7 +389,8 @@ impl UserData for Ios {
             ios.0.borrow_mut().close();
             Ok(true)
         });
-        m.add_meta_method(MetaMethod::Close, |_, ios, _: MultiValue| {
+        // By name: MetaMethod::Close exists only for Lua 5.4, where `<close>` does.
+        m.add_meta_method("__close", |_, ios, _: MultiValue| {
             ios.0.borrow_mut().close();
             Ok(())
         });
