@@ -184,7 +184,8 @@ echo "lua: $($LUA -v 2>&1); cpus: $(nproc 2>/dev/null || echo ?);" \
      "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1);" \
      "kernel: $(uname -r)" >&2
 echo "nginx: $(nginx -v 2>&1 | sed 's/.*: //') on 127.0.0.1:$port; tls.so: $so_dir/libtls.so;" \
-     "rounds: $ROUNDS (memory: $MEM_ROUNDS); peers: $PEERS; load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+     "rounds: $ROUNDS (memory: $MEM_ROUNDS); peers: $PEERS; load: $(cut -d' ' -f1-3 /proc/loadavg)" \
+     "${GLIBC_TUNABLES:+; GLIBC_TUNABLES=$GLIBC_TUNABLES}" >&2
 log "# $(date -u +%Y-%m-%dT%H:%M:%SZ) rounds=$ROUNDS mem_rounds=$MEM_ROUNDS hs_n=$HS_N mem_n=$MEM_N size=$SIZE peers=$PEERS"
 
 forward=$PEERS
