@@ -110,7 +110,14 @@ const LINE_READS: [Waiting; 2] = [
     },
 ];
 
-const WAITING: [Waiting; 5] = [
+const WAITING: [Waiting; 6] = [
+    Waiting {
+        name: "fill",
+        dir: Dir::Read,
+        first: fill_step,
+        retry: "fill",
+        retry_args: true,
+    },
     Waiting {
         name: "read",
         dir: Dir::Read,
@@ -222,6 +229,7 @@ impl Waiting {
 
 fn retry_step(name: &str) -> StepFn {
     match name {
+        "fill" => fill_step,
         "read" => read_step,
         "read_l" => read_line_step,
         "read_L" => read_line_keep_step,
@@ -232,6 +240,19 @@ fn retry_step(name: &str) -> StepFn {
 }
 
 // ---- read ----
+
+fn fill_step(_: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<Out>> {
+    let n = match args.first() {
+        Some(Value::Integer(n)) if *n >= 0 => *n as usize,
+        Some(Value::Number(n)) if *n >= 0.0 && n.fract() == 0.0 => *n as usize,
+        _ => {
+            return Err(mlua::Error::runtime(
+                "bad argument #1 to 'fill' (non-negative integer expected)",
+            ))
+        }
+    };
+    s.try_fill(n)
+}
 
 fn read_line_step(lua: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
     s.try_read(lua, &[Format::Line { keep: false }])
