@@ -7,7 +7,7 @@ use mlua::{Function, Lua, MultiValue, Table, Value};
 
 use crate::net::addr;
 use crate::net::connect::{connect, connect_host};
-use crate::net::listener::{listen, MakeTransport};
+use crate::net::listener::{listen, MakeTransport, Protocol};
 use crate::net::options::TcpOptions;
 use crate::net::tcp::TcpTransport;
 use crate::runtime::context::{block_on, foreign_error, go_async, locate, wrap, Where};
@@ -128,8 +128,7 @@ pub(crate) fn listen_common(
     port: u16,
     handler: Value,
     opts: TcpOptions,
-    make: MakeTransport,
-    handshake: Option<std::time::Duration>,
+    proto: Protocol,
 ) -> mlua::Result<MultiValue> {
     let Value::Function(handler) = handler else {
         return Err(mlua::Error::runtime(format!(
@@ -155,8 +154,7 @@ pub(crate) fn listen_common(
         opts,
         handler,
         serve,
-        make,
-        handshake,
+        proto,
     )? {
         Ok(server) => Ok(MultiValue::from_iter([Value::UserData(
             lua.create_userdata(server)?,
@@ -215,7 +213,18 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
                 let port = port_arg(&port, 2, "listen")?;
                 let opts = opts_arg(opts, "tcp.listen")?;
                 let make: MakeTransport = Box::new(|s| Ok((Box::new(TcpTransport::new(s)), "tcp")));
-                listen_common(lua, "tcp.listen", &host, port, handler, opts, make, None)
+                listen_common(
+                    lua,
+                    "tcp.listen",
+                    &host,
+                    port,
+                    handler,
+                    opts,
+                    Protocol {
+                        make,
+                        handshake: None,
+                    },
+                )
             },
         )?,
     )?;

@@ -13,7 +13,7 @@ use super::tcp_module::{dispatch_connect, listen_common, port_arg};
 use crate::error::NetError;
 use crate::net::addr;
 use crate::net::connect::{connect, connect_host, Connected};
-use crate::net::listener::MakeTransport;
+use crate::net::listener::{MakeTransport, Protocol};
 use crate::net::options::TcpOptions;
 use crate::runtime::context::{block_on, wrap};
 use crate::runtime::deadline::Deadline;
@@ -71,7 +71,7 @@ async fn connect_tls(
             Err(e) => Poll::Ready(Err(e)),
             Ok(Step::Blocked(want)) => {
                 if deadline.poll_expired(cx) {
-                    let msg = format!("tls handshake with {hostname}: timed out");
+                    let msg = format!("handshake with {}: timed out", s.what());
                     return Poll::Ready(Err(NetError::new("timeout", msg)));
                 }
                 s.park(want, cx.waker());
@@ -194,8 +194,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
                     port,
                     handler,
                     tcp,
-                    make,
-                    handshake,
+                    Protocol { make, handshake },
                 )
             },
         )?,

@@ -63,9 +63,29 @@ impl Runtime {
     /// `max_wait` (`None`: until something happens), fire timers, run what
     /// became ready. Returns the error of a failed task nobody joins.
     pub(crate) fn turn(&self, max_wait: Option<Duration>) -> mlua::Result<()> {
+        self.turn_inner(max_wait, false)?;
+        self.exec.take_failure()
+    }
+
+    /// A turn for `run()` and `step()`, which wait only on behalf of tasks:
+    /// when the first batch ends the last task, nothing is left that an
+    /// event could wake, so the turn must not wait (it would wait forever).
+    /// Returns the error value of a failed task nobody joins, as it was
+    /// raised (the caller raises it again in Lua, unchanged).
+    pub(crate) fn turn_for_tasks(
+        &self,
+        max_wait: Option<Duration>,
+    ) -> mlua::Result<Option<mlua::Value>> {
+        self.turn_inner(max_wait, true)?;
+        Ok(self.exec.take_failure_value())
+    }
+
+    fn turn_inner(&self, max_wait: Option<Duration>, tasks_only: bool) -> mlua::Result<()> {
         self.exec.run_ready();
-        self.exec.take_failure()?;
-        let wait = if self.exec.has_ready() {
+        if self.exec.has_failure() {
+            return Ok(());
+        }
+        let wait = if self.exec.has_ready() || (tasks_only && self.exec.count() == 0) {
             Some(Duration::ZERO)
         } else {
             let timer = self
@@ -80,7 +100,7 @@ impl Runtime {
         self.reactor.poll(wait).map_err(mlua::Error::external)?;
         self.timers.fire(Instant::now());
         self.exec.run_ready();
-        self.exec.take_failure()
+        Ok(())
     }
 
     /// Seconds until the loop has work: 0 when tasks are ready, the next

@@ -14,13 +14,17 @@ use std::time::Duration;
 use mio::event::Source;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
+use smallvec::SmallVec;
 
 use crate::stream::transport::Want;
 
+/// The tasks waiting on one socket, per direction. More than one task can
+/// wait for the same readiness: a read that must first flush output waits
+/// for "writable" like a write does, and each must be woken.
 #[derive(Default)]
 struct Slot {
-    read: Option<Waker>,
-    write: Option<Waker>,
+    read: SmallVec<[Waker; 1]>,
+    write: SmallVec<[Waker; 1]>,
     /// Events seen per direction: an operation that blocked at epoch `e`
     /// need not try the syscall again until the epoch moves on.
     read_epoch: u32,
@@ -72,11 +76,11 @@ impl Reactor {
                 slot.hup |= err || ev.is_read_closed() || ev.is_write_closed();
                 if ev.is_readable() || ev.is_read_closed() || err {
                     slot.read_epoch = slot.read_epoch.wrapping_add(1);
-                    woken.extend(slot.read.take());
+                    woken.extend(slot.read.drain(..));
                 }
                 if ev.is_writable() || ev.is_write_closed() || err {
                     slot.write_epoch = slot.write_epoch.wrapping_add(1);
-                    woken.extend(slot.write.take());
+                    woken.extend(slot.write.drain(..));
                 }
             }
         }
@@ -106,9 +110,8 @@ impl Reactor {
                 Want::Read => &mut slot.read,
                 Want::Write => &mut slot.write,
             };
-            match place {
-                Some(w) if w.will_wake(waker) => {}
-                _ => *place = Some(waker.clone()),
+            if !place.iter().any(|w| w.will_wake(waker)) {
+                place.push(waker.clone());
             }
         }
     }
@@ -148,6 +151,17 @@ impl Registration {
     /// Parks `waker` until the socket is ready for `want`.
     pub(crate) fn park(&self, want: Want, waker: &Waker) {
         self.rt.reactor.park(self.token, want, waker);
+    }
+
+    /// Forgets `waker` (its operation is over).
+    pub(crate) fn unpark(&self, want: Want, waker: &Waker) {
+        if let Some(slot) = self.rt.reactor.slots.borrow_mut().get_mut(self.token) {
+            let place = match want {
+                Want::Read => &mut slot.read,
+                Want::Write => &mut slot.write,
+            };
+            place.retain(|w| !w.will_wake(waker));
+        }
     }
 
     /// How many readiness events this socket has had in direction `want`.

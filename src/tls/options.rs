@@ -124,7 +124,8 @@ pub struct TlsOptions {
     pub verify_client: VerifyClient,
     /// Extension: the name to send as SNI and verify, overriding the host.
     pub servername: Option<String>,
-    /// Accept any server certificate (handshake signatures still checked).
+    /// Accept any server certificate chain and dates; the host name is
+    /// still checked (as libtls), unless `insecure_no_verify_name`.
     pub insecure_no_verify_cert: bool,
     /// Check chain and dates but not the host name.
     pub insecure_no_verify_name: bool,
