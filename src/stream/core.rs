@@ -404,7 +404,11 @@ impl Stream {
     }
 
     fn too_long(&self) -> NetError {
-        let msg = format!("{}: line longer than {} bytes", self.what(), self.max_line);
+        let msg = format!(
+            "read from {}: line longer than {} bytes",
+            self.what(),
+            self.max_line
+        );
         NetError::new("toolong", msg)
     }
 

@@ -83,7 +83,10 @@ type StepFn = fn(&Lua, &mut Stream, &[Value]) -> mlua::Result<Step<Out>>;
 /// `retry`, the plain method `_<retry>`, finishes it after a wake-up.
 #[derive(Clone, Copy)]
 struct Waiting {
+    /// The public name, for messages (`read`).
     name: &'static str,
+    /// The plain method is `_<method>` (`read_l` for `read("l")`).
+    method: &'static str,
     dir: Dir,
     first: StepFn,
     retry: &'static str,
@@ -95,14 +98,16 @@ struct Waiting {
 /// arguments: nothing to convert or parse on the fast path.
 const LINE_READS: [Waiting; 2] = [
     Waiting {
-        name: "read_l",
+        name: "read",
+        method: "read_l",
         dir: Dir::Read,
         first: read_line_step,
         retry: "read_l",
         retry_args: false,
     },
     Waiting {
-        name: "read_L",
+        name: "read",
+        method: "read_L",
         dir: Dir::Read,
         first: read_line_keep_step,
         retry: "read_L",
@@ -113,6 +118,7 @@ const LINE_READS: [Waiting; 2] = [
 const WAITING: [Waiting; 6] = [
     Waiting {
         name: "fill",
+        method: "fill",
         dir: Dir::Read,
         first: fill_step,
         retry: "fill",
@@ -120,6 +126,7 @@ const WAITING: [Waiting; 6] = [
     },
     Waiting {
         name: "read",
+        method: "read",
         dir: Dir::Read,
         first: read_step,
         retry: "read",
@@ -127,6 +134,7 @@ const WAITING: [Waiting; 6] = [
     },
     Waiting {
         name: "write",
+        method: "write",
         dir: Dir::Write,
         first: write_first,
         retry: "flush",
@@ -134,6 +142,7 @@ const WAITING: [Waiting; 6] = [
     },
     Waiting {
         name: "flush",
+        method: "flush",
         dir: Dir::Write,
         first: flush_step,
         retry: "flush",
@@ -141,6 +150,7 @@ const WAITING: [Waiting; 6] = [
     },
     Waiting {
         name: "shutdown",
+        method: "shutdown",
         dir: Dir::Write,
         first: shutdown_step,
         retry: "shutdown",
@@ -148,6 +158,7 @@ const WAITING: [Waiting; 6] = [
     },
     Waiting {
         name: "handshake",
+        method: "handshake",
         dir: Dir::Read,
         first: handshake_step,
         retry: "handshake",
@@ -347,8 +358,8 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             Value::LightUserData(Lua::poll_pending()),
             &t,
         ))?;
-    for w in WAITING.iter().chain(&LINE_READS) {
-        let f: Function = make.call((w.name, format!("_{}", w.name), format!("_{}", w.retry)))?;
+    for w in WAITING {
+        let f: Function = make.call((w.name, format!("_{}", w.method), format!("_{}", w.retry)))?;
         t.set(w.name, f)?;
     }
     // read dispatches the common single line formats to their own methods.
@@ -362,8 +373,6 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             t.get::<Function>("read")?,
         ))?;
     t.set("read", &read)?;
-    t.raw_remove("read_l")?;
-    t.raw_remove("read_L")?;
     let lines: Function = lua
         .load(include_str!("lines.lua"))
         .set_name("=tls.ios.lines")
@@ -397,12 +406,12 @@ impl UserData for Ios {
 
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         for w in WAITING {
-            m.add_method(format!("_{}", w.name), move |lua, ios, args| {
+            m.add_method(format!("_{}", w.method), move |lua, ios, args| {
                 w.now(lua, ios, args)
             });
         }
         for w in LINE_READS {
-            m.add_method(format!("_{}", w.name), move |lua, ios, ()| {
+            m.add_method(format!("_{}", w.method), move |lua, ios, ()| {
                 w.run(lua, ios, SmallVec::new())
             });
         }
