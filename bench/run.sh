@@ -97,7 +97,7 @@ echo "tls.so: $so_dir/libtls.so; repeat: $REPEAT" >&2
 
 # The implementations take turns within each round, so that a machine
 # that gets busier or quieter during the run treats both alike.
-rt_cq=- rt_ours=- ln_cq_filled=- ln_cq_streamed=- ln_ours=-
+rt_cq=- rt_ours=- ln_cq_filled=- ln_cq_streamed=- ln_ours_filled=- ln_ours_streamed=-
 round=0
 while [ "$round" -lt "$REPEAT" ]; do
   round=$((round + 1))
@@ -107,13 +107,14 @@ while [ "$round" -lt "$REPEAT" ]; do
   echo "round $round: lines ($LINES lines)" >&2
   ln_cq_filled=$(best "$ln_cq_filled" "$(run1 lines_per_sec bench/cqueues/lines.lua "$LINES" filled)")
   ln_cq_streamed=$(best "$ln_cq_streamed" "$(run1 lines_per_sec bench/cqueues/lines.lua "$LINES" streamed)")
-  ln_ours=$(best "$ln_ours" "$(run1 lines_per_sec bench/lines.lua "$LINES")")
+  ln_ours_filled=$(best "$ln_ours_filled" "$(run1 lines_per_sec bench/lines.lua "$LINES" filled)")
+  ln_ours_streamed=$(best "$ln_ours_streamed" "$(run1 lines_per_sec bench/lines.lua "$LINES" streamed)")
 done
 
 printf '\n%-28s %14s %14s %13s\n' benchmark cqueues ours ours/cqueues
 printf '%-28s %14s %14s %13s\n' "tcp_roundtrip (trips/s)" "$rt_cq" "$rt_ours" "$(ratio "$rt_ours" "$rt_cq")"
-printf '%-28s %14s %14s %13s\n' "lines, streamed (lines/s)" "$ln_cq_streamed" "$ln_ours" "$(ratio "$ln_ours" "$ln_cq_streamed")"
-printf '%-28s %14s %14s %13s\n' "lines vs cqueues filled" "$ln_cq_filled" "$ln_ours" "$(ratio "$ln_ours" "$ln_cq_filled")"
+printf '%-28s %14s %14s %13s\n' "lines, filled (lines/s)" "$ln_cq_filled" "$ln_ours_filled" "$(ratio "$ln_ours_filled" "$ln_cq_filled")"
+printf '%-28s %14s %14s %13s\n' "lines, streamed (lines/s)" "$ln_cq_streamed" "$ln_ours_streamed" "$(ratio "$ln_ours_streamed" "$ln_cq_streamed")"
 
 status=0
 [ ! -e "$tmp/failed" ] || status=1

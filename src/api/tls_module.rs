@@ -118,6 +118,10 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
         let hostname = hostname_arg(&host, 2, "connecta")?;
         let arg = tls_arg(&opts, "opts")?;
         let tcp = tcp_opts(&opts, "tls.connecta")?;
+        // A bad cafile is reported now, not after a connect.
+        if let Err(e) = arg.config.client() {
+            return failure(lua, e);
+        }
         let args = MultiValue::from_iter([to, host, opts]);
         dispatch_connect(lua, &twin, args, "tls.connecta", |rt| {
             block_on(rt, connect_tls(lua, rt, &target, &hostname, &arg, &tcp))?
@@ -149,6 +153,9 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
             let p = port_arg(&port, 2, "connect")?;
             let arg = tls_arg(&opts, "opts")?;
             let tcp = tcp_opts(&opts, "tls.connect")?;
+            if let Err(e) = arg.config.client() {
+                return failure(lua, e);
+            }
             let args = MultiValue::from_iter([host, port, opts]);
             let target = Target::Host(hostname.clone(), p);
             dispatch_connect(lua, &twin, args, "tls.connect", |rt| {

@@ -28,11 +28,15 @@ pub(crate) struct Runtime {
     pub(crate) timers: Timers,
     pub(crate) exec: Executor,
     epoch: Instant,
+    lua: mlua::WeakLua,
+    noop: std::cell::RefCell<Option<mlua::Function>>,
 }
 
 impl Runtime {
-    fn new() -> std::io::Result<Self> {
+    fn new(lua: &Lua) -> std::io::Result<Self> {
         Ok(Self {
+            lua: lua.weak(),
+            noop: std::cell::RefCell::new(None),
             reactor: Reactor::new()?,
             timers: Timers::default(),
             exec: Executor::new(),
@@ -45,7 +49,7 @@ impl Runtime {
         if let Some(rt) = lua.app_data_ref::<Rc<Runtime>>() {
             return Ok(rt.clone());
         }
-        let rt = Rc::new(Runtime::new().map_err(mlua::Error::external)?);
+        let rt = Rc::new(Runtime::new(lua).map_err(mlua::Error::external)?);
         lua.set_app_data(rt.clone());
         // A registry value whose finalizer stops the loop while the state is
         // still usable: futures hold Lua references and must go first.
@@ -98,9 +102,28 @@ impl Runtime {
             }
         };
         self.reactor.poll(wait).map_err(mlua::Error::external)?;
+        if self.reactor.take_interrupt() {
+            self.checkpoint()?;
+        }
         self.timers.fire(Instant::now());
         self.exec.run_ready();
         Ok(())
+    }
+
+    /// Runs a little Lua after a signal interrupted the wait: the standalone
+    /// interpreter handles Ctrl-C with a hook that fires only while Lua
+    /// code runs, and an idle loop runs none. The hook's error ("interrupted!")
+    /// then leaves the loop like any other.
+    fn checkpoint(&self) -> mlua::Result<()> {
+        let Some(lua) = self.lua.try_upgrade() else {
+            return Ok(());
+        };
+        let f = match self.noop.borrow().clone() {
+            Some(f) => f,
+            None => lua.load("return").set_name("=tls.loop").into_function()?,
+        };
+        *self.noop.borrow_mut() = Some(f.clone());
+        f.call::<()>(())
     }
 
     /// Seconds until the loop has work: 0 when tasks are ready, the next
@@ -115,6 +138,7 @@ impl Runtime {
     }
 
     fn shutdown(&self) {
+        self.noop.borrow_mut().take();
         self.exec.shutdown();
         self.timers.clear();
     }

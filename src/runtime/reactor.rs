@@ -39,6 +39,8 @@ pub(crate) struct Reactor {
     events: RefCell<Events>,
     slots: RefCell<Slab<Slot>>,
     woken: RefCell<Vec<Waker>>,
+    /// A signal interrupted the wait (see [`Reactor::take_interrupt`]).
+    interrupted: std::cell::Cell<bool>,
 }
 
 impl Reactor {
@@ -48,6 +50,7 @@ impl Reactor {
             events: RefCell::new(Events::with_capacity(1024)),
             slots: RefCell::new(Slab::new()),
             woken: RefCell::new(Vec::new()),
+            interrupted: std::cell::Cell::new(false),
         })
     }
 
@@ -57,12 +60,20 @@ impl Reactor {
         self.poll.borrow().as_raw_fd()
     }
 
+    /// Whether a signal interrupted a wait since the last call.
+    pub(crate) fn take_interrupt(&self) -> bool {
+        self.interrupted.replace(false)
+    }
+
     /// Waits at most `timeout` for events and wakes the parked tasks.
     pub(crate) fn poll(&self, timeout: Option<Duration>) -> io::Result<()> {
         let mut events = self.events.borrow_mut();
         match self.poll.borrow_mut().poll(&mut events, timeout) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                self.interrupted.set(true);
+                return Ok(());
+            }
             Err(e) => return Err(e),
         }
         let mut woken = self.woken.borrow_mut();

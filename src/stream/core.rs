@@ -339,24 +339,52 @@ impl Stream {
             if let End::Failed(e) = &self.end {
                 return fail(e.clone());
             }
-            if let Some(want) = self.gated(self.read_gate) {
-                self.rbuf.idle();
+            if let Some(want) = self.pull() {
                 return Ok(Step::Blocked(want));
             }
-            match self.fill() {
-                Ok(0) => self.end = End::Clean,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let want = self.transport.as_ref().map_or(Want::Read, |t| t.want());
-                    self.read_gate = self.gate(want);
-                    self.rbuf.idle();
-                    return Ok(Step::Blocked(want));
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.end =
-                        End::Failed(NetError::from_io(&format!("read from {}", self.what()), &e))
-                }
+        }
+    }
+
+    /// Reads what the transport has into the buffer, recording the end of
+    /// stream or a failure; `Some(want)` when it must wait instead.
+    fn pull(&mut self) -> Option<Want> {
+        if let Some(want) = self.gated(self.read_gate) {
+            self.rbuf.idle();
+            return Some(want);
+        }
+        match self.fill() {
+            Ok(0) => self.end = End::Clean,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let want = self.transport.as_ref().map_or(Want::Read, |t| t.want());
+                self.read_gate = self.gate(want);
+                self.rbuf.idle();
+                return Some(want);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                self.end = End::Failed(NetError::from_io(&format!("read from {}", self.what()), &e))
+            }
+        }
+        None
+    }
+
+    /// `ios:fill(n)`: waits until `n` bytes are buffered (fewer at the end
+    /// of stream) without consuming them; answers how many are buffered.
+    pub(crate) fn try_fill(&mut self, n: usize) -> mlua::Result<Step<Out>> {
+        if self.is_closed() {
+            return fail(self.closed_error());
+        }
+        loop {
+            let have = self.rbuf.len();
+            if have >= n || self.end == End::Clean {
+                return Ok(Step::Ready(Out::One(Value::Integer(have as i64))));
+            }
+            if let End::Failed(e) = &self.end {
+                return fail(e.clone());
+            }
+            if let Some(want) = self.pull() {
+                return Ok(Step::Blocked(want));
             }
         }
     }
@@ -376,7 +404,11 @@ impl Stream {
     }
 
     fn too_long(&self) -> NetError {
-        let msg = format!("{}: line longer than {} bytes", self.what(), self.max_line);
+        let msg = format!(
+            "read from {}: line longer than {} bytes",
+            self.what(),
+            self.max_line
+        );
         NetError::new("toolong", msg)
     }
 

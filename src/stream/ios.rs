@@ -83,7 +83,10 @@ type StepFn = fn(&Lua, &mut Stream, &[Value]) -> mlua::Result<Step<Out>>;
 /// `retry`, the plain method `_<retry>`, finishes it after a wake-up.
 #[derive(Clone, Copy)]
 struct Waiting {
+    /// The public name, for messages (`read`).
     name: &'static str,
+    /// The plain method is `_<method>` (`read_l` for `read("l")`).
+    method: &'static str,
     dir: Dir,
     first: StepFn,
     retry: &'static str,
@@ -95,14 +98,16 @@ struct Waiting {
 /// arguments: nothing to convert or parse on the fast path.
 const LINE_READS: [Waiting; 2] = [
     Waiting {
-        name: "read_l",
+        name: "read",
+        method: "read_l",
         dir: Dir::Read,
         first: read_line_step,
         retry: "read_l",
         retry_args: false,
     },
     Waiting {
-        name: "read_L",
+        name: "read",
+        method: "read_L",
         dir: Dir::Read,
         first: read_line_keep_step,
         retry: "read_L",
@@ -110,9 +115,18 @@ const LINE_READS: [Waiting; 2] = [
     },
 ];
 
-const WAITING: [Waiting; 5] = [
+const WAITING: [Waiting; 6] = [
+    Waiting {
+        name: "fill",
+        method: "fill",
+        dir: Dir::Read,
+        first: fill_step,
+        retry: "fill",
+        retry_args: true,
+    },
     Waiting {
         name: "read",
+        method: "read",
         dir: Dir::Read,
         first: read_step,
         retry: "read",
@@ -120,6 +134,7 @@ const WAITING: [Waiting; 5] = [
     },
     Waiting {
         name: "write",
+        method: "write",
         dir: Dir::Write,
         first: write_first,
         retry: "flush",
@@ -127,6 +142,7 @@ const WAITING: [Waiting; 5] = [
     },
     Waiting {
         name: "flush",
+        method: "flush",
         dir: Dir::Write,
         first: flush_step,
         retry: "flush",
@@ -134,6 +150,7 @@ const WAITING: [Waiting; 5] = [
     },
     Waiting {
         name: "shutdown",
+        method: "shutdown",
         dir: Dir::Write,
         first: shutdown_step,
         retry: "shutdown",
@@ -141,6 +158,7 @@ const WAITING: [Waiting; 5] = [
     },
     Waiting {
         name: "handshake",
+        method: "handshake",
         dir: Dir::Read,
         first: handshake_step,
         retry: "handshake",
@@ -222,6 +240,7 @@ impl Waiting {
 
 fn retry_step(name: &str) -> StepFn {
     match name {
+        "fill" => fill_step,
         "read" => read_step,
         "read_l" => read_line_step,
         "read_L" => read_line_keep_step,
@@ -232,6 +251,19 @@ fn retry_step(name: &str) -> StepFn {
 }
 
 // ---- read ----
+
+fn fill_step(_: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<Out>> {
+    let n = match args.first() {
+        Some(Value::Integer(n)) if *n >= 0 => *n as usize,
+        Some(Value::Number(n)) if *n >= 0.0 && n.fract() == 0.0 => *n as usize,
+        _ => {
+            return Err(mlua::Error::runtime(
+                "bad argument #1 to 'fill' (non-negative integer expected)",
+            ))
+        }
+    };
+    s.try_fill(n)
+}
 
 fn read_line_step(lua: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
     s.try_read(lua, &[Format::Line { keep: false }])
@@ -326,8 +358,8 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             Value::LightUserData(Lua::poll_pending()),
             &t,
         ))?;
-    for w in WAITING.iter().chain(&LINE_READS) {
-        let f: Function = make.call((w.name, format!("_{}", w.name), format!("_{}", w.retry)))?;
+    for w in WAITING {
+        let f: Function = make.call((w.name, format!("_{}", w.method), format!("_{}", w.retry)))?;
         t.set(w.name, f)?;
     }
     // read dispatches the common single line formats to their own methods.
@@ -341,8 +373,6 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             t.get::<Function>("read")?,
         ))?;
     t.set("read", &read)?;
-    t.raw_remove("read_l")?;
-    t.raw_remove("read_L")?;
     let lines: Function = lua
         .load(include_str!("lines.lua"))
         .set_name("=tls.ios.lines")
@@ -376,12 +406,12 @@ impl UserData for Ios {
 
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         for w in WAITING {
-            m.add_method(format!("_{}", w.name), move |lua, ios, args| {
+            m.add_method(format!("_{}", w.method), move |lua, ios, args| {
                 w.now(lua, ios, args)
             });
         }
         for w in LINE_READS {
-            m.add_method(format!("_{}", w.name), move |lua, ios, ()| {
+            m.add_method(format!("_{}", w.method), move |lua, ios, ()| {
                 w.run(lua, ios, SmallVec::new())
             });
         }
