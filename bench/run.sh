@@ -120,7 +120,7 @@ status=0
 [ ! -e "$tmp/failed" ] || status=1
 
 # TLS=1: then the TLS benchmarks too (bench/tls.sh: an nginx TLS 1.3
-# server and four clients, about 5 minutes; ROUNDS defaults to REPEAT).
+# server and four clients, 2-3 minutes; ROUNDS defaults to REPEAT).
 if [ "${TLS:-0}" = 1 ]; then
   echo >&2
   TLS_SO_DIR=$so_dir ROUNDS=${ROUNDS:-$REPEAT} sh "$here/tls.sh" || status=1
