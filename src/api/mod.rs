@@ -1,4 +1,5 @@
 //! The Lua modules: each builds the table `require` returns.
 
+pub(crate) mod dns_module;
 pub(crate) mod loop_module;
 pub(crate) mod tcp_module;
