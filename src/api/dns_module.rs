@@ -6,8 +6,8 @@ use std::rc::Rc;
 use mlua::{AnyUserData, Function, Lua, MultiValue, Table, UserData, Value};
 
 use crate::dns::addr::Family;
-use crate::dns::resolve::{Resolve, ResolveAction, Resolved};
-use crate::dns::resolver::{service_port, Settings, Start};
+use crate::dns::resolve::Resolved;
+use crate::dns::resolver::{finish, service_port, Running, Settings, Start};
 use crate::dns::services::Proto;
 use crate::error::NetResult;
 use crate::net::addr;
@@ -116,9 +116,8 @@ fn answer(
 
 /// A request handed from `address` to its async twin.
 struct Pending {
-    resolve: Resolve,
-    action: ResolveAction,
     port: u16,
+    running: Box<Running>,
 }
 
 impl UserData for Pending {}
@@ -127,27 +126,26 @@ fn address(lua: &Lua) -> mlua::Result<Function> {
     let twin = lua.create_async_function(|lua, ud: AnyUserData| async move {
         let p: Pending = ud.take()?;
         let rt = Runtime::get(&lua)?;
-        let result = crate::dns::driver::drive(&rt, p.resolve, p.action).await;
+        let result = finish(&rt, p.running).await;
         answer(&lua, &rt, result, p.port)
     })?;
     let sync = lua.create_function(move |lua, a: MultiValue| {
         let (host, q) = args(&a)?;
         let rt = Runtime::get(lua)?;
-        let (resolve, action) = match rt.dns.start(&host, q.family) {
+        let running = match rt.dns.start(&host, q.family) {
             Start::Done(result) => return answer(lua, &rt, result, q.port),
-            Start::Pending(p) => *p,
+            Start::Network(running) => running,
         };
         match locate(lua, &rt) {
             Where::Task => {
                 let ud = lua.create_userdata(Pending {
-                    resolve,
-                    action,
                     port: q.port,
+                    running,
                 })?;
                 go_async(lua, &twin, ud)
             }
             Where::Blocking => {
-                let result = block_on(&rt, crate::dns::driver::drive(&rt, resolve, action))?;
+                let result = block_on(&rt, finish(&rt, running))?;
                 answer(lua, &rt, result, q.port)
             }
             Where::Foreign => Err(foreign_error("dns.address")),

@@ -121,7 +121,7 @@ fn listen_ip_now(rt: &Runtime, host: &str) -> Option<NetResult<IpAddr>> {
     }
     match rt.dns.start(host, Family::Any) {
         Start::Done(r) => Some(r.map(|r| pick_listen_ip(&r.addrs))),
-        Start::Pending(_) => None,
+        Start::Network(_) => None,
     }
 }
 

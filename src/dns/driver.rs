@@ -38,6 +38,8 @@ struct Udp {
     /// The read epoch at which `recv_from` last said `WouldBlock`: until
     /// the reactor sees another event there is nothing to read.
     drained_at: Option<u32>,
+    /// A datagram was read since: there may be more.
+    more: bool,
 }
 
 impl Udp {
@@ -56,6 +58,7 @@ impl Udp {
             socket,
             registration,
             drained_at,
+            more: false,
         })
     }
 }
@@ -167,24 +170,32 @@ struct Io {
 }
 
 impl Io {
-    /// Reads whatever has arrived and feeds it to `r`; parks every socket.
-    fn drain(&mut self, r: &mut Resolve, cx: &Context<'_>) {
+    /// Feeds `r` the next datagram, if one has arrived (true), else moves
+    /// the TCP connections on; parks every socket that has nothing. One
+    /// datagram at a time, so that a request whose answer is in stops
+    /// reading (the socket is about to close) without one more `recv_from`.
+    fn drain(&mut self, r: &mut Resolve, cx: &Context<'_>) -> bool {
         let mut buf = self.rt.dns.buffer();
         for udp in [self.udp4.as_mut(), self.udp6.as_mut()]
             .into_iter()
             .flatten()
         {
             let epoch = udp.registration.epoch(Want::Read);
-            if epoch.is_none() || epoch != udp.drained_at {
+            if udp.more || epoch.is_none() || epoch != udp.drained_at {
                 loop {
                     match udp.socket.recv_from(&mut buf) {
-                        Ok((n, from)) => r.udp_received(from, &buf[..n], Instant::now()),
+                        Ok((n, from)) => {
+                            udp.more = true;
+                            r.udp_received(from, &buf[..n], Instant::now());
+                            return true;
+                        }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         // WouldBlock, or an error the socket reported (say,
                         // an ICMP message): nothing more to read now.
                         Err(_) => break,
                     }
                 }
+                udp.more = false;
                 udp.drained_at = epoch;
             }
             udp.registration.park(Want::Read, cx.waker());
@@ -192,6 +203,7 @@ impl Io {
         for tcp in &mut self.tcp {
             tcp.drive(r, &mut buf, cx);
         }
+        false
     }
 
     fn send_udp(&mut self, server: SocketAddr, packet: &[u8]) -> io::Result<()> {
@@ -229,10 +241,11 @@ pub(crate) async fn drive(
     };
     let mut next = Some(first);
     poll_fn(|cx| loop {
+        let mut fed = false;
         let action = match next.take() {
             Some(a) => a,
             None => {
-                io.drain(&mut r, cx);
+                fed = io.drain(&mut r, cx);
                 let mut state = io.rt.dns.state_now();
                 r.poll(Instant::now(), &mut state.cache)
             }
@@ -253,6 +266,10 @@ pub(crate) async fn drive(
             },
             ResolveAction::CloseTcp { conn } => io.tcp.retain(|t| t.conn != conn),
             ResolveAction::Wait { until } => {
+                if fed {
+                    // Read on until the sockets are empty.
+                    continue;
+                }
                 io.timer.reset(Some(until));
                 if io.timer.poll_expired(cx) {
                     r.timer(Instant::now());

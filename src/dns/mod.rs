@@ -21,6 +21,7 @@
 //! | `order.rs` | RFC 6724 family order and Happy Eyeballs interleave |
 //! | `resolver.rs` | per Lua state: files (reloaded on change), settings, cache |
 //! | `driver.rs` | runs one `Resolve` on the reactor (UDP, TCP, timer) |
+//! | `gate.rs` | bounds the requests of a Lua state on the network at once |
 //!
 //! # What the runtime keeps per Lua state
 //!
@@ -97,6 +98,7 @@ pub mod cache;
 pub mod codec;
 pub mod conf;
 pub(crate) mod driver;
+pub(crate) mod gate;
 pub mod hosts;
 pub mod name;
 pub mod order;

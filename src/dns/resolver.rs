@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::addr::Family;
 use super::cache::Cache;
 use super::conf::{Overrides, ResolvConf, MAX_NDOTS};
+use super::gate::{Gate, Permit};
 use super::hosts::Hosts;
 use super::order;
 use super::resolve::{Resolve, ResolveAction, Resolved};
@@ -219,11 +220,20 @@ fn ipv6_route(dest: Ipv6Addr) -> bool {
         .is_ok()
 }
 
-/// How a request started: answered at once (literals, the hosts file, the
-/// cache, bad names) or waiting for the network.
+/// A request that needs the network: its machine, and, once it has its
+/// place under the [`Gate`], the permit and the first thing it asked for.
+pub(crate) struct Running {
+    resolve: Resolve,
+    action: Option<ResolveAction>,
+    permit: Option<Permit>,
+}
+
+/// How a request started.
 pub(crate) enum Start {
+    /// Answered at once: a literal, the hosts file, the cache, a bad name.
     Done(NetResult<Resolved>),
-    Pending(Box<(Resolve, ResolveAction)>),
+    /// It needs the network: [`finish`] takes it from here.
+    Network(Box<Running>),
 }
 
 /// The resolver of one Lua state, kept in its [`Runtime`].
@@ -233,6 +243,8 @@ pub(crate) struct Resolver {
     /// Receive buffer shared by every lookup: datagrams are handled as soon
     /// as they are read, so one is enough.
     buf: RefCell<Vec<u8>>,
+    /// The bound on requests on the network at once.
+    gate: Gate,
 }
 
 impl Resolver {
@@ -264,14 +276,34 @@ impl Resolver {
         buf
     }
 
-    /// Starts a request: settles it at once if it needs no network.
+    /// Starts a request: settles it at once if it needs no network, else
+    /// sets it going if the gate lets it (a request waiting for its turn
+    /// has not asked the cache yet: it does when its turn comes).
     pub(crate) fn start(&self, host: &str, family: Family) -> Start {
         let mut state = self.state();
-        let mut r = Resolve::new(host, family, &state.conf, &state.hosts);
+        let mut resolve = Resolve::new(host, family, &state.conf, &state.hosts);
+        let permit = if resolve.is_settled() {
+            None
+        } else {
+            match self.gate.try_acquire() {
+                Some(p) => Some(p),
+                None => {
+                    return Start::Network(Box::new(Running {
+                        resolve,
+                        action: None,
+                        permit: None,
+                    }))
+                }
+            }
+        };
         let s = &mut *state;
-        match r.poll(Instant::now(), &mut s.cache) {
+        match resolve.poll(Instant::now(), &mut s.cache) {
             ResolveAction::Done(result) => Start::Done(result),
-            action => Start::Pending(Box::new((r, action))),
+            action => Start::Network(Box::new(Running {
+                resolve,
+                action: Some(action),
+                permit,
+            })),
         }
     }
 
@@ -295,15 +327,38 @@ impl Resolver {
     }
 }
 
+/// Finishes a request that [`Resolver::start`] found needs the network:
+/// waits for its turn if it has none, then drives it.
+pub(crate) async fn finish(rt: &Rc<Runtime>, running: Box<Running>) -> NetResult<Resolved> {
+    let Running {
+        mut resolve,
+        action,
+        permit,
+    } = *running;
+    let permit = match permit {
+        Some(p) => p,
+        None => rt.dns.gate.acquire().await,
+    };
+    let action = match action {
+        Some(a) => a,
+        // Its timers run from now; the cache may have the answer by now.
+        None => match resolve.poll(Instant::now(), &mut rt.dns.state_now().cache) {
+            ResolveAction::Done(result) => return result,
+            a => a,
+        },
+    };
+    let result = super::driver::drive(rt, resolve, action).await;
+    // The permit is held until the request ends (or is dropped).
+    drop(permit);
+    result
+}
+
 /// Resolves `host` in `family` on the loop; the addresses come sorted
 /// (see [`Resolver::sort`]).
 pub(crate) async fn lookup(rt: &Rc<Runtime>, host: &str, family: Family) -> NetResult<Vec<IpAddr>> {
     let resolved = match rt.dns.start(host, family) {
         Start::Done(result) => result,
-        Start::Pending(p) => {
-            let (r, action) = *p;
-            super::driver::drive(rt, r, action).await
-        }
+        Start::Network(running) => finish(rt, running).await,
     }?;
     let mut addrs = resolved.addrs;
     rt.dns.sort(&mut addrs);
