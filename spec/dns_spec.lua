@@ -266,6 +266,7 @@ describe("tls.dns against dnsmasq", function()
       "--host-record=v4only.test,192.0.2.11",
       "--host-record=v6only.test,2001:db8::12",
       "--host-record=www.corp.test,192.0.2.20",
+      "--host-record=loop.test,127.0.0.1",
       "--cname=alias.test,www.test",
       "--cname=alias2.test,alias.test",
       "--txt-record=txtonly.test,hello",
@@ -377,11 +378,51 @@ describe("tls.dns against dnsmasq", function()
     assert.is_true(ticks >= 1)
   end)
 
-  it("caches answers and can be told not to", function()
-    -- dnsmasq answers with TTL 0 here, so nothing is cached: the cache
-    -- itself is checked against our own server below.
-    local r = assert(dns.address("www.test", "ip4"))
-    assert.same({ "192.0.2.10" }, addrs(r))
+  it("raises a clear error from a coroutine the loop did not start", function()
+    local ok, err = helper.bounded(5, function()
+      return pcall(coroutine.wrap(function() return dns.address("www.test") end))
+    end)
+    assert.is_false(ok)
+    assert.matches("did not start", tostring(err), 1, true)
+    -- What needs no waiting works anywhere.
+    local r = helper.bounded(5, function()
+      return coroutine.wrap(function() return dns.address("127.0.0.1") end)()
+    end)
+    assert.equal("127.0.0.1", r[1].addr)
+  end)
+
+  it("connects to a name from DNS", function()
+    local srv = assert(tcp.listen("127.0.0.1", 0, function(ios) ios:write("hello\n"); ios:close() end))
+    local port = srv:address().port
+    local ios = assert(tcp.connect("loop.test", port))
+    assert.equal("hello", ios:read("l"))
+    ios:close()
+    ios = helper.bounded(5, function() return assert(tcp.connect("loop.test", port, { timeout = 2 })) end)
+    assert.equal("hello", ios:read("l"))
+    ios:close()
+    srv:close()
+    local msg, code
+    ios, msg, code = tcp.connect("nope.test", port)
+    assert.is_nil(ios)
+    assert.equal("nxdomain", code)
+    assert.matches("nope.test", msg, 1, true)
+  end)
+
+  it("listens on a name from DNS, from the main thread and from a task", function()
+    local function handler(ios) ios:close() end
+    local srv = assert(tcp.listen("loop.test", 0, handler))
+    assert.equal("127.0.0.1", srv:address().addr)
+    srv:close()
+    srv = helper.bounded(5, function() return assert(tcp.listen("loop.test", 0, handler)) end)
+    assert.equal("127.0.0.1", srv:address().addr)
+    srv:close()
+    local s, msg, code = tcp.listen("nope.test", 0, handler)
+    assert.is_nil(s)
+    assert.equal("nxdomain", code)
+    assert.matches("tcp.listen: nope.test", msg, 1, true)
+    s, msg, code = helper.bounded(5, function() return tcp.listen("nope.test", 0, handler) end)
+    assert.is_nil(s)
+    assert.equal("nxdomain", code)
   end)
 end)
 
@@ -492,7 +533,12 @@ describe("connect by name", function()
   local dir
   setup(function()
     dir = tmpdir()
-    write(dir .. "/hosts", "::1 localhost\n127.0.0.1 localhost\n192.0.2.1 blackhole.example\n")
+    write(dir .. "/hosts", table.concat({
+      "::1 localhost", "127.0.0.1 localhost",
+      -- 127.0.0.2 is a listener that never answers (spec/fixtures/fullbacklog.py).
+      "127.0.0.2 stagger.example", "127.0.0.1 stagger.example",
+      "127.0.0.2 hang.example",
+    }, "\n") .. "\n")
     dns.config { hosts = dir .. "/hosts", nameservers = { "127.0.0.1:9" }, attempts = 1, timeout = 1 }
   end)
   teardown(function()
@@ -534,6 +580,32 @@ describe("connect by name", function()
     assert.equal("refused", code)
     assert.equal(("connect to localhost port %d: [::1]:%d connection refused; 127.0.0.1:%d connection refused")
       :format(port, port, port), msg)
+  end)
+
+  it("starts the next attempt 250 ms after one that hangs (RFC 8305)", function()
+    local srv = assert(tcp.listen("127.0.0.1", 0, echo))
+    local port = srv:address().port
+    local ready = dir .. "/ready"
+    local hang = helper.process(("exec python3 %s/spec/fixtures/fullbacklog.py 127.0.0.2 %d %s 30")
+      :format(ROOT, port, ready), dir .. "/fullbacklog.log")
+    local ok, err = pcall(function()
+      wait_file(ready, 10)
+      local dt, ios = timed(tcp.connect, "stagger.example", port)
+      assert(ios)
+      assert.equal("127.0.0.1", ios:getpeername().addr)
+      assert.is_true(dt >= 0.24 and dt < 0.9, "took " .. dt)
+      ios:close()
+      -- Nothing else to try: the timeout ends it, and says what hung.
+      local msg, code
+      dt, ios, msg, code = timed(tcp.connect, "hang.example", port, { timeout = 0.3 })
+      assert.is_nil(ios)
+      assert.equal("timeout", code)
+      assert.equal(("connect to hang.example port %d: timed out (127.0.0.2:%d timed out)"):format(port, port), msg)
+      assert.is_true(dt >= 0.29 and dt < 0.9, "took " .. dt)
+    end)
+    hang:stop()
+    srv:close()
+    assert(ok, err)
   end)
 
   it("takes service names and literal hosts", function()

@@ -292,8 +292,12 @@ fn read_settings(t: &Table, mut settings: Settings) -> mlua::Result<Settings> {
 
 /// The settings in force, as a table.
 fn settings_table(lua: &Lua, rt: &Rc<Runtime>) -> mlua::Result<Table> {
-    let state = rt.dns.state();
-    let conf = &state.conf;
+    // Copied out first: building the table may run finalizers, which must
+    // not find the resolver borrowed.
+    let (conf, cache) = {
+        let state = rt.dns.state();
+        (state.conf.clone(), state.settings.cache)
+    };
     let t = lua.create_table()?;
     let servers = lua.create_table()?;
     for (i, s) in conf.nameservers.iter().enumerate() {
@@ -312,7 +316,7 @@ fn settings_table(lua: &Lua, rt: &Rc<Runtime>) -> mlua::Result<Table> {
     t.raw_set("edns0", conf.edns0)?;
     t.raw_set("tcp", conf.use_vc)?;
     t.raw_set("hosts", conf.hosts_path.to_string_lossy().into_owned())?;
-    t.raw_set("cache", state.settings.cache)?;
+    t.raw_set("cache", cache)?;
     Ok(t)
 }
 
@@ -322,6 +326,7 @@ fn config(lua: &Lua, arg: Option<Value>) -> mlua::Result<Table> {
         None | Some(Value::Nil) => {}
         Some(Value::Table(t)) => {
             let current = rt.dns.state().settings.clone();
+            // Every key is checked before anything changes.
             let settings = read_settings(&t, current)?;
             rt.dns.state().configure(settings);
         }
