@@ -11,7 +11,7 @@
 --
 -- The pool lets at most `hiwat` resolvers (sockets) exist at once, 32 by
 -- default, and the other coroutines are meant to wait for one. In
--- lua-cqueues 20161215 (Debian's) that wait is broken: pool:get() loops
+-- lua-cqueues 20200726 (Debian 12's) that wait is broken: pool:get() loops
 -- without yielding once `hiwat` resolvers are busy and at most one is idle
 -- (resolvers.lua, getby: `cache_len > 1`, no wait in the else branch), so
 -- 10,000 concurrent queries with the default spin forever. So `hiwat` is
