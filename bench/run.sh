@@ -5,7 +5,8 @@
 #   bench/run.sh                       # uses target/release/libtls.so
 #   TLS_SO_DIR=/path/to/dir bench/run.sh
 #   REPEAT=3 bench/run.sh              # best of three runs of each
-#   LUA=lua5.4 CONNS=1000 TRIPS=100 LINES=1000000 bench/run.sh
+#   LUA=lua5.4 CONNS=1000 TRIPS=100 LINES=1000000 LOOKUPS=10000 bench/run.sh
+#   ONLY=dns bench/run.sh              # one benchmark: tcp_roundtrip, lines or dns
 #   TLS=1 bench/run.sh                 # then bench/tls.sh (TLS against nginx)
 #
 # Each benchmark prints one line "<impl> <metric>=<value> key=value...";
@@ -20,6 +21,13 @@ REPEAT=${REPEAT:-1}
 CONNS=${CONNS:-1000}
 TRIPS=${TRIPS:-100}
 LINES=${LINES:-1000000}
+LOOKUPS=${LOOKUPS:-10000}
+ONLY=${ONLY:-}
+
+# wants <name>: whether this run includes benchmark <name>
+wants() {
+  [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]
+}
 
 so_dir=${TLS_SO_DIR:-target/release}
 case $so_dir in
@@ -97,24 +105,40 @@ echo "tls.so: $so_dir/libtls.so; repeat: $REPEAT" >&2
 
 # The implementations take turns within each round, so that a machine
 # that gets busier or quieter during the run treats both alike.
-rt_cq=- rt_ours=- ln_cq_filled=- ln_cq_streamed=- ln_ours_filled=- ln_ours_streamed=-
+rt_cq=- rt_ours=- ln_cq_filled=- ln_cq_streamed=- ln_ours_filled=- ln_ours_streamed=- dns_cq=- dns_ours=-
 round=0
 while [ "$round" -lt "$REPEAT" ]; do
   round=$((round + 1))
-  echo "round $round: tcp_roundtrip ($CONNS connections x $TRIPS round trips)" >&2
-  rt_cq=$(best "$rt_cq" "$(run1 roundtrips_per_sec bench/cqueues/tcp_roundtrip.lua "$CONNS" "$TRIPS")")
-  rt_ours=$(best "$rt_ours" "$(run1 roundtrips_per_sec bench/tcp_roundtrip.lua "$CONNS" "$TRIPS")")
-  echo "round $round: lines ($LINES lines)" >&2
-  ln_cq_filled=$(best "$ln_cq_filled" "$(run1 lines_per_sec bench/cqueues/lines.lua "$LINES" filled)")
-  ln_cq_streamed=$(best "$ln_cq_streamed" "$(run1 lines_per_sec bench/cqueues/lines.lua "$LINES" streamed)")
-  ln_ours_filled=$(best "$ln_ours_filled" "$(run1 lines_per_sec bench/lines.lua "$LINES" filled)")
-  ln_ours_streamed=$(best "$ln_ours_streamed" "$(run1 lines_per_sec bench/lines.lua "$LINES" streamed)")
+  if wants tcp_roundtrip; then
+    echo "round $round: tcp_roundtrip ($CONNS connections x $TRIPS round trips)" >&2
+    rt_cq=$(best "$rt_cq" "$(run1 roundtrips_per_sec bench/cqueues/tcp_roundtrip.lua "$CONNS" "$TRIPS")")
+    rt_ours=$(best "$rt_ours" "$(run1 roundtrips_per_sec bench/tcp_roundtrip.lua "$CONNS" "$TRIPS")")
+  fi
+  if wants lines; then
+    echo "round $round: lines ($LINES lines)" >&2
+    ln_cq_filled=$(best "$ln_cq_filled" "$(run1 lines_per_sec bench/cqueues/lines.lua "$LINES" filled)")
+    ln_cq_streamed=$(best "$ln_cq_streamed" "$(run1 lines_per_sec bench/cqueues/lines.lua "$LINES" streamed)")
+    ln_ours_filled=$(best "$ln_ours_filled" "$(run1 lines_per_sec bench/lines.lua "$LINES" filled)")
+    ln_ours_streamed=$(best "$ln_ours_streamed" "$(run1 lines_per_sec bench/lines.lua "$LINES" streamed)")
+  fi
+  if wants dns; then
+    echo "round $round: dns ($LOOKUPS concurrent lookups of distinct names, local dnsmasq)" >&2
+    dns_cq=$(best "$dns_cq" "$(run1 lookups_per_sec bench/cqueues/dns.lua "$LOOKUPS")")
+    dns_ours=$(best "$dns_ours" "$(run1 lookups_per_sec bench/dns.lua "$LOOKUPS")")
+  fi
 done
 
 printf '\n%-28s %14s %14s %13s\n' benchmark cqueues ours ours/cqueues
-printf '%-28s %14s %14s %13s\n' "tcp_roundtrip (trips/s)" "$rt_cq" "$rt_ours" "$(ratio "$rt_ours" "$rt_cq")"
-printf '%-28s %14s %14s %13s\n' "lines, filled (lines/s)" "$ln_cq_filled" "$ln_ours_filled" "$(ratio "$ln_ours_filled" "$ln_cq_filled")"
-printf '%-28s %14s %14s %13s\n' "lines, streamed (lines/s)" "$ln_cq_streamed" "$ln_ours_streamed" "$(ratio "$ln_ours_streamed" "$ln_cq_streamed")"
+if wants tcp_roundtrip; then
+  printf '%-28s %14s %14s %13s\n' "tcp_roundtrip (trips/s)" "$rt_cq" "$rt_ours" "$(ratio "$rt_ours" "$rt_cq")"
+fi
+if wants lines; then
+  printf '%-28s %14s %14s %13s\n' "lines, filled (lines/s)" "$ln_cq_filled" "$ln_ours_filled" "$(ratio "$ln_ours_filled" "$ln_cq_filled")"
+  printf '%-28s %14s %14s %13s\n' "lines, streamed (lines/s)" "$ln_cq_streamed" "$ln_ours_streamed" "$(ratio "$ln_ours_streamed" "$ln_cq_streamed")"
+fi
+if wants dns; then
+  printf '%-28s %14s %14s %13s\n' "dns (lookups/s)" "$dns_cq" "$dns_ours" "$(ratio "$dns_ours" "$dns_cq")"
+fi
 
 status=0
 [ ! -e "$tmp/failed" ] || status=1

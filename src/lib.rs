@@ -36,12 +36,18 @@ pub fn open_tcp(lua: &Lua) -> mlua::Result<Table> {
     cached(lua, "tcp", api::tcp_module::module)
 }
 
+/// `require "tls.dns"`.
+pub fn open_dns(lua: &Lua) -> mlua::Result<Table> {
+    cached(lua, "dns", api::dns_module::module)
+}
+
 /// `require "tls"`: TLS functions, with the other modules as fields.
 pub fn open_tls(lua: &Lua) -> mlua::Result<Table> {
     cached(lua, "tls", |lua| {
         let t = api::tls_module::module(lua)?;
         t.set("loop", open_loop(lua)?)?;
         t.set("tcp", open_tcp(lua)?)?;
+        t.set("dns", open_dns(lua)?)?;
         t.set("_VERSION", env!("CARGO_PKG_VERSION"))?;
         Ok(t)
     })
@@ -54,6 +60,7 @@ pub fn preload(lua: &Lua) -> mlua::Result<()> {
     preload.set("tls", lua.create_function(|lua, ()| open_tls(lua))?)?;
     preload.set("tls.loop", lua.create_function(|lua, ()| open_loop(lua))?)?;
     preload.set("tls.tcp", lua.create_function(|lua, ()| open_tcp(lua))?)?;
+    preload.set("tls.dns", lua.create_function(|lua, ()| open_dns(lua))?)?;
     Ok(())
 }
 
@@ -74,6 +81,11 @@ mod entry {
     #[mlua::lua_module(name = "tls_tcp", skip_memory_check)]
     fn tls_tcp(lua: &Lua) -> mlua::Result<Table> {
         super::open_tcp(lua)
+    }
+
+    #[mlua::lua_module(name = "tls_dns", skip_memory_check)]
+    fn tls_dns(lua: &Lua) -> mlua::Result<Table> {
+        super::open_dns(lua)
     }
 }
 pub mod tls;

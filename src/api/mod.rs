@@ -1,5 +1,6 @@
 //! The Lua modules: each builds the table `require` returns.
 
+pub(crate) mod dns_module;
 pub(crate) mod loop_module;
 pub(crate) mod tcp_module;
 pub(crate) mod tls_module;

@@ -1,10 +1,14 @@
 //! `tls.tcp`: connecta, connect, listen.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 
 use mlua::{Function, Lua, MultiValue, Table, Value};
 
+use crate::dns::addr::{parse_ip, Family};
+use crate::dns::resolver::{self, service_port, Start};
+use crate::dns::services::Proto;
+use crate::error::{NetError, NetResult};
 use crate::net::addr;
 use crate::net::connect::{connect, connect_host};
 use crate::net::listener::{listen, MakeTransport, Protocol};
@@ -78,30 +82,98 @@ pub(crate) fn dispatch_connect(
     }
 }
 
-/// A literal listening or connecting host: an IP, `"*"` (any IPv4),
-/// `"localhost"`.
-pub(crate) fn literal_host(host: &str) -> Option<IpAddr> {
-    match host {
-        "*" | "" => Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-        "localhost" => Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-        "ip6-localhost" => Some(IpAddr::V6(Ipv6Addr::LOCALHOST)),
-        h => h.trim_start_matches('[').trim_end_matches(']').parse().ok(),
-    }
-}
-
-/// A port argument: an integer 0..=65535 or its text.
+/// A port argument: an integer 0..=65535, its text, or a TCP service
+/// name (`"https"`: `/etc/services`, then a built-in table).
 pub(crate) fn port_arg(v: &Value, arg: usize, fname: &str) -> mlua::Result<u16> {
+    let bad =
+        |why: String| mlua::Error::runtime(format!("bad argument #{arg} to '{fname}' ({why})"));
     let n = match v {
         Value::Integer(i) => Some(*i),
         Value::Number(n) if n.fract() == 0.0 => Some(*n as i64),
-        Value::String(s) => s.to_str().ok().and_then(|t| t.trim().parse::<i64>().ok()),
+        Value::String(s) => {
+            let text = s
+                .to_str()
+                .map_err(|_| bad("port is not valid text".into()))?;
+            let text = text.trim();
+            if let Ok(n) = text.parse::<i64>() {
+                Some(n)
+            } else {
+                return service_port(text, Proto::Tcp)
+                    .ok_or_else(|| bad(format!("unknown service '{text}'")));
+            }
+        }
         _ => None,
     };
-    n.and_then(|n| u16::try_from(n).ok()).ok_or_else(|| {
-        mlua::Error::runtime(format!(
-            "bad argument #{arg} to '{fname}' (port number 0-65535 expected)"
-        ))
-    })
+    n.and_then(|n| u16::try_from(n).ok())
+        .ok_or_else(|| bad("port number 0-65535 or service name expected".into()))
+}
+
+/// Where to listen, when it can be told without the network: `"*"` and
+/// `""` are every IPv4 address, a literal is itself, a name in the hosts
+/// file (or `localhost`) is its first IPv4 address, else its first. `None`:
+/// the name needs a DNS lookup.
+fn listen_ip_now(rt: &Runtime, host: &str) -> Option<NetResult<IpAddr>> {
+    if host == "*" || host.is_empty() {
+        return Some(Ok(IpAddr::V4(Ipv4Addr::UNSPECIFIED)));
+    }
+    if let Some((ip, _)) = parse_ip(host) {
+        return Some(Ok(ip));
+    }
+    match rt.dns.start(host, Family::Any) {
+        Start::Done(r) => Some(r.map(|r| pick_listen_ip(&r.addrs))),
+        Start::Network(_) => None,
+    }
+}
+
+/// IPv4 first: listening on a name binds one address, and the IPv4 one is
+/// what most clients of that name reach.
+fn pick_listen_ip(addrs: &[IpAddr]) -> IpAddr {
+    addrs
+        .iter()
+        .find(|ip| ip.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// A `listen` waiting for its host name to resolve (in a task).
+struct PendingListen {
+    fname: String,
+    host: String,
+    port: u16,
+    handler: Function,
+    opts: TcpOptions,
+    proto: Protocol,
+}
+
+impl mlua::UserData for PendingListen {}
+
+/// The async function that finishes a [`PendingListen`].
+fn listen_later(lua: &Lua) -> mlua::Result<Function> {
+    if let Some(f) = lua.named_registry_value::<Option<Function>>("tls.listen_later")? {
+        return Ok(f);
+    }
+    let f = lua.create_async_function(|lua, ud: mlua::AnyUserData| async move {
+        let p: PendingListen = ud.take()?;
+        let rt = Runtime::get(&lua)?;
+        match resolver::lookup(&rt, &p.host, Family::Any).await {
+            Ok(ips) => listen_at(
+                &lua,
+                &rt,
+                SocketAddr::new(pick_listen_ip(&ips), p.port),
+                p.handler,
+                p.opts,
+                p.proto,
+            ),
+            Err(e) => failure(&lua, listen_error(&p.fname, e)),
+        }
+    })?;
+    lua.set_named_registry_value("tls.listen_later", &f)?;
+    Ok(f)
+}
+
+fn listen_error(fname: &str, e: NetError) -> NetError {
+    NetError::new(e.code, format!("{fname}: {}", e.message))
 }
 
 fn opts_arg(v: Option<Table>, fname: &str) -> mlua::Result<TcpOptions> {
@@ -136,26 +208,44 @@ pub(crate) fn listen_common(
             handler.type_name()
         )));
     };
-    let Some(ip) = literal_host(host) else {
-        return failure(
-            lua,
-            crate::error::NetError::new(
-                "noaddress",
-                format!("{fname}: '{host}' is not a local address to listen on"),
-            ),
-        );
-    };
     let rt = Runtime::get(lua)?;
+    let ip = match listen_ip_now(&rt, host) {
+        Some(Ok(ip)) => ip,
+        Some(Err(e)) => return failure(lua, listen_error(fname, e)),
+        None => match locate(lua, &rt) {
+            Where::Blocking => match block_on(&rt, resolver::lookup(&rt, host, Family::Any))? {
+                Ok(ips) => pick_listen_ip(&ips),
+                Err(e) => return failure(lua, listen_error(fname, e)),
+            },
+            Where::Task => {
+                let pending = PendingListen {
+                    fname: fname.to_string(),
+                    host: host.to_string(),
+                    port,
+                    handler,
+                    opts,
+                    proto,
+                };
+                let ud = lua.create_userdata(pending)?;
+                return go_async(lua, &listen_later(lua)?, ud);
+            }
+            Where::Foreign => return Err(foreign_error(fname)),
+        },
+    };
+    listen_at(lua, &rt, SocketAddr::new(ip, port), handler, opts, proto)
+}
+
+/// Listens on `addr` and returns the server, or `nil, msg, code`.
+fn listen_at(
+    lua: &Lua,
+    rt: &Rc<Runtime>,
+    addr: SocketAddr,
+    handler: Function,
+    opts: TcpOptions,
+    proto: Protocol,
+) -> mlua::Result<MultiValue> {
     let serve = serve_function(lua)?;
-    match listen(
-        lua,
-        &rt,
-        SocketAddr::new(ip, port),
-        opts,
-        handler,
-        serve,
-        proto,
-    )? {
+    match listen(lua, rt, addr, opts, handler, serve, proto)? {
         Ok(server) => Ok(MultiValue::from_iter([Value::UserData(
             lua.create_userdata(server)?,
         )])),
@@ -206,27 +296,19 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set("connect", wrap(lua, connect_fn)?)?;
 
-    t.set(
-        "listen",
-        lua.create_function(
-            |lua, (host, port, handler, opts): (String, Value, Value, Option<Table>)| {
-                let port = port_arg(&port, 2, "listen")?;
-                let opts = opts_arg(opts, "tcp.listen")?;
-                let make: MakeTransport = Box::new(|s| Ok((Box::new(TcpTransport::new(s)), "tcp")));
-                listen_common(
-                    lua,
-                    "tcp.listen",
-                    &host,
-                    port,
-                    handler,
-                    opts,
-                    Protocol {
-                        make,
-                        handshake: None,
-                    },
-                )
-            },
-        )?,
+    // Wrapped: a host name that needs DNS continues asynchronously in a task.
+    let listen_fn = lua.create_function(
+        |lua, (host, port, handler, opts): (String, Value, Value, Option<Table>)| {
+            let port = port_arg(&port, 2, "listen")?;
+            let opts = opts_arg(opts, "tcp.listen")?;
+            let make: MakeTransport = Box::new(|s| Ok((Box::new(TcpTransport::new(s)), "tcp")));
+            let proto = Protocol {
+                make,
+                handshake: None,
+            };
+            listen_common(lua, "tcp.listen", &host, port, handler, opts, proto)
+        },
     )?;
+    t.set("listen", wrap(lua, listen_fn)?)?;
     Ok(t)
 }

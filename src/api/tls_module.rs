@@ -164,48 +164,47 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
         })?;
     t.set("connect", wrap(lua, connect_fn)?)?;
 
-    t.set(
-        "listen",
-        lua.create_function(
-            |lua, (host, port, handler, opts): (String, Value, Value, Value)| {
-                let port = port_arg(&port, 2, "listen")?;
-                if opts.is_nil() {
-                    return Err(mlua::Error::runtime(
-                        "bad argument #4 to 'listen' (options with cert and key expected)",
-                    ));
-                }
-                let arg = tls_arg(&opts, "opts")?;
-                if arg.config.options().server_certs().is_empty() {
-                    return Err(mlua::Error::runtime(
-                        "tls.listen: options need 'cert' and 'key' (or 'certs')",
-                    ));
-                }
-                // Build now, so an unreadable key fails here and not per client.
-                if let Err(e) = arg.config.server() {
-                    return failure(lua, e);
-                }
-                let tcp = tcp_opts(&opts, "tls.listen")?;
-                let handshake = Some(arg.timeout.unwrap_or(SERVER_HANDSHAKE_TIMEOUT));
-                let config = arg.config.clone();
-                let make: MakeTransport = Box::new(move |s| {
-                    let t = TlsTransport::accept(s, &config).map_err(NetError::into_io)?;
-                    Ok((
-                        Box::new(t) as Box<dyn crate::stream::transport::Transport>,
-                        "tls",
-                    ))
-                });
-                listen_common(
-                    lua,
-                    "tls.listen",
-                    &host,
-                    port,
-                    handler,
-                    tcp,
-                    Protocol { make, handshake },
-                )
-            },
-        )?,
+    // Wrapped: a host name that needs DNS continues asynchronously in a task.
+    let listen_fn = lua.create_function(
+        |lua, (host, port, handler, opts): (String, Value, Value, Value)| {
+            let port = port_arg(&port, 2, "listen")?;
+            if opts.is_nil() {
+                return Err(mlua::Error::runtime(
+                    "bad argument #4 to 'listen' (options with cert and key expected)",
+                ));
+            }
+            let arg = tls_arg(&opts, "opts")?;
+            if arg.config.options().server_certs().is_empty() {
+                return Err(mlua::Error::runtime(
+                    "tls.listen: options need 'cert' and 'key' (or 'certs')",
+                ));
+            }
+            // Build now, so an unreadable key fails here and not per client.
+            if let Err(e) = arg.config.server() {
+                return failure(lua, e);
+            }
+            let tcp = tcp_opts(&opts, "tls.listen")?;
+            let handshake = Some(arg.timeout.unwrap_or(SERVER_HANDSHAKE_TIMEOUT));
+            let config = arg.config.clone();
+            let make: MakeTransport = Box::new(move |s| {
+                let t = TlsTransport::accept(s, &config).map_err(NetError::into_io)?;
+                Ok((
+                    Box::new(t) as Box<dyn crate::stream::transport::Transport>,
+                    "tls",
+                ))
+            });
+            listen_common(
+                lua,
+                "tls.listen",
+                &host,
+                port,
+                handler,
+                tcp,
+                Protocol { make, handshake },
+            )
+        },
     )?;
+    t.set("listen", wrap(lua, listen_fn)?)?;
 
     t.set(
         "config",

@@ -1,6 +1,8 @@
 //! Name resolution, sans-IO: configuration files, the wire codec and the
 //! resolver state machines. Nothing in this module opens a socket, reads a
-//! file or a clock; the runtime does those and drives the machines here.
+//! file or a clock, except `resolver.rs` and `driver.rs`: they are the
+//! runtime side, which reads the files and drives the machines on the
+//! loop's reactor.
 //!
 //! # Files
 //!
@@ -17,6 +19,9 @@
 //! | `query.rs` | [`query::Lookup`]: one name, one type, across servers |
 //! | `resolve.rs` | [`resolve::Resolve`]: one whole `dns.address` request |
 //! | `order.rs` | RFC 6724 family order and Happy Eyeballs interleave |
+//! | `resolver.rs` | per Lua state: files (reloaded on change), settings, cache |
+//! | `driver.rs` | runs one `Resolve` on the reactor (UDP, TCP, timer) |
+//! | `gate.rs` | bounds the requests of a Lua state on the network at once |
 //!
 //! # What the runtime keeps per Lua state
 //!
@@ -92,10 +97,13 @@ pub mod addr;
 pub mod cache;
 pub mod codec;
 pub mod conf;
+pub(crate) mod driver;
+pub(crate) mod gate;
 pub mod hosts;
 pub mod name;
 pub mod order;
 pub mod query;
 pub mod resolve;
+pub(crate) mod resolver;
 pub mod search;
 pub mod services;

@@ -203,6 +203,13 @@ impl Resolve {
         None
     }
 
+    /// Whether the request was settled without DNS (a literal, the hosts
+    /// file, `localhost`, an invalid name): the first `poll` returns `Done`
+    /// and neither sends nor reads the cache.
+    pub fn is_settled(&self) -> bool {
+        self.done.is_some()
+    }
+
     /// The next thing to do; `cache` is read when a candidate starts and
     /// filled as lookups finish.
     pub fn poll(&mut self, now: Instant, cache: &mut Cache) -> ResolveAction {

@@ -25,6 +25,26 @@ impl Deadline {
         }
     }
 
+    /// A deadline at a fixed time (`None` never expires).
+    pub(crate) fn at(rt: &Rc<Runtime>, at: Option<Instant>) -> Self {
+        Self {
+            at,
+            key: None,
+            rt: rt.clone(),
+        }
+    }
+
+    /// Moves the deadline; the timer armed for the old time, if any, is
+    /// cancelled (the next `poll_expired` arms a new one).
+    pub(crate) fn reset(&mut self, at: Option<Instant>) {
+        if self.at != at {
+            if let Some(k) = self.key.take() {
+                self.rt.timers.cancel(k);
+            }
+            self.at = at;
+        }
+    }
+
     /// True once the deadline has passed; otherwise arranges a wake-up then.
     pub(crate) fn poll_expired(&mut self, cx: &Context<'_>) -> bool {
         let Some(at) = self.at else { return false };

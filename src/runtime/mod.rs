@@ -27,6 +27,8 @@ pub(crate) struct Runtime {
     pub(crate) reactor: Reactor,
     pub(crate) timers: Timers,
     pub(crate) exec: Executor,
+    /// The resolver: files, `dns.config` settings, cache.
+    pub(crate) dns: crate::dns::resolver::Resolver,
     epoch: Instant,
     lua: mlua::WeakLua,
     noop: std::cell::RefCell<Option<mlua::Function>>,
@@ -40,6 +42,7 @@ impl Runtime {
             reactor: Reactor::new()?,
             timers: Timers::default(),
             exec: Executor::new(),
+            dns: Default::default(),
             epoch: Instant::now(),
         })
     }
