@@ -3,27 +3,23 @@
 --
 -- A server task (tcp.listen on 127.0.0.1) writes LINES short lines
 -- ("line 123456\n") to the one client that connects, then closes. The
--- client task connects, sleeps 0.5 s so the writer can get ahead, then
--- times LINES calls of ios:read("l"). A final read must give nil.
+-- client task connects and then, in mode "filled" (the default), pulls the
+-- whole stream into its buffer with ios:fill(bytes) before the clock
+-- starts, like cqueues' socket:fill(); in mode "streamed" it only sleeps
+-- 0.5 s, so the timed loop also includes the refills from the socket and
+-- the writer's turns. It then times LINES calls of ios:read("l"); a final
+-- read must give nil. bench/run.sh compares each mode with cqueues' same
+-- mode.
 --
--- What this measures, honestly: the API has no fill() to pull a whole
--- stream into the stream's buffer beforehand, and 12 MB does not fit in the
--- kernel's socket buffers anyway, so the writer is still writing when the
--- clock starts. Our streams read from the socket only when their buffer
--- cannot answer, so almost every read("l") is served from the buffer
--- without a system call or a future; the timed loop also includes the
--- refills (a few hundred reads of the socket) and the writer's turns while
--- the reader waits. The like-with-like cqueues figure is therefore
--- `bench/cqueues/lines.lua N streamed`; its default "filled" mode is the
--- pure in-buffer ceiling. bench/run.sh reports the ratio to both.
---
--- usage: lua5.4 bench/lines.lua [lines]
--- prints: ours lines_per_sec=N mode=streamed lines=L bytes=B seconds=S
+-- usage: lua5.4 bench/lines.lua [lines] [filled|streamed]
+-- prints: ours lines_per_sec=N mode=M lines=L bytes=B seconds=S
 
 local loop = require "tls.loop"
 local tcp = require "tls.tcp"
 
 local LINES = math.tointeger(tonumber(arg[1] or "")) or 1000000
+local MODE = arg[2] or "filled"
+assert(MODE == "filled" or MODE == "streamed", "mode must be filled or streamed")
 
 local function line_text(i)
   return string.format("line %06d\n", i % 1000000)
@@ -58,7 +54,11 @@ local addr = srv:address()
 
 local reader = loop.spawn(function()
   local ios = assert(tcp.connecta(addr))
-  loop.sleep(0.5)
+  if MODE == "filled" then
+    assert(ios:fill(total) == total, "fill did not buffer the whole stream")
+  else
+    loop.sleep(0.5)
+  end
   local read = ios.read
   local bad, count = 0, 0
   local t0 = loop.now()
@@ -88,5 +88,5 @@ if bad > 0 or count ~= LINES then
   os.exit(1)
 end
 
-print(string.format("ours lines_per_sec=%.0f mode=streamed lines=%d bytes=%d seconds=%.3f",
-  LINES / elapsed, LINES, total, elapsed))
+print(string.format("ours lines_per_sec=%.0f mode=%s lines=%d bytes=%d seconds=%.3f",
+  LINES / elapsed, MODE, LINES, total, elapsed))

@@ -7,6 +7,7 @@
 #   REPEAT=3 bench/run.sh              # best of three runs of each
 #   LUA=lua5.4 CONNS=1000 TRIPS=100 LINES=1000000 LOOKUPS=10000 bench/run.sh
 #   ONLY=dns bench/run.sh              # one benchmark: tcp_roundtrip, lines or dns
+#   TLS=1 bench/run.sh                 # then bench/tls.sh (TLS against nginx)
 #
 # Each benchmark prints one line "<impl> <metric>=<value> key=value...";
 # this script only reads <metric>. Exit status 1 if any run failed.
@@ -104,7 +105,8 @@ echo "tls.so: $so_dir/libtls.so; repeat: $REPEAT" >&2
 
 # The implementations take turns within each round, so that a machine
 # that gets busier or quieter during the run treats both alike.
-rt_cq=- rt_ours=- ln_cq_filled=- ln_cq_streamed=- ln_ours=- dns_cq=- dns_ours=-
+rt_cq=- rt_ours=- ln_cq_filled=- ln_cq_streamed=- ln_ours_filled=- ln_ours_streamed=-
+dns_cq=- dns_ours=-
 round=0
 while [ "$round" -lt "$REPEAT" ]; do
   round=$((round + 1))
@@ -117,7 +119,8 @@ while [ "$round" -lt "$REPEAT" ]; do
     echo "round $round: lines ($LINES lines)" >&2
     ln_cq_filled=$(best "$ln_cq_filled" "$(run1 lines_per_sec bench/cqueues/lines.lua "$LINES" filled)")
     ln_cq_streamed=$(best "$ln_cq_streamed" "$(run1 lines_per_sec bench/cqueues/lines.lua "$LINES" streamed)")
-    ln_ours=$(best "$ln_ours" "$(run1 lines_per_sec bench/lines.lua "$LINES")")
+    ln_ours_filled=$(best "$ln_ours_filled" "$(run1 lines_per_sec bench/lines.lua "$LINES" filled)")
+    ln_ours_streamed=$(best "$ln_ours_streamed" "$(run1 lines_per_sec bench/lines.lua "$LINES" streamed)")
   fi
   if wants dns; then
     echo "round $round: dns ($LOOKUPS concurrent lookups of distinct names, local dnsmasq)" >&2
@@ -131,11 +134,20 @@ if wants tcp_roundtrip; then
   printf '%-28s %14s %14s %13s\n' "tcp_roundtrip (trips/s)" "$rt_cq" "$rt_ours" "$(ratio "$rt_ours" "$rt_cq")"
 fi
 if wants lines; then
-  printf '%-28s %14s %14s %13s\n' "lines, streamed (lines/s)" "$ln_cq_streamed" "$ln_ours" "$(ratio "$ln_ours" "$ln_cq_streamed")"
-  printf '%-28s %14s %14s %13s\n' "lines vs cqueues filled" "$ln_cq_filled" "$ln_ours" "$(ratio "$ln_ours" "$ln_cq_filled")"
+  printf '%-28s %14s %14s %13s\n' "lines, filled (lines/s)" "$ln_cq_filled" "$ln_ours_filled" "$(ratio "$ln_ours_filled" "$ln_cq_filled")"
+  printf '%-28s %14s %14s %13s\n' "lines, streamed (lines/s)" "$ln_cq_streamed" "$ln_ours_streamed" "$(ratio "$ln_ours_streamed" "$ln_cq_streamed")"
 fi
 if wants dns; then
   printf '%-28s %14s %14s %13s\n' "dns (lookups/s)" "$dns_cq" "$dns_ours" "$(ratio "$dns_ours" "$dns_cq")"
 fi
 
-[ ! -e "$tmp/failed" ]
+status=0
+[ ! -e "$tmp/failed" ] || status=1
+
+# TLS=1: then the TLS benchmarks too (bench/tls.sh: an nginx TLS 1.3
+# server and four clients, 2-3 minutes; ROUNDS defaults to REPEAT).
+if [ "${TLS:-0}" = 1 ]; then
+  echo >&2
+  TLS_SO_DIR=$so_dir ROUNDS=${ROUNDS:-$REPEAT} sh "$here/tls.sh" || status=1
+fi
+exit $status

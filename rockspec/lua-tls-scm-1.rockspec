@@ -21,17 +21,14 @@ build = {
    -- require "tls", "tls.loop", "tls.tcp" and "tls.dns" all find it.
    type = "command",
    build_command = [[
-      LUA_VERSION_FEATURE=lua$(echo "$(LUA_VERSION)" | tr -d .)
-      [ "$(LUA_VERSION)" = "5.1" ] && command -v luajit >/dev/null && LUA_VERSION_FEATURE=luajit
-      cargo build --release --no-default-features --features "module,$LUA_VERSION_FEATURE"
+      v=$("$(LUA)" -e 'io.write(jit and "jit" or (_VERSION:sub(5):gsub("%.", "")))') &&
+      case "$v" in jit) feature=luajit ;; *) feature="lua$v" ;; esac &&
+      cargo build --release --no-default-features --features "module,$feature"
    ]],
    install_command = [[
       mkdir -p "$(LIBDIR)" "$(LUADIR)/tls" "$(BINDIR)" &&
       cp target/release/libtls.so "$(LIBDIR)/tls.so" &&
-      cp lua/tls/*.lua "$(LUADIR)/tls/" 2>/dev/null;
-      if [ -f examples/fetch.lua ]; then
-         printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$(LUA)" "$(LUADIR)/tls/fetch.lua" > "$(BINDIR)/lua-tls-fetch" &&
-         cp examples/fetch.lua "$(LUADIR)/tls/fetch.lua" && chmod +x "$(BINDIR)/lua-tls-fetch";
-      fi
+      cp lua/tls/*.lua "$(LUADIR)/tls/" &&
+      cp examples/fetch.lua "$(BINDIR)/lua-tls-fetch"
    ]],
 }

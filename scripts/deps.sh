@@ -3,7 +3,7 @@
 # Safe to run again: it only installs what is missing.
 set -e
 pkgs="lua5.4 liblua5.4-dev lua-busted luarocks nginx-light dnsmasq-base openssl curl
-      python3 lua-cqueues lua-sec lua-socket lua-luv pkg-config"
+      python3 lua-cqueues lua-luaossl lua-sec lua-socket lua-luv pkg-config"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -65,12 +65,14 @@ function helper.process(cmd, logfile)
 end
 
 --- Runs Lua code in a fresh interpreter with tls.so on its path; returns
--- exit status (true/false), the exit code and everything printed.
-function helper.lua(code)
+-- exit status (true/false), the exit code and everything printed (stdout
+-- and stderr). The interpreter is killed after `seconds` (default 30), so
+-- a hang shows as exit code 124 instead of hanging the suite.
+function helper.lua(code, seconds)
   local file = os.tmpname()
   local f = assert(io.open(file, "w")); f:write(code); f:close()
-  local cmd = ("cd %q && LUA_CPATH='target/lua/?.so;;' LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' lua5.4 %s 2>&1; echo \"exit=$?\"")
-    :format(ROOT, file)
+  local cmd = ("cd %q && LUA_CPATH='target/lua/?.so;;' LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' timeout -k 2 %d lua5.4 %s 2>&1; echo \"exit=$?\"")
+    :format(ROOT, math.ceil(seconds or 30), file)
   local p = io.popen(cmd); local out = p:read("a"); p:close()
   os.remove(file)
   local code_ = tonumber(out:match("exit=(%d+)%s*$"))
@@ -83,5 +85,64 @@ function helper.cpu(f, ...)
   f(...)
   return os.clock() - c0
 end
+
+--- Steps the loop until pred() is true or `seconds` pass (default 5);
+-- returns what pred() last returned. For waiting on a server task's side
+-- effects from the main thread without loop.run().
+function helper.wait_until(pred, seconds)
+  local deadline = loop.now() + (seconds or 5)
+  local v = pred()
+  while not v and loop.now() < deadline do
+    loop.step(0.01)
+    v = pred()
+  end
+  return v
+end
+
+--- Inside a task: sleeps in small steps until pred() is true or `seconds`
+-- pass (default 5); returns what pred() last returned.
+function helper.hold(pred, seconds)
+  local deadline = loop.now() + (seconds or 5)
+  local v = pred()
+  while not v and loop.now() < deadline do
+    loop.sleep(0.01)
+    v = pred()
+  end
+  return v
+end
+
+--- Runs the loop until no task is left or `seconds` pass (default 5), so
+-- one test's leftovers do not leak into the next. Returns the live count.
+function helper.drain(seconds)
+  local deadline = loop.now() + (seconds or 5)
+  local n = loop.step(0)
+  while n > 0 and loop.now() < deadline do
+    n = loop.step(0.01)
+  end
+  return n
+end
+
+--- Starts our own TCP server on 127.0.0.1, port 0; returns the server and
+-- its address text "127.0.0.1:port".
+function helper.serve(handler, opts)
+  local tcp = require "tls.tcp"
+  local srv = assert(tcp.listen("127.0.0.1", 0, handler, opts))
+  return srv, "127.0.0.1:" .. srv:address().port
+end
+
+--- Whether this machine can listen on the IPv6 loopback ::1.
+local ipv6
+function helper.ipv6()
+  if ipv6 == nil then
+    local tcp = require "tls.tcp"
+    local srv = tcp.listen("::1", 0, function() end)
+    ipv6 = srv ~= nil
+    if srv then srv:close(); loop.step(0) end
+  end
+  return ipv6
+end
+
+--- Packs results with their count: helper.pack(f(...)).n counts trailing nils.
+helper.pack = table.pack
 
 return helper

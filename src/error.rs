@@ -39,7 +39,11 @@ impl NetError {
     /// peer (for example `"connect to 127.0.0.1:80"`).
     pub fn from_io(what: &str, err: &io::Error) -> Self {
         if let Some(inner) = err.get_ref().and_then(|e| e.downcast_ref::<NetError>()) {
-            return inner.clone();
+            // Coded failures from a transport say why; `what` says where.
+            if what.is_empty() {
+                return inner.clone();
+            }
+            return Self::new(inner.code, format!("{what}: {}", inner.message));
         }
         let code = io_code(err);
         let reason = match code {
@@ -132,7 +136,13 @@ mod tests {
     #[test]
     fn coded_errors_survive_io_wrapping() {
         let io = NetError::new("certificate", "certificate expired").into_io();
-        let back = NetError::from_io("connect", &io);
+        let back = NetError::from_io("", &io);
         assert_eq!(back, NetError::new("certificate", "certificate expired"));
+        let io = NetError::new("certificate", "certificate expired").into_io();
+        let back = NetError::from_io("handshake with tls localhost", &io);
+        assert_eq!(
+            back.message,
+            "handshake with tls localhost: certificate expired"
+        );
     }
 }

@@ -44,7 +44,7 @@ pub fn open_dns(lua: &Lua) -> mlua::Result<Table> {
 /// `require "tls"`: TLS functions, with the other modules as fields.
 pub fn open_tls(lua: &Lua) -> mlua::Result<Table> {
     cached(lua, "tls", |lua| {
-        let t = lua.create_table()?;
+        let t = api::tls_module::module(lua)?;
         t.set("loop", open_loop(lua)?)?;
         t.set("tcp", open_tcp(lua)?)?;
         t.set("dns", open_dns(lua)?)?;

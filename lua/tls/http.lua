@@ -193,6 +193,30 @@ local function check_field(name, value)
   return value
 end
 
+-- Header fields as an array of {name, value}: an array is taken in its
+-- order, a map sorted by name (so the output is deterministic).
+local function field_list(headers)
+  local fields = {}
+  if not headers then
+    return fields
+  end
+  if headers[1] ~= nil or next(headers) == nil then
+    for _, f in ipairs(headers) do
+      fields[#fields + 1] = { f[1], f[2] }
+    end
+    return fields
+  end
+  local names = {}
+  for k in pairs(headers) do
+    names[#names + 1] = k
+  end
+  table.sort(names)
+  for _, k in ipairs(names) do
+    fields[#fields + 1] = { k, headers[k] }
+  end
+  return fields
+end
+
 -- The request head for method and the parsed URL u. headers is an array
 -- of {name, value} (sent in that order) or a map (sent sorted by name);
 -- Host is added first unless headers has one.
@@ -203,23 +227,7 @@ function http.request_head(method, u, headers)
   if type(u) ~= "table" or type(u.host) ~= "string" then
     error("bad argument #2 to 'request_head' (parsed URL expected)", 2)
   end
-  local fields = {}
-  if headers then
-    if headers[1] ~= nil or next(headers) == nil then
-      for _, f in ipairs(headers) do
-        fields[#fields + 1] = { f[1], f[2] }
-      end
-    else
-      local names = {}
-      for k in pairs(headers) do
-        names[#names + 1] = k
-      end
-      table.sort(names)
-      for _, k in ipairs(names) do
-        fields[#fields + 1] = { k, headers[k] }
-      end
-    end
-  end
+  local fields = field_list(headers)
   local has_host = false
   for _, f in ipairs(fields) do
     if type(f[1]) == "string" and lower(f[1]) == "host" then
@@ -539,21 +547,8 @@ end
 -- request_head.
 function http.response_head(status, headers, reason)
   local out = { format("HTTP/1.1 %d %s\r\n", status, reason or http.reason(status)) }
-  if headers then
-    if headers[1] ~= nil then
-      for _, f in ipairs(headers) do
-        out[#out + 1] = f[1] .. ": " .. check_field(f[1], f[2]) .. "\r\n"
-      end
-    else
-      local names = {}
-      for k in pairs(headers) do
-        names[#names + 1] = k
-      end
-      table.sort(names)
-      for _, k in ipairs(names) do
-        out[#out + 1] = k .. ": " .. check_field(k, headers[k]) .. "\r\n"
-      end
-    end
+  for _, f in ipairs(field_list(headers)) do
+    out[#out + 1] = f[1] .. ": " .. check_field(f[1], f[2]) .. "\r\n"
   end
   out[#out + 1] = "\r\n"
   return concat(out)

@@ -11,7 +11,7 @@ use mlua::{
 
 use crate::runtime::context::{block_on, foreign_error, go_async, locate, wrap, Where};
 use crate::runtime::deadline::{seconds, Deadline};
-use crate::runtime::executor::TaskShared;
+use crate::runtime::executor::{OnError, TaskShared};
 use crate::runtime::Runtime;
 
 /// The handle `loop.spawn` returns.
@@ -184,36 +184,46 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
                 .ok_or_else(|| mlua::Error::runtime("loop is shut down"))?;
             let mut args = args;
             args.push_front(f);
-            let shared = rt
-                .exec
-                .spawn_lua(weak.clone(), lua, wrapper.clone(), args)?;
+            let shared =
+                rt.exec
+                    .spawn_lua(weak.clone(), lua, wrapper.clone(), args, OnError::Raise)?;
             Ok(Task(shared))
         })?,
     )?;
+    // run and step hand a failed task's error back as a value; their Lua
+    // wrappers raise it unchanged (a string keeps being a string).
     let r = rt.clone();
-    t.set(
-        "run",
-        lua.create_function(move |lua, ()| {
-            not_in_task(lua, &r, "run")?;
-            while r.exec.count() > 0 {
-                r.turn(None)?;
+    let run = lua.create_function(move |lua, ()| {
+        not_in_task(lua, &r, "run")?;
+        while r.exec.count() > 0 {
+            if let Some(e) = r.turn_for_tasks(None)? {
+                return Ok((Value::Nil, e));
             }
-            Ok(true)
-        })?,
-    )?;
+        }
+        Ok((Value::Boolean(true), Value::Nil))
+    })?;
     let r = rt.clone();
-    t.set(
-        "step",
-        lua.create_function(move |lua, timeout: Option<f64>| {
-            not_in_task(lua, &r, "step")?;
-            let wait = seconds(timeout, "loop.step")?;
-            if r.exec.count() == 0 && r.timeout().is_none() {
-                return Ok(0);
-            }
-            r.turn(wait)?;
-            Ok(r.exec.count())
-        })?,
-    )?;
+    let step = lua.create_function(move |lua, timeout: Option<f64>| {
+        not_in_task(lua, &r, "step")?;
+        let wait = seconds(timeout, "loop.step")?;
+        if r.exec.count() == 0 && r.timeout().is_none() {
+            return Ok((Value::Integer(0), Value::Nil));
+        }
+        if let Some(e) = r.turn_for_tasks(wait)? {
+            return Ok((Value::Nil, e));
+        }
+        Ok((Value::Integer(r.exec.count() as i64), Value::Nil))
+    })?;
+    let (run, step): (Function, Function) = lua
+        .load(
+            r#"local run, step, error = ...
+            return function() local ok, e = run() if ok == nil then error(e, 0) end return ok end,
+                   function(t) local n, e = step(t) if n == nil then error(e, 0) end return n end"#,
+        )
+        .set_name("=tls.loop")
+        .call((run, step, lua.globals().get::<Function>("error")?))?;
+    t.set("run", run)?;
+    t.set("step", step)?;
     t.set("sleep", sleep_method(lua)?)?;
     let r = rt.clone();
     t.set("fd", lua.create_function(move |_, ()| Ok(r.reactor.fd()))?)?;

@@ -5,6 +5,13 @@ local function handler(e)
   if type(e) == "table" then return e end
   return traceback(tostring(e), 2)
 end
+-- Lua 5.1's xpcall passes no arguments and cannot be yielded across: run
+-- f directly there; the loop adds the traceback of a failure itself.
+if _VERSION == "Lua 5.1" and not rawget(_G, "jit") then
+  return function(f, ...)
+    return true, f(...)
+  end
+end
 return function(f, ...)
   return xpcall(f, handler, ...)
 end

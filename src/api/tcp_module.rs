@@ -11,7 +11,7 @@ use crate::dns::services::Proto;
 use crate::error::{NetError, NetResult};
 use crate::net::addr;
 use crate::net::connect::{connect, connect_host};
-use crate::net::listener::{listen, MakeTransport};
+use crate::net::listener::{listen, MakeTransport, Protocol};
 use crate::net::options::TcpOptions;
 use crate::net::tcp::TcpTransport;
 use crate::runtime::context::{block_on, foreign_error, go_async, locate, wrap, Where};
@@ -143,8 +143,7 @@ struct PendingListen {
     port: u16,
     handler: Function,
     opts: TcpOptions,
-    make: MakeTransport,
-    handshake: bool,
+    proto: Protocol,
 }
 
 impl mlua::UserData for PendingListen {}
@@ -164,8 +163,7 @@ fn listen_later(lua: &Lua) -> mlua::Result<Function> {
                 SocketAddr::new(pick_listen_ip(&ips), p.port),
                 p.handler,
                 p.opts,
-                p.make,
-                p.handshake,
+                p.proto,
             ),
             Err(e) => failure(&lua, listen_error(&p.fname, e)),
         }
@@ -202,8 +200,7 @@ pub(crate) fn listen_common(
     port: u16,
     handler: Value,
     opts: TcpOptions,
-    make: MakeTransport,
-    handshake: bool,
+    proto: Protocol,
 ) -> mlua::Result<MultiValue> {
     let Value::Function(handler) = handler else {
         return Err(mlua::Error::runtime(format!(
@@ -227,8 +224,7 @@ pub(crate) fn listen_common(
                     port,
                     handler,
                     opts,
-                    make,
-                    handshake,
+                    proto,
                 };
                 let ud = lua.create_userdata(pending)?;
                 return go_async(lua, &listen_later(lua)?, ud);
@@ -236,15 +232,7 @@ pub(crate) fn listen_common(
             Where::Foreign => return Err(foreign_error(fname)),
         },
     };
-    listen_at(
-        lua,
-        &rt,
-        SocketAddr::new(ip, port),
-        handler,
-        opts,
-        make,
-        handshake,
-    )
+    listen_at(lua, &rt, SocketAddr::new(ip, port), handler, opts, proto)
 }
 
 /// Listens on `addr` and returns the server, or `nil, msg, code`.
@@ -254,11 +242,10 @@ fn listen_at(
     addr: SocketAddr,
     handler: Function,
     opts: TcpOptions,
-    make: MakeTransport,
-    handshake: bool,
+    proto: Protocol,
 ) -> mlua::Result<MultiValue> {
     let serve = serve_function(lua)?;
-    match listen(lua, rt, addr, opts, handler, serve, make, handshake)? {
+    match listen(lua, rt, addr, opts, handler, serve, proto)? {
         Ok(server) => Ok(MultiValue::from_iter([Value::UserData(
             lua.create_userdata(server)?,
         )])),
@@ -315,7 +302,11 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
             let port = port_arg(&port, 2, "listen")?;
             let opts = opts_arg(opts, "tcp.listen")?;
             let make: MakeTransport = Box::new(|s| Ok((Box::new(TcpTransport::new(s)), "tcp")));
-            listen_common(lua, "tcp.listen", &host, port, handler, opts, make, false)
+            let proto = Protocol {
+                make,
+                handshake: None,
+            };
+            listen_common(lua, "tcp.listen", &host, port, handler, opts, proto)
         },
     )?;
     t.set("listen", wrap(lua, listen_fn)?)?;

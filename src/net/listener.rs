@@ -10,15 +10,23 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use mlua::{Function, IntoLuaMulti, Lua, MetaMethod, UserData, UserDataMethods};
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Socket, Type};
 
 use super::options::TcpOptions;
 use crate::error::{NetError, NetResult};
 use crate::runtime::deadline::Deadline;
+use crate::runtime::executor::OnError;
 use crate::runtime::reactor::Registration;
 use crate::runtime::Runtime;
 use crate::stream::ios::Ios;
 use crate::stream::transport::{Transport, Want};
+
+/// How accepted sockets become streams: the transport to wrap them in,
+/// and the TLS handshake's time limit (`None`: plain TCP, no handshake).
+pub(crate) struct Protocol {
+    pub(crate) make: MakeTransport,
+    pub(crate) handshake: Option<Duration>,
+}
 
 /// Makes the transport for an accepted socket (plain TCP or TLS).
 pub(crate) type MakeTransport =
@@ -29,6 +37,23 @@ pub(crate) struct ServerShared {
     addr: SocketAddr,
     closed: Cell<bool>,
     waker: RefCell<Option<Waker>>,
+    /// The socket and its registration, dropped by `close()` at once so the
+    /// port is free (and refuses connections) as soon as `close` returns.
+    socket: RefCell<Option<(mio::net::TcpListener, Registration)>>,
+}
+
+impl ServerShared {
+    fn close(&self) {
+        self.closed.set(true);
+        // Registration first, then the socket (closing it leaves epoll).
+        if let Some((listener, registration)) = self.socket.borrow_mut().take() {
+            drop(registration);
+            drop(listener);
+        }
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
 }
 
 /// The `server` object returned by `listen`.
@@ -37,10 +62,7 @@ pub(crate) struct Server(Rc<ServerShared>);
 impl UserData for Server {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         m.add_method("close", |_, s, ()| {
-            s.0.closed.set(true);
-            if let Some(w) = s.0.waker.borrow_mut().take() {
-                w.wake();
-            }
+            s.0.close();
             Ok(true)
         });
         m.add_method("address", |lua, s, ()| super::addr::to_lua(lua, s.0.addr));
@@ -63,7 +85,7 @@ fn bind(addr: SocketAddr, opts: &TcpOptions) -> io::Result<mio::net::TcpListener
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking().cloexec(),
-        Some(Protocol::TCP),
+        Some(socket2::Protocol::TCP),
     )?;
     socket.set_reuse_address(true)?;
     if opts.reuseport {
@@ -79,7 +101,9 @@ fn bind(addr: SocketAddr, opts: &TcpOptions) -> io::Result<mio::net::TcpListener
 }
 
 /// Starts a server: binds, then runs an accept loop as a task that spawns
-/// `serve(handler, ios, handshake)` for each connection.
+/// `serve(handler, ios, handshake, timeout)` for each connection.
+/// `handshake` is the TLS handshake's time limit (`None`: plain TCP); the
+/// stream's own timeout (`opts.timeout`) applies after it.
 pub(crate) fn listen(
     lua: &Lua,
     rt: &Rc<Runtime>,
@@ -87,9 +111,9 @@ pub(crate) fn listen(
     opts: TcpOptions,
     handler: Function,
     serve: Function,
-    make: MakeTransport,
-    handshake: bool,
+    proto: Protocol,
 ) -> mlua::Result<NetResult<Server>> {
+    let Protocol { make, handshake } = proto;
     let mut listener = match bind(addr, &opts) {
         Ok(l) => l,
         Err(e) => return Ok(Err(NetError::from_io(&format!("listen on {addr}"), &e))),
@@ -103,6 +127,7 @@ pub(crate) fn listen(
         addr: local,
         closed: Cell::new(false),
         waker: RefCell::new(None),
+        socket: RefCell::new(Some((listener, registration))),
     });
     let weak_lua = lua.weak();
     let state = shared.clone();
@@ -110,9 +135,12 @@ pub(crate) fn listen(
     let accept_loop = async move {
         loop {
             let accepted = poll_fn(|cx| {
-                if state.closed.get() {
+                let socket = state.socket.borrow();
+                let Some((listener, registration)) =
+                    socket.as_ref().filter(|_| !state.closed.get())
+                else {
                     return Poll::Ready(Accept::Closed);
-                }
+                };
                 match listener.accept() {
                     Ok((socket, _)) => Poll::Ready(Accept::Socket(socket)),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -175,19 +203,22 @@ fn start_connection(
     make: &MakeTransport,
     handler: &Function,
     serve: &Function,
-    handshake: bool,
+    handshake: Option<Duration>,
 ) -> mlua::Result<()> {
     let _ = socket.set_nodelay(opts.nodelay);
     let registration = Registration::new(rt, &mut socket).map_err(mlua::Error::external)?;
     let (transport, kind) = make(socket).map_err(mlua::Error::external)?;
     let ios = Ios::new(transport, registration, kind, opts);
+    ios.0.borrow_mut().timeout = handshake.or(opts.timeout);
     let ud = lua.create_userdata(ios)?;
-    let args = (handler.clone(), ud, handshake);
+    let after = opts.timeout.map(|d| d.as_secs_f64());
+    let args = (handler.clone(), ud, handshake.is_some(), after);
     rt.exec.spawn_lua(
         Rc::downgrade(rt),
         lua,
         serve.clone(),
         args.into_lua_multi(lua)?,
+        OnError::Report,
     )?;
     Ok(())
 }

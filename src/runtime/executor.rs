@@ -93,6 +93,30 @@ impl TaskShared {
     }
 }
 
+/// What becomes of a failed task nobody joins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnError {
+    /// Raised out of whatever drives the loop.
+    Raise,
+    /// Reported on stderr (server connection handlers).
+    Report,
+}
+
+/// `debug.traceback(thread, message)` for a task that ended in `e`.
+fn traceback(thread: &mlua::Thread, e: mlua::Error) -> Value {
+    let text = e.to_string();
+    let lua = thread.weak_lua().try_upgrade();
+    let traced = lua.and_then(|lua| {
+        let debug: mlua::Table = lua.globals().get("debug").ok()?;
+        let f: Function = debug.get("traceback").ok()?;
+        f.call::<Value>((thread.clone(), text.clone())).ok()
+    });
+    match traced {
+        Some(v @ Value::String(_)) => v,
+        _ => Value::Error(Box::new(e)),
+    }
+}
+
 pub(crate) struct Executor {
     slots: RefCell<Slab<Slot>>,
     queue: Arc<ReadyQueue>,
@@ -145,9 +169,11 @@ impl Executor {
         lua: &Lua,
         wrapper: Function,
         args: MultiValue,
+        on_error: OnError,
     ) -> mlua::Result<Rc<TaskShared>> {
         let thread = lua.create_thread(wrapper)?;
         let ptr = thread.to_pointer();
+        let traced = thread.clone();
         let running = thread.into_async::<MultiValue>(args)?;
         let shared = Rc::new(TaskShared::default());
         let done = shared.clone();
@@ -158,13 +184,21 @@ impl Executor {
                     Some(Value::Boolean(false)) => Err(values.pop_front().unwrap_or(Value::Nil)),
                     _ => Ok(values),
                 },
-                Err(e) => Err(Value::Error(Box::new(e))),
+                // Only where the wrapper could not catch it (Lua 5.1): add
+                // the dead coroutine's traceback.
+                Err(e) => Err(traceback(&traced, e)),
             };
             let failed = result.as_ref().err().cloned();
             *done.result.borrow_mut() = Some(result);
             let joiners = std::mem::take(&mut *done.joiners.borrow_mut());
             if let Some(err) = failed {
-                if joiners.is_empty() {
+                if on_error == OnError::Report {
+                    let text = match &err {
+                        Value::String(s) => s.to_string_lossy(),
+                        other => format!("{other:?}"),
+                    };
+                    eprintln!("tls: connection handler failed: {text}");
+                } else if joiners.is_empty() {
                     if let Some(rt) = rt.upgrade() {
                         rt.exec.failures.borrow_mut().push_back(err);
                     }
@@ -232,16 +266,27 @@ impl Executor {
         drop(slots);
     }
 
+    pub(crate) fn has_failure(&self) -> bool {
+        !self.failures.borrow().is_empty()
+    }
+
+    /// The oldest error of an unjoined task, if any.
+    pub(crate) fn take_failure_value(&self) -> Option<Value> {
+        self.failures.borrow_mut().pop_front()
+    }
+
     /// Raises the oldest error of an unjoined task, if any.
     pub(crate) fn take_failure(&self) -> mlua::Result<()> {
         match self.failures.borrow_mut().pop_front() {
             None => Ok(()),
             Some(Value::Error(e)) => Err(*e),
             Some(Value::String(s)) => Err(mlua::Error::runtime(s.to_string_lossy())),
-            Some(other) => Err(mlua::Error::runtime(format!(
-                "task failed with {}",
-                other.type_name()
-            ))),
+            // A table error shows through its __tostring, as Lua would.
+            Some(other) => {
+                Err(mlua::Error::runtime(other.to_string().unwrap_or_else(
+                    |_| format!("task failed with {}", other.type_name()),
+                )))
+            }
         }
     }
 
@@ -253,6 +298,15 @@ impl Executor {
     /// Whether a task (or a coroutine inside one) is running right now.
     pub(crate) fn in_task(&self) -> bool {
         self.current.get().is_some()
+    }
+
+    /// The waker of the task being polled (it parks itself without a future).
+    pub(crate) fn current_waker(&self) -> Option<Waker> {
+        let id = self.current.get()?;
+        self.slots
+            .borrow()
+            .get(id)
+            .map(|s| Waker::from(s.waker.clone()))
     }
 
     /// The coroutine of the task being polled.

@@ -30,11 +30,15 @@ pub(crate) struct Runtime {
     /// The resolver: files, `dns.config` settings, cache.
     pub(crate) dns: crate::dns::resolver::Resolver,
     epoch: Instant,
+    lua: mlua::WeakLua,
+    noop: std::cell::RefCell<Option<mlua::Function>>,
 }
 
 impl Runtime {
-    fn new() -> std::io::Result<Self> {
+    fn new(lua: &Lua) -> std::io::Result<Self> {
         Ok(Self {
+            lua: lua.weak(),
+            noop: std::cell::RefCell::new(None),
             reactor: Reactor::new()?,
             timers: Timers::default(),
             exec: Executor::new(),
@@ -48,7 +52,7 @@ impl Runtime {
         if let Some(rt) = lua.app_data_ref::<Rc<Runtime>>() {
             return Ok(rt.clone());
         }
-        let rt = Rc::new(Runtime::new().map_err(mlua::Error::external)?);
+        let rt = Rc::new(Runtime::new(lua).map_err(mlua::Error::external)?);
         lua.set_app_data(rt.clone());
         // A registry value whose finalizer stops the loop while the state is
         // still usable: futures hold Lua references and must go first.
@@ -66,9 +70,29 @@ impl Runtime {
     /// `max_wait` (`None`: until something happens), fire timers, run what
     /// became ready. Returns the error of a failed task nobody joins.
     pub(crate) fn turn(&self, max_wait: Option<Duration>) -> mlua::Result<()> {
+        self.turn_inner(max_wait, false)?;
+        self.exec.take_failure()
+    }
+
+    /// A turn for `run()` and `step()`, which wait only on behalf of tasks:
+    /// when the first batch ends the last task, nothing is left that an
+    /// event could wake, so the turn must not wait (it would wait forever).
+    /// Returns the error value of a failed task nobody joins, as it was
+    /// raised (the caller raises it again in Lua, unchanged).
+    pub(crate) fn turn_for_tasks(
+        &self,
+        max_wait: Option<Duration>,
+    ) -> mlua::Result<Option<mlua::Value>> {
+        self.turn_inner(max_wait, true)?;
+        Ok(self.exec.take_failure_value())
+    }
+
+    fn turn_inner(&self, max_wait: Option<Duration>, tasks_only: bool) -> mlua::Result<()> {
         self.exec.run_ready();
-        self.exec.take_failure()?;
-        let wait = if self.exec.has_ready() {
+        if self.exec.has_failure() {
+            return Ok(());
+        }
+        let wait = if self.exec.has_ready() || (tasks_only && self.exec.count() == 0) {
             Some(Duration::ZERO)
         } else {
             let timer = self
@@ -81,9 +105,28 @@ impl Runtime {
             }
         };
         self.reactor.poll(wait).map_err(mlua::Error::external)?;
+        if self.reactor.take_interrupt() {
+            self.checkpoint()?;
+        }
         self.timers.fire(Instant::now());
         self.exec.run_ready();
-        self.exec.take_failure()
+        Ok(())
+    }
+
+    /// Runs a little Lua after a signal interrupted the wait: the standalone
+    /// interpreter handles Ctrl-C with a hook that fires only while Lua
+    /// code runs, and an idle loop runs none. The hook's error ("interrupted!")
+    /// then leaves the loop like any other.
+    fn checkpoint(&self) -> mlua::Result<()> {
+        let Some(lua) = self.lua.try_upgrade() else {
+            return Ok(());
+        };
+        let f = match self.noop.borrow().clone() {
+            Some(f) => f,
+            None => lua.load("return").set_name("=tls.loop").into_function()?,
+        };
+        *self.noop.borrow_mut() = Some(f.clone());
+        f.call::<()>(())
     }
 
     /// Seconds until the loop has work: 0 when tasks are ready, the next
@@ -98,6 +141,7 @@ impl Runtime {
     }
 
     fn shutdown(&self) {
+        self.noop.borrow_mut().take();
         self.exec.shutdown();
         self.timers.clear();
     }

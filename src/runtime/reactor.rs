@@ -14,13 +14,17 @@ use std::time::Duration;
 use mio::event::Source;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
+use smallvec::SmallVec;
 
 use crate::stream::transport::Want;
 
+/// The tasks waiting on one socket, per direction. More than one task can
+/// wait for the same readiness: a read that must first flush output waits
+/// for "writable" like a write does, and each must be woken.
 #[derive(Default)]
 struct Slot {
-    read: Option<Waker>,
-    write: Option<Waker>,
+    read: SmallVec<[Waker; 1]>,
+    write: SmallVec<[Waker; 1]>,
     /// Events seen per direction: an operation that blocked at epoch `e`
     /// need not try the syscall again until the epoch moves on.
     read_epoch: u32,
@@ -35,6 +39,8 @@ pub(crate) struct Reactor {
     events: RefCell<Events>,
     slots: RefCell<Slab<Slot>>,
     woken: RefCell<Vec<Waker>>,
+    /// A signal interrupted the wait (see [`Reactor::take_interrupt`]).
+    interrupted: std::cell::Cell<bool>,
 }
 
 impl Reactor {
@@ -44,6 +50,7 @@ impl Reactor {
             events: RefCell::new(Events::with_capacity(1024)),
             slots: RefCell::new(Slab::new()),
             woken: RefCell::new(Vec::new()),
+            interrupted: std::cell::Cell::new(false),
         })
     }
 
@@ -53,12 +60,20 @@ impl Reactor {
         self.poll.borrow().as_raw_fd()
     }
 
+    /// Whether a signal interrupted a wait since the last call.
+    pub(crate) fn take_interrupt(&self) -> bool {
+        self.interrupted.replace(false)
+    }
+
     /// Waits at most `timeout` for events and wakes the parked tasks.
     pub(crate) fn poll(&self, timeout: Option<Duration>) -> io::Result<()> {
         let mut events = self.events.borrow_mut();
         match self.poll.borrow_mut().poll(&mut events, timeout) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                self.interrupted.set(true);
+                return Ok(());
+            }
             Err(e) => return Err(e),
         }
         let mut woken = self.woken.borrow_mut();
@@ -72,11 +87,11 @@ impl Reactor {
                 slot.hup |= err || ev.is_read_closed() || ev.is_write_closed();
                 if ev.is_readable() || ev.is_read_closed() || err {
                     slot.read_epoch = slot.read_epoch.wrapping_add(1);
-                    woken.extend(slot.read.take());
+                    woken.extend(slot.read.drain(..));
                 }
                 if ev.is_writable() || ev.is_write_closed() || err {
                     slot.write_epoch = slot.write_epoch.wrapping_add(1);
-                    woken.extend(slot.write.take());
+                    woken.extend(slot.write.drain(..));
                 }
             }
         }
@@ -106,9 +121,8 @@ impl Reactor {
                 Want::Read => &mut slot.read,
                 Want::Write => &mut slot.write,
             };
-            match place {
-                Some(w) if w.will_wake(waker) => {}
-                _ => *place = Some(waker.clone()),
+            if !place.iter().any(|w| w.will_wake(waker)) {
+                place.push(waker.clone());
             }
         }
     }
@@ -148,6 +162,17 @@ impl Registration {
     /// Parks `waker` until the socket is ready for `want`.
     pub(crate) fn park(&self, want: Want, waker: &Waker) {
         self.rt.reactor.park(self.token, want, waker);
+    }
+
+    /// Forgets `waker` (its operation is over).
+    pub(crate) fn unpark(&self, want: Want, waker: &Waker) {
+        if let Some(slot) = self.rt.reactor.slots.borrow_mut().get_mut(self.token) {
+            let place = match want {
+                Want::Read => &mut slot.read,
+                Want::Write => &mut slot.write,
+            };
+            place.retain(|w| !w.will_wake(waker));
+        }
     }
 
     /// How many readiness events this socket has had in direction `want`.

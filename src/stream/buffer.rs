@@ -5,9 +5,12 @@
 //! back to the front only when the tail is too small for a useful read.
 
 /// Smallest read worth a syscall; below this the window is compacted.
-const MIN_READ: usize = 4096;
-/// First allocation, sized for a TLS record.
-const FIRST_SIZE: usize = 16 * 1024 + 512;
+const MIN_READ: usize = 1024;
+/// First allocation: small, so that many idle connections stay cheap; a
+/// buffer that fills up doubles (bulk transfers quickly reach 64 KiB+).
+const FIRST_SIZE: usize = 4096;
+/// An idle, drained buffer larger than this is freed (see [`ReadBuffer::idle`]).
+const IDLE_SIZE: usize = 16 * 1024;
 /// A drained buffer larger than this is freed (after a large `"a"` read).
 const KEEP_SIZE: usize = 256 * 1024;
 
@@ -16,6 +19,8 @@ pub(crate) struct ReadBuffer {
     data: Vec<u8>,
     start: usize,
     end: usize,
+    /// Bytes the last fill brought: small fills mean a quiet connection.
+    last_fill: usize,
 }
 
 impl ReadBuffer {
@@ -41,6 +46,18 @@ impl ReadBuffer {
         }
     }
 
+    /// The stream is about to wait: give back a large drained buffer, so
+    /// idle connections hold little memory.
+    pub(crate) fn idle(&mut self) {
+        // A bulk transfer drains the socket often too; it keeps its buffer
+        // while its fills are large.
+        if self.start == self.end && self.data.len() > IDLE_SIZE && self.last_fill < FIRST_SIZE {
+            self.data = Vec::new();
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
     /// Free space to read into, at least `MIN_READ` bytes, growing as needed.
     pub(crate) fn spare(&mut self) -> &mut [u8] {
         if self.data.len() - self.end < MIN_READ {
@@ -63,12 +80,8 @@ impl ReadBuffer {
     /// Records that `n` bytes were written into [`Self::spare`].
     pub(crate) fn commit(&mut self, n: usize) {
         self.end += n;
+        self.last_fill = n;
         debug_assert!(self.end <= self.data.len());
-    }
-
-    /// Bytes of memory held.
-    pub(crate) fn capacity(&self) -> usize {
-        self.data.len()
     }
 }
 
@@ -87,7 +100,7 @@ mod tests {
         assert_eq!(b.bytes(), b"llo");
         b.consume(3);
         assert_eq!(b.len(), 0);
-        assert!(b.capacity() >= FIRST_SIZE);
+        assert!(b.data.len() >= FIRST_SIZE);
     }
 
     #[test]

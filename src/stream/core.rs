@@ -6,7 +6,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::task::Waker;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mlua::{Lua, MultiValue, Value};
 
@@ -15,6 +15,7 @@ use super::format::{match_format, Format, Match, Piece};
 use super::transport::{Transport, Want};
 use crate::error::NetError;
 use crate::runtime::reactor::Registration;
+use crate::runtime::timer::TimerKey;
 
 /// Default longest line `"l"`/`"L"` accept before failing with `toolong`.
 pub(crate) const DEFAULT_MAX_LINE: usize = 1 << 20;
@@ -61,6 +62,8 @@ pub(crate) struct Stream {
     /// `"tcp"` or `"tls"`, for messages.
     pub(crate) kind: &'static str,
     pub(crate) peer: Option<SocketAddr>,
+    /// The name the client asked for (TLS), for messages.
+    pub(crate) host: Option<std::rc::Rc<str>>,
     /// A read or write future is waiting (one of each at a time).
     pub(crate) reading: bool,
     pub(crate) writing: bool,
@@ -69,10 +72,64 @@ pub(crate) struct Stream {
     /// syscall.
     read_gate: Option<(Want, u32)>,
     write_gate: Option<(Want, u32)>,
+    /// Tasks parked by the future-less path, per direction (read, write).
+    task_waits: [Option<TaskWait>; 2],
+    /// `shutdown()` is done: writes fail with a message that says so.
+    shut: bool,
 }
 
-/// Results of a read: values, or `nil, msg, code`.
-pub(crate) type Values = MultiValue;
+/// A task parked on this stream by a plain method: it yields from Lua and
+/// retries when woken, so its deadline and parked waker live here rather
+/// than in a future.
+pub(crate) struct TaskWait {
+    rt: std::rc::Rc<crate::runtime::Runtime>,
+    waker: Waker,
+    parked: Option<Want>,
+    deadline: Option<Instant>,
+    timer: Option<TimerKey>,
+}
+
+/// What an operation answers, before it becomes Lua values.
+pub(crate) enum Out {
+    /// One value (the common read).
+    One(Value),
+    /// Several values (several read formats).
+    Many(Vec<Value>),
+    /// `nil, message, code`.
+    Fail(NetError),
+    /// The stream itself (`write`, `flush`, `handshake` return the ios).
+    Stream,
+}
+
+impl Out {
+    /// The Lua results, `this` standing for the stream. Split as first
+    /// value plus rest so that one result costs no allocation.
+    pub(crate) fn into_lua(
+        self,
+        lua: &Lua,
+        this: Value,
+    ) -> mlua::Result<(Value, mlua::Variadic<Value>)> {
+        Ok(match self {
+            Out::One(v) => (v, mlua::Variadic::new()),
+            Out::Stream => (this, mlua::Variadic::new()),
+            Out::Many(mut vs) => {
+                if vs.is_empty() {
+                    (Value::Nil, mlua::Variadic::new())
+                } else {
+                    let first = vs.remove(0);
+                    (first, mlua::Variadic::from_iter(vs))
+                }
+            }
+            Out::Fail(e) => (
+                Value::Nil,
+                mlua::Variadic::from_iter([
+                    Value::String(lua.create_string(&e.message)?),
+                    Value::String(lua.create_string(e.code)?),
+                ]),
+            ),
+        })
+    }
+}
 
 impl Stream {
     pub(crate) fn new(
@@ -94,10 +151,13 @@ impl Stream {
             max_line: DEFAULT_MAX_LINE,
             kind,
             peer,
+            host: None,
             reading: false,
             writing: false,
             read_gate: None,
             write_gate: None,
+            task_waits: [None, None],
+            shut: false,
         }
     }
 
@@ -109,10 +169,6 @@ impl Stream {
         self.transport.as_deref()
     }
 
-    pub(crate) fn transport_mut(&mut self) -> Option<&mut (dyn Transport + 'static)> {
-        self.transport.as_deref_mut()
-    }
-
     /// Parks `waker` until the socket is ready for `want`.
     pub(crate) fn park(&self, want: Want, waker: &Waker) {
         if let Some(r) = &self.registration {
@@ -120,12 +176,111 @@ impl Stream {
         }
     }
 
+    /// Forgets a waker parked by [`Self::park`].
+    pub(crate) fn unpark(&self, want: Want, waker: &Waker) {
+        if let Some(r) = &self.registration {
+            r.unpark(want, waker);
+        }
+    }
+
+    /// Parks the running task (`waker`) for direction `dir` (0 read, 1
+    /// write) until the socket is ready for `want`. Returns true when the
+    /// stream's timeout has passed instead; the wait is then over.
+    pub(crate) fn park_task(
+        &mut self,
+        dir: usize,
+        want: Want,
+        waker: &Waker,
+        what: &str,
+    ) -> mlua::Result<bool> {
+        let flag = if dir == 0 { self.reading } else { self.writing };
+        let rt = match &self.registration {
+            Some(r) => r.runtime().clone(),
+            None => return Ok(false),
+        };
+        match &mut self.task_waits[dir] {
+            Some(w) if w.waker.will_wake(waker) => {
+                if w.deadline.is_some_and(|d| Instant::now() >= d) {
+                    self.end_task_wait(dir);
+                    return Ok(true);
+                }
+                if w.parked != Some(want) {
+                    if let (Some(old), Some(r)) = (w.parked, &self.registration) {
+                        r.unpark(old, &w.waker);
+                    }
+                    w.parked = Some(want);
+                }
+            }
+            Some(_) => return Err(busy(dir, what)),
+            None if flag => return Err(busy(dir, what)),
+            None => {
+                let deadline = self.timeout.map(|t| Instant::now() + t);
+                let timer = deadline.map(|d| rt.timers.add(d, waker.clone()));
+                self.task_waits[dir] = Some(TaskWait {
+                    rt: rt.clone(),
+                    waker: waker.clone(),
+                    parked: Some(want),
+                    deadline,
+                    timer,
+                });
+                if dir == 0 {
+                    self.reading = true;
+                } else {
+                    self.writing = true;
+                }
+            }
+        }
+        self.park(want, waker);
+        Ok(false)
+    }
+
+    /// Ends the parked wait of direction `dir`, if the running task owns it.
+    pub(crate) fn end_task_wait_of(&mut self, dir: usize, waker: &Waker) {
+        if self.task_waits[dir]
+            .as_ref()
+            .is_some_and(|w| w.waker.will_wake(waker))
+        {
+            self.end_task_wait(dir);
+        }
+    }
+
+    /// Whether a task is parked in direction `dir`.
+    pub(crate) fn has_task_wait(&self, dir: usize) -> bool {
+        self.task_waits[dir].is_some()
+    }
+
+    fn end_task_wait(&mut self, dir: usize) {
+        if let Some(w) = self.task_waits[dir].take() {
+            if let (Some(r), Some(want)) = (&self.registration, w.parked) {
+                r.unpark(want, &w.waker);
+            }
+            if let Some(k) = w.timer {
+                w.rt.timers.cancel(k);
+            }
+            if dir == 0 {
+                self.reading = false;
+            } else {
+                self.writing = false;
+            }
+        }
+    }
+
+    /// The failure of an operation that ran out of time.
+    pub(crate) fn timeout_error(&self, what: &str) -> NetError {
+        NetError::new("timeout", format!("{what} on {}: timed out", self.what()))
+    }
+
     pub(crate) fn closed_error(&self) -> NetError {
         NetError::new("closed", format!("{} stream is closed", self.kind))
     }
 
-    fn what(&self) -> String {
-        describe(self.kind, self.peer)
+    /// Names the stream in messages: `tls localhost (127.0.0.1:443)`.
+    pub(crate) fn what(&self) -> String {
+        self.who().to_string()
+    }
+
+    fn who(&self) -> Who {
+        Who(self.kind, self.peer, self.host.clone())
     }
 
     /// The gate for a direction that blocked waiting for `want`.
@@ -146,50 +301,90 @@ impl Stream {
     /// Answers `fmts` from the buffer, reading from the transport while it
     /// has bytes; `Blocked` when it must wait. Flushes pending output first
     /// so a request is never stuck in our buffer while we wait for its reply.
-    pub(crate) fn try_read(&mut self, lua: &Lua, fmts: &[Format]) -> mlua::Result<Step<Values>> {
+    pub(crate) fn try_read(&mut self, lua: &Lua, fmts: &[Format]) -> mlua::Result<Step<Out>> {
         if self.is_closed() {
-            return fail(lua, self.closed_error());
+            return fail(self.closed_error());
         }
         if self.has_output() {
             match self.flush_step() {
                 Ok(Step::Ready(())) => {}
                 Ok(Step::Blocked(want)) => return Ok(Step::Blocked(want)),
-                Err(e) => return fail(lua, e),
+                Err(e) => return fail(e),
             }
         }
         loop {
             let eof = self.end == End::Clean;
-            match evaluate(fmts, self.rbuf.bytes(), eof, self.max_line) {
-                Eval::Complete { pieces, consumed } => {
-                    let values = self.values(lua, &pieces)?;
-                    self.rbuf.consume(consumed);
-                    return Ok(Step::Ready(values));
+            // One format (the usual read) needs no list of pieces.
+            if let [fmt] = fmts {
+                match match_format(*fmt, self.rbuf.bytes(), eof, self.max_line) {
+                    Match::Done { consumed, piece } => {
+                        let value = self.value(lua, 0, &piece)?;
+                        self.rbuf.consume(consumed);
+                        return Ok(Step::Ready(Out::One(value)));
+                    }
+                    Match::TooLong => return fail(self.too_long()),
+                    Match::Need => {}
                 }
-                Eval::TooLong => {
-                    let msg = format!("{}: line longer than {} bytes", self.what(), self.max_line);
-                    return fail(lua, NetError::new("toolong", msg));
+            } else {
+                match evaluate(fmts, self.rbuf.bytes(), eof, self.max_line) {
+                    Eval::Complete { pieces, consumed } => {
+                        let values = self.values(lua, &pieces)?;
+                        self.rbuf.consume(consumed);
+                        return Ok(Step::Ready(values));
+                    }
+                    Eval::TooLong => return fail(self.too_long()),
+                    Eval::Need => {}
                 }
-                Eval::Need => {}
             }
             if let End::Failed(e) = &self.end {
-                return fail(lua, e.clone());
+                return fail(e.clone());
             }
-            if let Some(want) = self.gated(self.read_gate) {
+            if let Some(want) = self.pull() {
                 return Ok(Step::Blocked(want));
             }
-            match self.fill() {
-                Ok(0) => self.end = End::Clean,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let want = self.transport.as_ref().map_or(Want::Read, |t| t.want());
-                    self.read_gate = self.gate(want);
-                    return Ok(Step::Blocked(want));
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.end =
-                        End::Failed(NetError::from_io(&format!("read from {}", self.what()), &e))
-                }
+        }
+    }
+
+    /// Reads what the transport has into the buffer, recording the end of
+    /// stream or a failure; `Some(want)` when it must wait instead.
+    fn pull(&mut self) -> Option<Want> {
+        if let Some(want) = self.gated(self.read_gate) {
+            self.rbuf.idle();
+            return Some(want);
+        }
+        match self.fill() {
+            Ok(0) => self.end = End::Clean,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let want = self.transport.as_ref().map_or(Want::Read, |t| t.want());
+                self.read_gate = self.gate(want);
+                self.rbuf.idle();
+                return Some(want);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                self.end = End::Failed(NetError::from_io(&format!("read from {}", self.what()), &e))
+            }
+        }
+        None
+    }
+
+    /// `ios:fill(n)`: waits until `n` bytes are buffered (fewer at the end
+    /// of stream) without consuming them; answers how many are buffered.
+    pub(crate) fn try_fill(&mut self, n: usize) -> mlua::Result<Step<Out>> {
+        if self.is_closed() {
+            return fail(self.closed_error());
+        }
+        loop {
+            let have = self.rbuf.len();
+            if have >= n || self.end == End::Clean {
+                return Ok(Step::Ready(Out::One(Value::Integer(have as i64))));
+            }
+            if let End::Failed(e) = &self.end {
+                return fail(e.clone());
+            }
+            if let Some(want) = self.pull() {
+                return Ok(Step::Blocked(want));
             }
         }
     }
@@ -208,18 +403,34 @@ impl Stream {
         Ok(n)
     }
 
-    fn values(&self, lua: &Lua, pieces: &[(usize, Piece)]) -> mlua::Result<Values> {
+    fn too_long(&self) -> NetError {
+        let msg = format!(
+            "read from {}: line longer than {} bytes",
+            self.what(),
+            self.max_line
+        );
+        NetError::new("toolong", msg)
+    }
+
+    /// The Lua value of `piece`, matched at `base` in the buffer.
+    fn value(&self, lua: &Lua, base: usize, piece: &Piece) -> mlua::Result<Value> {
         let data = self.rbuf.bytes();
-        let mut out = MultiValue::with_capacity(pieces.len());
-        for (base, piece) in pieces {
-            let v = match *piece {
-                Piece::Bytes(a, b) => Value::String(lua.create_string(&data[base + a..base + b])?),
-                Piece::Numeral(a, b) => numeral(lua, &data[base + a..base + b])?,
-                Piece::Fail => Value::Nil,
-            };
-            out.push_back(v);
+        Ok(match *piece {
+            Piece::Bytes(a, b) => Value::String(lua.create_string(&data[base + a..base + b])?),
+            Piece::Numeral(a, b) => numeral(lua, &data[base + a..base + b])?,
+            Piece::Fail => Value::Nil,
+        })
+    }
+
+    fn values(&self, lua: &Lua, pieces: &[(usize, Piece)]) -> mlua::Result<Out> {
+        match pieces {
+            [(base, piece)] => Ok(Out::One(self.value(lua, *base, piece)?)),
+            many => Ok(Out::Many(
+                many.iter()
+                    .map(|(base, piece)| self.value(lua, *base, piece))
+                    .collect::<mlua::Result<_>>()?,
+            )),
         }
-        Ok(out)
     }
 
     // ---- writing ----
@@ -231,9 +442,16 @@ impl Stream {
     /// Takes `bytes` for sending: straight to the transport when nothing is
     /// queued and output is unbuffered, else into the output buffer.
     pub(crate) fn put(&mut self, bytes: &[u8]) -> Result<(), NetError> {
+        if self.shut {
+            let msg = format!(
+                "write to {}: the stream was shut down for writing",
+                self.what()
+            );
+            return Err(NetError::new("closed", msg));
+        }
         let mut sent = 0;
         if !self.has_output() && self.mode == BufMode::No && self.gated(self.write_gate).is_none() {
-            let (kind, peer) = (self.kind, self.peer);
+            let who = self.who();
             let t = self
                 .transport
                 .as_mut()
@@ -249,7 +467,7 @@ impl Stream {
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
-                        let what = format!("write to {}", describe(kind, peer));
+                        let what = format!("write to {}", who);
                         return Err(NetError::from_io(&what, &e));
                     }
                 }
@@ -280,18 +498,17 @@ impl Stream {
         if let Some(want) = self.gated(self.write_gate) {
             return Ok(Step::Blocked(want));
         }
-        let (kind, peer) = (self.kind, self.peer);
+        let who = self.who();
         let t = self
             .transport
             .as_mut()
             .ok_or_else(|| NetError::new("closed", "stream is closed"))?;
-        let err =
-            |e: &io::Error| NetError::from_io(&format!("write to {}", describe(kind, peer)), e);
+        let err = |e: &io::Error| NetError::from_io(&format!("write to {}", who), e);
         let mut blocked = None;
         while self.wpos < self.wbuf.len() {
             match t.write(&self.wbuf[self.wpos..]) {
                 Ok(0) => {
-                    let msg = format!("write to {}: connection closed", describe(kind, peer));
+                    let msg = format!("write to {}: connection closed", who);
                     return Err(NetError::new("closed", msg));
                 }
                 Ok(n) => self.wpos += n,
@@ -327,7 +544,7 @@ impl Stream {
     // ---- handshake, shutdown, close ----
 
     pub(crate) fn handshake_step(&mut self) -> Result<Step<()>, NetError> {
-        let (kind, peer) = (self.kind, self.peer);
+        let who = self.who();
         let t = self
             .transport
             .as_mut()
@@ -336,7 +553,7 @@ impl Stream {
             Ok(()) => Ok(Step::Ready(())),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Step::Blocked(t.want())),
             Err(e) => {
-                let what = format!("handshake with {}", describe(kind, peer));
+                let what = format!("handshake with {}", who);
                 Err(NetError::from_io(&what, &e))
             }
         }
@@ -347,14 +564,17 @@ impl Stream {
         if let Step::Blocked(w) = self.flush_step()? {
             return Ok(Step::Blocked(w));
         }
-        let (kind, peer) = (self.kind, self.peer);
-        let what = || describe(kind, peer);
+        let who = self.who();
+        let what = || who.to_string();
         let t = self
             .transport
             .as_mut()
             .ok_or_else(|| NetError::new("closed", "stream is closed"))?;
         match t.shutdown() {
-            Ok(()) => Ok(Step::Ready(())),
+            Ok(()) => {
+                self.shut = true;
+                Ok(Step::Ready(()))
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Step::Blocked(t.want())),
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(Step::Ready(())),
             Err(e) => Err(NetError::from_io(&format!("shutdown of {}", what()), &e)),
@@ -371,6 +591,16 @@ impl Stream {
         if let Some(r) = self.registration.take() {
             r.wake_all();
         }
+        // Parked tasks were woken; they will find the stream closed.
+        for dir in 0..2 {
+            if let Some(w) = self.task_waits[dir].take() {
+                if let Some(k) = w.timer {
+                    w.rt.timers.cancel(k);
+                }
+            }
+        }
+        self.reading = false;
+        self.writing = false;
         self.transport = None;
         self.rbuf = ReadBuffer::default();
         self.wbuf = Vec::new();
@@ -382,19 +612,34 @@ impl Stream {
     }
 }
 
-/// `"tcp 127.0.0.1:80"`: the stream, for messages (built only on failure).
-fn describe(kind: &str, peer: Option<SocketAddr>) -> String {
-    match peer {
-        Some(p) => format!("{kind} {p}"),
-        None => kind.to_string(),
+fn busy(dir: usize, what: &str) -> mlua::Error {
+    let verb = if dir == 0 {
+        "reading from"
+    } else {
+        "writing to"
+    };
+    mlua::Error::runtime(format!(
+        "ios:{what}: another task is already {verb} this stream"
+    ))
+}
+
+/// `"tls localhost (127.0.0.1:443)"`: the stream, for messages (formatted
+/// only on failure).
+struct Who(&'static str, Option<SocketAddr>, Option<std::rc::Rc<str>>);
+
+impl std::fmt::Display for Who {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.2, self.1) {
+            (Some(h), Some(p)) => write!(f, "{} {h} ({p})", self.0),
+            (Some(h), None) => write!(f, "{} {h}", self.0),
+            (None, Some(p)) => write!(f, "{} {p}", self.0),
+            (None, None) => f.write_str(self.0),
+        }
     }
 }
 
-fn fail<T>(lua: &Lua, e: NetError) -> mlua::Result<Step<T>>
-where
-    T: From<MultiValue>,
-{
-    Ok(Step::Ready(T::from(failure(lua, e)?)))
+fn fail(e: NetError) -> mlua::Result<Step<Out>> {
+    Ok(Step::Ready(Out::Fail(e)))
 }
 
 /// `nil, message, code`.

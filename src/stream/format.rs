@@ -86,11 +86,14 @@ pub(crate) fn match_format(fmt: Format, data: &[u8], eof: bool, max_line: usize)
     match fmt {
         Format::All if eof => done(len, Piece::Bytes(0, len)),
         Format::All => Match::Need,
+        // The limit holds however the line arrived: whether its newline is
+        // already buffered must not change the answer.
         Format::Line { keep } => match memchr::memchr(b'\n', data) {
+            Some(i) if i > max_line => Match::TooLong,
             Some(i) => done(i + 1, Piece::Bytes(0, if keep { i + 1 } else { i })),
+            None if len > max_line => Match::TooLong,
             None if eof && len > 0 => done(len, Piece::Bytes(0, len)),
             None if eof => done(0, Piece::Fail),
-            None if len > max_line => Match::TooLong,
             None => Match::Need,
         },
         Format::Count(0) if len > 0 => done(0, Piece::Bytes(0, 0)),
@@ -226,6 +229,13 @@ mod tests {
         assert_eq!(m(l, "abc", true), done(3, Piece::Bytes(0, 3)));
         assert_eq!(m(l, "", true), done(0, Piece::Fail));
         assert_eq!(m(l, "0123456789abcdefg", false), Match::TooLong);
+        // a complete line over the limit, and a last line at end of stream
+        assert_eq!(m(l, "0123456789abcdefg\n", false), Match::TooLong);
+        assert_eq!(m(big_l, "0123456789abcdefg", true), Match::TooLong);
+        assert_eq!(
+            m(l, "0123456789abcdef\n", false),
+            done(17, Piece::Bytes(0, 16))
+        );
     }
 
     #[test]

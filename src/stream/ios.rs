@@ -1,26 +1,28 @@
 //! The `ios` userdata: Lua's `io` file interface over a stream.
 //!
 //! Methods that may wait (`read`, `write`, `flush`, `shutdown`,
-//! `handshake`) are sync Rust functions behind the wrapper of
-//! `runtime::context`: they answer at once when they can, and only
-//! otherwise continue in an async twin (in a task) or drive the loop
-//! (blocking mode).
+//! `handshake`) are plain methods (`_read`, `_write`...) behind a small Lua
+//! wrapper (`waiting.lua`). The plain method answers at once when it can,
+//! which is the fast path: no future, no userdata reference, no result
+//! table. When it must wait in a task, it parks the task on the socket and
+//! the wrapper yields (still no future); in blocking mode it drives the
+//! loop until the operation is done.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use mlua::{
-    AnyUserData, Function, Lua, MetaMethod, MultiValue, Table, UserData, UserDataFields,
-    UserDataMethods, Value,
+    Function, LightUserData, Lua, MetaMethod, MultiValue, Table, UserData, UserDataFields,
+    UserDataMethods, Value, Variadic,
 };
 use smallvec::SmallVec;
 
-use super::core::{failure, BufMode, Step, Stream};
+use super::core::{failure, BufMode, Out, Step, Stream};
 use super::format::Format;
 use super::ops::{unit_step, wait, Dir};
 use super::transport::Transport;
 use crate::net::options::TcpOptions;
-use crate::runtime::context::{block_on, foreign_error, go_async, locate, wrap, Where};
+use crate::runtime::context::{block_on, foreign_error, locate, Where};
 use crate::runtime::deadline::seconds;
 use crate::runtime::reactor::Registration;
 use crate::runtime::Runtime;
@@ -42,9 +44,9 @@ impl Ios {
     }
 }
 
-type Formats = SmallVec<[Format; 4]>;
+type Args = SmallVec<[Value; 4]>;
 
-fn formats(args: &MultiValue) -> mlua::Result<Formats> {
+fn formats(args: &[Value]) -> mlua::Result<SmallVec<[Format; 4]>> {
     if args.is_empty() {
         return Ok(SmallVec::from_elem(Format::Line { keep: false }, 1));
     }
@@ -54,27 +56,6 @@ fn formats(args: &MultiValue) -> mlua::Result<Formats> {
         .collect()
 }
 
-fn stream_of(ud: &AnyUserData, name: &str) -> mlua::Result<Rc<RefCell<Stream>>> {
-    match ud.borrow::<Ios>() {
-        Ok(ios) => Ok(ios.0.clone()),
-        Err(_) => Err(mlua::Error::runtime(format!(
-            "bad argument #1 to '{name}' (ios expected)"
-        ))),
-    }
-}
-
-fn self_arg(args: &mut MultiValue, name: &str) -> mlua::Result<(AnyUserData, Rc<RefCell<Stream>>)> {
-    match args.pop_front() {
-        Some(Value::UserData(ud)) => {
-            let s = stream_of(&ud, name)?;
-            Ok((ud, s))
-        }
-        _ => Err(mlua::Error::runtime(format!(
-            "bad argument #1 to '{name}' (ios expected; use ios:{name}(...))"
-        ))),
-    }
-}
-
 fn runtime(lua: &Lua, s: &Stream) -> mlua::Result<Rc<Runtime>> {
     match s.registration() {
         Some(r) => Ok(r.runtime().clone()),
@@ -82,95 +63,223 @@ fn runtime(lua: &Lua, s: &Stream) -> mlua::Result<Rc<Runtime>> {
     }
 }
 
-fn one(v: Value) -> MultiValue {
-    MultiValue::from_iter([v])
+/// Marks "the stream itself" in results of the plain methods; the wrapper
+/// returns its `self` for it (the plain method has no handle on the ios
+/// userdata, which is what keeps it cheap).
+fn self_marker() -> LightUserData {
+    static SELF: u8 = 0;
+    LightUserData(&SELF as *const u8 as *mut std::ffi::c_void)
 }
 
-/// Continues an operation that could not finish at once.
-fn dispatch(
-    lua: &Lua,
-    stream: &Rc<RefCell<Stream>>,
-    async_fn: &Function,
-    args: MultiValue,
+/// Tells the wrapper that the running task was parked: yield, then retry.
+fn wait_marker() -> LightUserData {
+    static WAIT: u8 = 0;
+    LightUserData(&WAIT as *const u8 as *mut std::ffi::c_void)
+}
+
+type StepFn = fn(&Lua, &mut Stream, &[Value]) -> mlua::Result<Step<Out>>;
+
+/// A method that may wait. `first` starts it (write queues its data);
+/// `retry`, the plain method `_<retry>`, finishes it after a wake-up.
+#[derive(Clone, Copy)]
+struct Waiting {
+    /// The public name, for messages (`read`).
     name: &'static str,
+    /// The plain method is `_<method>` (`read_l` for `read("l")`).
+    method: &'static str,
     dir: Dir,
-    step: impl FnMut(&Lua, &mut Stream) -> mlua::Result<Step<MultiValue>>,
-) -> mlua::Result<MultiValue> {
-    let rt = runtime(lua, &stream.borrow())?;
-    match locate(lua, &rt) {
-        Where::Task => go_async(lua, async_fn, args),
-        Where::Blocking => block_on(
-            &rt,
-            wait(lua.clone(), rt.clone(), stream.clone(), dir, name, step),
-        )?,
-        Where::Foreign => Err(foreign_error(&format!("ios:{name}"))),
+    first: StepFn,
+    retry: &'static str,
+    /// The retry needs the call's arguments (read formats).
+    retry_args: bool,
+}
+
+/// `read("l")` and `read("L")`, the common reads, as methods without
+/// arguments: nothing to convert or parse on the fast path.
+const LINE_READS: [Waiting; 2] = [
+    Waiting {
+        name: "read",
+        method: "read_l",
+        dir: Dir::Read,
+        first: read_line_step,
+        retry: "read_l",
+        retry_args: false,
+    },
+    Waiting {
+        name: "read",
+        method: "read_L",
+        dir: Dir::Read,
+        first: read_line_keep_step,
+        retry: "read_L",
+        retry_args: false,
+    },
+];
+
+const WAITING: [Waiting; 6] = [
+    Waiting {
+        name: "fill",
+        method: "fill",
+        dir: Dir::Read,
+        first: fill_step,
+        retry: "fill",
+        retry_args: true,
+    },
+    Waiting {
+        name: "read",
+        method: "read",
+        dir: Dir::Read,
+        first: read_step,
+        retry: "read",
+        retry_args: true,
+    },
+    Waiting {
+        name: "write",
+        method: "write",
+        dir: Dir::Write,
+        first: write_first,
+        retry: "flush",
+        retry_args: false,
+    },
+    Waiting {
+        name: "flush",
+        method: "flush",
+        dir: Dir::Write,
+        first: flush_step,
+        retry: "flush",
+        retry_args: false,
+    },
+    Waiting {
+        name: "shutdown",
+        method: "shutdown",
+        dir: Dir::Write,
+        first: shutdown_step,
+        retry: "shutdown",
+        retry_args: false,
+    },
+    Waiting {
+        name: "handshake",
+        method: "handshake",
+        dir: Dir::Read,
+        first: handshake_step,
+        retry: "handshake",
+        retry_args: false,
+    },
+];
+
+impl Waiting {
+    /// The plain method: `(first, rest)` so one result needs no allocation.
+    /// In a task it parks the task on the socket and returns WAIT; the Lua
+    /// wrapper yields and calls the retry method when woken, so no future
+    /// is built (the stream keeps the deadline).
+    fn now(
+        self,
+        lua: &Lua,
+        ios: &Ios,
+        (first, rest): (Option<Value>, Variadic<Value>),
+    ) -> mlua::Result<(Value, Variadic<Value>)> {
+        let mut args: Args = SmallVec::new();
+        args.extend(first);
+        args.extend(rest);
+        self.run(lua, ios, args)
+    }
+
+    fn run(self, lua: &Lua, ios: &Ios, args: Args) -> mlua::Result<(Value, Variadic<Value>)> {
+        let marker = Value::LightUserData(self_marker());
+        let d = self.dir as usize;
+        let want = {
+            let mut s = ios.0.borrow_mut();
+            match (self.first)(lua, &mut s, &args)? {
+                Step::Ready(out) => {
+                    if s.has_task_wait(d) {
+                        if let Some(w) = runtime(lua, &s)?.exec.current_waker() {
+                            s.end_task_wait_of(d, &w);
+                        }
+                    }
+                    return out.into_lua(lua, marker);
+                }
+                Step::Blocked(want) => want,
+            }
+        };
+        let rt = runtime(lua, &ios.0.borrow())?;
+        match locate(lua, &rt) {
+            Where::Task => {
+                let waker = rt
+                    .exec
+                    .current_waker()
+                    .ok_or_else(|| foreign_error(self.name))?;
+                let mut s = ios.0.borrow_mut();
+                if s.park_task(d, want, &waker, self.name)? {
+                    return Out::Fail(s.timeout_error(self.name)).into_lua(lua, marker);
+                }
+                let mut rest = Variadic::new();
+                if self.retry_args {
+                    rest.extend(args);
+                }
+                Ok((Value::LightUserData(wait_marker()), rest))
+            }
+            Where::Blocking => {
+                let step = if self.retry_args {
+                    self.first
+                } else {
+                    retry_step(self.retry)
+                };
+                let fut = wait(
+                    lua.clone(),
+                    rt.clone(),
+                    ios.0.clone(),
+                    self.dir,
+                    self.name,
+                    move |lua, s| step(lua, s, &args),
+                );
+                block_on(&rt, fut)??.into_lua(lua, marker)
+            }
+            Where::Foreign => Err(foreign_error(&format!("ios:{}", self.name))),
+        }
     }
 }
 
-/// Builds a waiting method: `now` answers at once or returns `None` with
-/// the stream in a state where `step` (re-run by the waiter) finishes it.
-fn method(
-    lua: &Lua,
-    name: &'static str,
-    dir: Dir,
-    prepare: fn(&Lua, &AnyUserData, &mut Stream, &MultiValue) -> mlua::Result<Option<MultiValue>>,
-    step: fn(&Lua, &AnyUserData, &mut Stream, &MultiValue) -> mlua::Result<Step<MultiValue>>,
-) -> mlua::Result<Function> {
-    let twin = lua.create_async_function(move |lua, mut args: MultiValue| async move {
-        let (ud, stream) = self_arg(&mut args, name)?;
-        let rt = runtime(&lua, &stream.borrow())?;
-        wait(lua, rt, stream, dir, name, move |lua, s| {
-            step(lua, &ud, s, &args)
-        })
-        .await
-    })?;
-    let sync = lua.create_function(move |lua, mut args: MultiValue| {
-        let (ud, stream) = self_arg(&mut args, name)?;
-        if let Some(done) = prepare(lua, &ud, &mut stream.borrow_mut(), &args)? {
-            return Ok(done);
-        }
-        let ud2 = ud.clone();
-        let args2 = args.clone();
-        args.push_front(Value::UserData(ud));
-        dispatch(lua, &stream, &twin, args, name, dir, move |lua, s| {
-            step(lua, &ud2, s, &args2)
-        })
-    })?;
-    wrap(lua, sync)
+fn retry_step(name: &str) -> StepFn {
+    match name {
+        "fill" => fill_step,
+        "read" => read_step,
+        "read_l" => read_line_step,
+        "read_L" => read_line_keep_step,
+        "shutdown" => shutdown_step,
+        "handshake" => handshake_step,
+        _ => flush_step,
+    }
 }
 
 // ---- read ----
 
-fn read_prepare(
-    lua: &Lua,
-    _: &AnyUserData,
-    s: &mut Stream,
-    args: &MultiValue,
-) -> mlua::Result<Option<MultiValue>> {
-    let fmts = formats(args)?;
-    match s.try_read(lua, &fmts)? {
-        Step::Ready(v) => Ok(Some(v)),
-        Step::Blocked(_) => Ok(None),
-    }
+fn fill_step(_: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<Out>> {
+    let n = match args.first() {
+        Some(Value::Integer(n)) if *n >= 0 => *n as usize,
+        Some(Value::Number(n)) if *n >= 0.0 && n.fract() == 0.0 => *n as usize,
+        _ => {
+            return Err(mlua::Error::runtime(
+                "bad argument #1 to 'fill' (non-negative integer expected)",
+            ))
+        }
+    };
+    s.try_fill(n)
 }
 
-fn read_step(
-    lua: &Lua,
-    _: &AnyUserData,
-    s: &mut Stream,
-    args: &MultiValue,
-) -> mlua::Result<Step<MultiValue>> {
+fn read_line_step(lua: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
+    s.try_read(lua, &[Format::Line { keep: false }])
+}
+
+fn read_line_keep_step(lua: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
+    s.try_read(lua, &[Format::Line { keep: true }])
+}
+
+fn read_step(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<Out>> {
     s.try_read(lua, &formats(args)?)
 }
 
 // ---- write and flush ----
 
-fn write_prepare(
-    lua: &Lua,
-    ud: &AnyUserData,
-    s: &mut Stream,
-    args: &MultiValue,
-) -> mlua::Result<Option<MultiValue>> {
+fn write_first(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<Out>> {
     // Check every argument before sending any, so misuse sends nothing.
     for (i, v) in args.iter().enumerate() {
         if !matches!(v, Value::String(_) | Value::Integer(_) | Value::Number(_)) {
@@ -182,7 +291,7 @@ fn write_prepare(
         }
     }
     if s.is_closed() {
-        return Ok(Some(failure(lua, s.closed_error())?));
+        return Ok(Step::Ready(Out::Fail(s.closed_error())));
     }
     let mut newline = false;
     for v in args.iter() {
@@ -192,130 +301,83 @@ fn write_prepare(
                 newline = newline || memchr::memchr(b'\n', &b).is_some();
                 s.put(&b)
             }
-            other => {
-                let text = lua
-                    .coerce_string(other.clone())?
-                    .map(|t| t.as_bytes().to_vec())
-                    .unwrap_or_default();
-                s.put(&text)
-            }
+            Value::Integer(i) => s.put(i.to_string().as_bytes()),
+            Value::Number(n) => s.put(&float_text(lua, *n)?.as_bytes()),
+            _ => Ok(()),
         };
         if let Err(e) = r {
-            return Ok(Some(failure(lua, e)?));
+            return Ok(Step::Ready(Out::Fail(e)));
         }
     }
     if !s.must_flush(newline) {
-        return Ok(Some(one(Value::UserData(ud.clone()))));
+        return Ok(Step::Ready(Out::Stream));
     }
-    flush_prepare(lua, ud, s, args)
+    flush_step(lua, s, args)
 }
 
-fn flush_prepare(
-    lua: &Lua,
-    ud: &AnyUserData,
-    s: &mut Stream,
-    args: &MultiValue,
-) -> mlua::Result<Option<MultiValue>> {
-    match flush_step(lua, ud, s, args)? {
-        Step::Ready(v) => Ok(Some(v)),
-        Step::Blocked(_) => Ok(None),
-    }
+/// A float as `file:write` writes it: `"%.14g"` (Lua's `LUA_NUMBER_FMT`),
+/// so `2.0` is `2`; Lua's own `string.format` does the formatting.
+fn float_text(lua: &Lua, n: f64) -> mlua::Result<mlua::LuaString> {
+    let format: Function = lua.globals().get::<Table>("string")?.get("format")?;
+    format.call(("%.14g", n))
 }
 
-fn flush_step(
-    lua: &Lua,
-    ud: &AnyUserData,
-    s: &mut Stream,
-    _: &MultiValue,
-) -> mlua::Result<Step<MultiValue>> {
+fn flush_step(_: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
     if s.is_closed() {
-        return Ok(Step::Ready(failure(lua, s.closed_error())?));
+        return Ok(Step::Ready(Out::Fail(s.closed_error())));
     }
-    unit_step(s.flush_step(), lua, || one(Value::UserData(ud.clone())))
+    Ok(unit_step(s.flush_step(), Out::Stream))
 }
 
 // ---- shutdown and handshake ----
 
-fn shutdown_prepare(
-    lua: &Lua,
-    ud: &AnyUserData,
-    s: &mut Stream,
-    args: &MultiValue,
-) -> mlua::Result<Option<MultiValue>> {
-    match shutdown_step(lua, ud, s, args)? {
-        Step::Ready(v) => Ok(Some(v)),
-        Step::Blocked(_) => Ok(None),
-    }
-}
-
-fn shutdown_step(
-    lua: &Lua,
-    _: &AnyUserData,
-    s: &mut Stream,
-    _: &MultiValue,
-) -> mlua::Result<Step<MultiValue>> {
+fn shutdown_step(_: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
     if s.is_closed() {
-        return Ok(Step::Ready(failure(lua, s.closed_error())?));
+        return Ok(Step::Ready(Out::Fail(s.closed_error())));
     }
-    unit_step(s.shutdown_step(), lua, || one(Value::Boolean(true)))
+    Ok(unit_step(s.shutdown_step(), Out::One(Value::Boolean(true))))
 }
 
-fn handshake_prepare(
-    lua: &Lua,
-    ud: &AnyUserData,
-    s: &mut Stream,
-    args: &MultiValue,
-) -> mlua::Result<Option<MultiValue>> {
-    match handshake_step(lua, ud, s, args)? {
-        Step::Ready(v) => Ok(Some(v)),
-        Step::Blocked(_) => Ok(None),
-    }
-}
-
-fn handshake_step(
-    lua: &Lua,
-    ud: &AnyUserData,
-    s: &mut Stream,
-    _: &MultiValue,
-) -> mlua::Result<Step<MultiValue>> {
+fn handshake_step(_: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
     if s.is_closed() {
-        return Ok(Step::Ready(failure(lua, s.closed_error())?));
+        return Ok(Step::Ready(Out::Fail(s.closed_error())));
     }
-    unit_step(s.handshake_step(), lua, || one(Value::UserData(ud.clone())))
+    Ok(unit_step(s.handshake_step(), Out::Stream))
 }
 
-/// The methods table (`__index`) with the waiting methods and `lines`.
+/// The methods table (`__index`): the waiting methods' wrappers and
+/// `lines`; mlua adds the plain methods to this same table.
 fn methods(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    let read = method(lua, "read", Dir::Read, read_prepare, read_step)?;
-    t.set(
-        "write",
-        method(lua, "write", Dir::Write, write_prepare, flush_step)?,
-    )?;
-    t.set(
-        "flush",
-        method(lua, "flush", Dir::Write, flush_prepare, flush_step)?,
-    )?;
-    t.set(
-        "shutdown",
-        method(lua, "shutdown", Dir::Write, shutdown_prepare, shutdown_step)?,
-    )?;
-    t.set(
-        "handshake",
-        method(
-            lua,
-            "handshake",
-            Dir::Read,
-            handshake_prepare,
-            handshake_step,
-        )?,
-    )?;
+    let make: Function = lua
+        .load(include_str!("waiting.lua"))
+        .set_name("=tls.ios")
+        .call((
+            Value::LightUserData(wait_marker()),
+            Value::LightUserData(self_marker()),
+            Value::LightUserData(Lua::poll_pending()),
+            &t,
+        ))?;
+    for w in WAITING {
+        let f: Function = make.call((w.name, format!("_{}", w.method), format!("_{}", w.retry)))?;
+        t.set(w.name, f)?;
+    }
+    // read dispatches the common single line formats to their own methods.
+    let read: Function = lua
+        .load(include_str!("read.lua"))
+        .set_name("=tls.ios.read")
+        .call((
+            Value::LightUserData(wait_marker()),
+            Value::LightUserData(Lua::poll_pending()),
+            &t,
+            t.get::<Function>("read")?,
+        ))?;
+    t.set("read", &read)?;
     let lines: Function = lua
         .load(include_str!("lines.lua"))
         .set_name("=tls.ios.lines")
         .call(&read)?;
     t.set("lines", lines)?;
-    t.set("read", read)?;
     Ok(t)
 }
 
@@ -329,7 +391,9 @@ fn addr_result(lua: &Lua, s: &Stream, peer: bool) -> mlua::Result<MultiValue> {
         t.socket().local_addr()
     };
     match a {
-        Ok(a) => Ok(one(Value::Table(crate::net::addr::to_lua(lua, a)?))),
+        Ok(a) => Ok(MultiValue::from_iter([Value::Table(
+            crate::net::addr::to_lua(lua, a)?,
+        )])),
         Err(e) => failure(lua, crate::error::NetError::from_io("", &e)),
     }
 }
@@ -341,11 +405,22 @@ impl UserData for Ios {
     }
 
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        for w in WAITING {
+            m.add_method(format!("_{}", w.method), move |lua, ios, args| {
+                w.now(lua, ios, args)
+            });
+        }
+        for w in LINE_READS {
+            m.add_method(format!("_{}", w.method), move |lua, ios, ()| {
+                w.run(lua, ios, SmallVec::new())
+            });
+        }
         m.add_method("close", |_, ios, ()| {
             ios.0.borrow_mut().close();
             Ok(true)
         });
-        m.add_meta_method(MetaMethod::Close, |_, ios, _: MultiValue| {
+        // By name: MetaMethod::Close exists only for Lua 5.4, where `<close>` does.
+        m.add_meta_method("__close", |_, ios, _: MultiValue| {
             ios.0.borrow_mut().close();
             Ok(())
         });
@@ -380,6 +455,13 @@ impl UserData for Ios {
         });
         m.add_method("getsockname", |lua, ios, ()| {
             addr_result(lua, &ios.0.borrow(), false)
+        });
+        m.add_method("info", |lua, ios, ()| {
+            let s = ios.0.borrow();
+            match s.transport().and_then(|t| t.tls_info()) {
+                Some(info) => crate::tls::info_table(lua, &info).map(Value::Table),
+                None => Ok(Value::Nil),
+            }
         });
         m.add_meta_method(MetaMethod::ToString, |_, ios, ()| {
             let s = ios.0.borrow();

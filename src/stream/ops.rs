@@ -5,11 +5,12 @@
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::rc::Rc;
-use std::task::Poll;
+use std::task::{Poll, Waker};
 
-use mlua::{Lua, MultiValue};
+use mlua::Lua;
 
-use super::core::{failure, Step, Stream};
+use super::core::{Out, Step, Stream};
+use super::transport::Want;
 use crate::error::NetError;
 use crate::runtime::deadline::Deadline;
 use crate::runtime::Runtime;
@@ -21,10 +22,13 @@ pub(crate) enum Dir {
     Write,
 }
 
-/// Claims a direction of the stream for one waiting operation.
+/// Claims a direction of the stream for one waiting operation, and
+/// remembers where it parked so the reactor forgets its waker when the
+/// operation ends (by readiness, timeout, close or cancellation).
 struct Claim {
     stream: Rc<RefCell<Stream>>,
     dir: Dir,
+    parked: Option<(Want, Waker)>,
 }
 
 impl Claim {
@@ -48,13 +52,30 @@ impl Claim {
         Ok(Self {
             stream: stream.clone(),
             dir,
+            parked: None,
         })
+    }
+
+    /// Parks `waker` for `want`, replacing where this operation parked before.
+    fn park(&mut self, s: &Stream, want: Want, waker: &Waker) {
+        match &self.parked {
+            Some((w, k)) if *w == want && k.will_wake(waker) => {}
+            Some((w, k)) => {
+                s.unpark(*w, k);
+                self.parked = Some((want, waker.clone()));
+            }
+            None => self.parked = Some((want, waker.clone())),
+        }
+        s.park(want, waker);
     }
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
         if let Ok(mut s) = self.stream.try_borrow_mut() {
+            if let Some((want, waker)) = self.parked.take() {
+                s.unpark(want, &waker);
+            }
             match self.dir {
                 Dir::Read => s.reading = false,
                 Dir::Write => s.writing = false,
@@ -71,9 +92,9 @@ pub(crate) async fn wait(
     stream: Rc<RefCell<Stream>>,
     dir: Dir,
     what: &'static str,
-    mut step: impl FnMut(&Lua, &mut Stream) -> mlua::Result<Step<MultiValue>>,
-) -> mlua::Result<MultiValue> {
-    let _claim = Claim::new(&stream, dir, what)?;
+    mut step: impl FnMut(&Lua, &mut Stream) -> mlua::Result<Step<Out>>,
+) -> mlua::Result<Out> {
+    let mut claim = Claim::new(&stream, dir, what)?;
     let mut deadline = Deadline::after(&rt, stream.borrow().timeout);
     poll_fn(|cx| {
         let mut s = stream.borrow_mut();
@@ -81,12 +102,9 @@ pub(crate) async fn wait(
             Step::Ready(v) => Poll::Ready(Ok(v)),
             Step::Blocked(want) => {
                 if deadline.poll_expired(cx) {
-                    let peer = s.peer.map(|p| format!(" {p}")).unwrap_or_default();
-                    let e =
-                        NetError::new("timeout", format!("{what} on {}{peer}: timed out", s.kind));
-                    return Poll::Ready(failure(&lua, e));
+                    return Poll::Ready(Ok(Out::Fail(s.timeout_error(what))));
                 }
-                s.park(want, cx.waker());
+                claim.park(&s, want, cx.waker());
                 Poll::Pending
             }
         }
@@ -94,15 +112,11 @@ pub(crate) async fn wait(
     .await
 }
 
-/// Maps a step that yields `()` into one that yields `ok` (the stream, `true`).
-pub(crate) fn unit_step(
-    r: Result<Step<()>, NetError>,
-    lua: &Lua,
-    ok: impl FnOnce() -> MultiValue,
-) -> mlua::Result<Step<MultiValue>> {
+/// Maps a step that yields `()` into one that yields `ok`.
+pub(crate) fn unit_step(r: Result<Step<()>, NetError>, ok: Out) -> Step<Out> {
     match r {
-        Ok(Step::Ready(())) => Ok(Step::Ready(ok())),
-        Ok(Step::Blocked(w)) => Ok(Step::Blocked(w)),
-        Err(e) => Ok(Step::Ready(failure(lua, e)?)),
+        Ok(Step::Ready(())) => Step::Ready(ok),
+        Ok(Step::Blocked(w)) => Step::Blocked(w),
+        Err(e) => Step::Ready(Out::Fail(e)),
     }
 }

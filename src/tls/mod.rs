@@ -26,5 +26,5 @@ mod testutil;
 pub use cache::{shared, TlsConfig};
 pub use info::info_table;
 pub use lua_config::{new_config, tcp_options, tls_arg, LuaTlsConfig, TlsArg};
-pub use options::{TlsOptions, TCP_KEYS};
+pub use options::{TlsOptions, TLS_KEYS};
 pub use transport::TlsTransport;

@@ -10,9 +10,26 @@ use std::time::Duration;
 
 use mlua::{Table, Value};
 
-/// Keys the TCP layer reads from the same table; accepted here unchecked
-/// (`timeout` is read by both layers).
-pub const TCP_KEYS: &[&str] = &["timeout", "nodelay", "backlog", "reuseport", "maxline"];
+// Keys the TCP layer reads from the same table are accepted here unchecked
+// (`timeout` is read by both layers).
+use crate::net::options::TCP_KEYS;
+
+/// The keys only TLS reads; the TCP layer accepts them unchecked.
+pub const TLS_KEYS: &[&str] = &[
+    "cafile",
+    "ca",
+    "cert",
+    "key",
+    "certs",
+    "alpn",
+    "protocols",
+    "resumption",
+    "verify_client",
+    "servername",
+    "insecure_no_verify_cert",
+    "insecure_no_verify_name",
+    "insecure_no_verify_time",
+];
 
 /// A certificate or key given as a path or as PEM text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -107,7 +124,8 @@ pub struct TlsOptions {
     pub verify_client: VerifyClient,
     /// Extension: the name to send as SNI and verify, overriding the host.
     pub servername: Option<String>,
-    /// Accept any server certificate (handshake signatures still checked).
+    /// Accept any server certificate chain and dates; the host name is
+    /// still checked (as libtls), unless `insecure_no_verify_name`.
     pub insecure_no_verify_cert: bool,
     /// Check chain and dates but not the host name.
     pub insecure_no_verify_name: bool,

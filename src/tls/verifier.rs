@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
+use rustls::client::{verify_server_name, WebPkiServerVerifier};
+use rustls::server::ParsedCertificate;
 use rustls::{CertificateError, DigitallySignedStruct, Error, OtherError, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
@@ -30,7 +31,8 @@ impl std::error::Error for SelfSigned {}
 /// Which checks to skip; all `false` means full verification.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Skip {
-    /// Accept any certificate (handshake signatures are still checked).
+    /// Accept any chain and any dates (the host name is still checked
+    /// unless `name` is set too; handshake signatures always are).
     pub cert: bool,
     /// Do not check the host name.
     pub name: bool,
@@ -66,6 +68,13 @@ impl ServerCertVerifier for ServerVerifier {
         now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
         if self.skip.cert {
+            // As libtls: not verifying the certificate (chain, dates) still
+            // checks the host name unless insecure_no_verify_name says so.
+            if !self.skip.name {
+                let cert = ParsedCertificate::try_from(end_entity)?;
+                verify_server_name(&cert, server_name)
+                    .map_err(|e| readable_names(e, end_entity))?;
+            }
             return Ok(ServerCertVerified::assertion());
         }
         let mut at = now;
@@ -262,6 +271,24 @@ mod tests {
             "wrong.example"
         )
         .is_ok());
-        assert!(check(CERT, "selfsigned", "wrong.example").is_ok());
+        assert!(check(CERT, "selfsigned", "localhost").is_ok());
+        assert!(check(CERT, "unknownca", "localhost").is_ok());
+        assert!(check(CERT, "expired", "localhost").is_ok());
+        match cert_err(check(CERT, "selfsigned", "wrong.example")) {
+            CertificateError::NotValidForNameContext { presented, .. } => {
+                assert_eq!(presented, vec!["localhost", "127.0.0.1"])
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(check(
+            Skip {
+                cert: true,
+                name: true,
+                time: false
+            },
+            "selfsigned",
+            "wrong.example"
+        )
+        .is_ok());
     }
 }

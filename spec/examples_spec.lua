@@ -1,0 +1,209 @@
+-- The programs in examples/ run as a user would run them: each in its own
+-- interpreter, killed if it outlives its time bound, its output checked.
+-- (examples/fetch.lua has its own spec, fetch_spec.lua.)
+local helper = require "helper"
+
+local ROOT = helper.root
+local ENV = "LUA_CPATH='target/lua/?.so;;' LUA_PATH='lua/?.lua;lua/?/init.lua;;'"
+
+--- Runs `lua5.4 examples/<script> <args>`; returns the exit code and
+-- everything printed (stdout and stderr).
+local function run(script, args, seconds)
+  local cmd = ("cd %q && %s timeout -k 2 %d lua5.4 examples/%s %s 2>&1; echo \"exit=$?\"")
+    :format(ROOT, ENV, seconds or 30, script, args or "")
+  local p = io.popen(cmd)
+  local out = p:read("a")
+  p:close()
+  return tonumber(out:match("exit=(%d+)%s*$")), (out:gsub("exit=%d+%s*$", ""))
+end
+
+local function count(text, plain)
+  local n, at = 0, 1
+  while true do
+    local s, e = text:find(plain, at, true)
+    if not s then return n end
+    n, at = n + 1, e + 1
+  end
+end
+
+--- Whether a fresh interpreter can require `module`.
+local function available(module)
+  return (helper.lua(("require %q"):format(module), 10))
+end
+
+describe("examples", function()
+  describe("echo_client.lua", function()
+    it("runs its demo: three clients at once against the in-process server", function()
+      local code, out = run("echo_client.lua", "", 30)
+      assert.equal(0, code, out)
+      assert.truthy(out:match("echo server on port %d+"), out)
+      for i = 1, 3 do
+        for _, msg in ipairs { "hello from client ", "line two from client ", "bye from client " } do
+          local text = msg .. i
+          assert.equal(1, count(out, ("sent %q, got %q"):format(text, text)), out)
+        end
+      end
+      assert.truthy(out:find("all replies matched", 1, true), out)
+    end)
+
+    it("exits 1 and says why when nothing listens", function()
+      local port = helper.free_port()
+      local code, out = run("echo_client.lua", "127.0.0.1:" .. port, 30)
+      assert.equal(1, code, out)
+      assert.truthy(out:find(("client failed: connect to 127.0.0.1:%d: connection refused"):format(port), 1, true), out)
+    end)
+
+    it("exits 2 on an address it cannot read", function()
+      local code, out = run("echo_client.lua", "nonsense", 30)
+      assert.equal(2, code, out)
+      assert.truthy(out:find("usage:", 1, true), out)
+    end)
+  end)
+
+  describe("echo_server.lua", function()
+    local server, port
+
+    setup(function()
+      server = helper.process(("cd %q && %s lua5.4 examples/echo_server.lua 127.0.0.1 0"):format(ROOT, ENV))
+      for _ = 1, 200 do
+        port = server:output():match("listening on 127%.0%.0%.1:(%d+)")
+        if port then break end
+        os.execute("sleep 0.05")
+      end
+      assert(port, "echo_server.lua did not start: " .. server:output())
+    end)
+
+    teardown(function()
+      if server then server:stop() end
+    end)
+
+    it("answers echo_client.lua given its address", function()
+      local code, out = run("echo_client.lua", ("localhost:%s alpha 'beta gamma'"):format(port), 30)
+      assert.equal(0, code, out)
+      assert.truthy(out:find('client: sent "alpha", got "alpha"', 1, true), out)
+      assert.truthy(out:find('client: sent "beta gamma", got "beta gamma"', 1, true), out)
+      assert.truthy(out:find("all replies matched", 1, true), out)
+      assert.truthy(helper.wait_until(function()
+        return server:output():find("done after 2 lines", 1, true)
+      end, 5), server:output())
+    end)
+
+    it("echoes bytes unchanged, CR LF and a last line without newline included", function()
+      local tcp = require "tls.tcp"
+      local ios = assert(tcp.connecta("127.0.0.1:" .. port))
+      ios:settimeout(5)
+      assert(ios:write("one\r\n", "two\n", "three"))
+      assert(ios:shutdown())
+      assert.equal("one\r\ntwo\nthree", ios:read("a"))
+      ios:close()
+    end)
+  end)
+
+  describe("tls_echo.lua", function()
+    it("runs its checks with spec/certs", function()
+      assert(os.execute(("sh %q/scripts/gen-certs.sh %q/spec/certs >/dev/null"):format(ROOT, ROOT)))
+      local code, out = run("tls_echo.lua", "", 60)
+      assert.equal(0, code, out)
+      assert.equal(0, count(out, "FAIL:"), out)
+      assert.equal(10, count(out, "ok:   "), out)
+      assert.truthy(out:find("resumed: false", 1, true), out)
+      assert.truthy(out:find("resumed: true", 1, true), out)
+      assert.equal(2, count(out, 'server: client "lua-tls test client"'), out)
+      assert.truthy(out:find("client certificate required (certificate)", 1, true), out)
+      assert.truthy(out:find("alert unknown_ca) (certificate)", 1, true), out)
+      assert.truthy(out:find("all checks passed", 1, true), out)
+    end)
+
+    it("makes its own certificates in a directory that has none", function()
+      local dir = os.tmpname()
+      os.remove(dir)
+      local code, out = run("tls_echo.lua", ("%q"):format(dir), 120)
+      os.execute(("rm -rf %q"):format(dir))
+      assert.equal(0, code, out)
+      assert.truthy(out:find("generating test certificates in " .. dir, 1, true), out)
+      assert.truthy(out:find("all checks passed", 1, true), out)
+    end)
+  end)
+
+  describe("luv_embed.lua", function()
+    if not available("luv") then
+      pending("lua-luv is not installed")
+      return
+    end
+
+    it("drives our loop from luv's until the client is done", function()
+      local code, out = run("luv_embed.lua", "", 30)
+      assert.equal(0, code, out)
+      for i = 1, 3 do
+        assert.truthy(out:find("reply: LINE " .. i, 1, true), out)
+      end
+      local ticks = tonumber(out:match("luv ticked (%d+) times"))
+      assert.truthy(ticks and ticks >= 1, out)
+    end)
+  end)
+
+  describe("dig.lua", function()
+    -- Runs only where tls.dns is built in.
+    if not available("tls.dns") then
+      pending("tls.dns is not in this build of tls.so")
+      return
+    end
+
+    it("runs its demo without a network", function()
+      local code, out = run("dig.lua", "", 30)
+      assert.equal(0, code, out)
+      assert.truthy(out:find("127.0.0.1:80", 1, true), out)
+      assert.truthy(out:find("[::1]:443", 1, true), out)
+      assert.truthy(out:find("127.0.0.1:8080", 1, true), out)
+    end)
+
+    it("exits 2 on a usage error", function()
+      local code, out = run("dig.lua", "-x name", 30)
+      assert.equal(2, code, out)
+      assert.truthy(out:find("usage:", 1, true), out)
+    end)
+
+    describe("against dnsmasq", function()
+      if not os.execute("command -v dnsmasq >/dev/null 2>&1") then
+        pending("dnsmasq is not installed")
+        return
+      end
+      local dnsmasq, server
+
+      setup(function()
+        local port = helper.free_port()
+        server = "127.0.0.1:" .. port
+        dnsmasq = helper.process(("dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll"
+          .. " --listen-address=127.0.0.1 --bind-interfaces --port=%d --pid-file="
+          .. " --host-record=example.test,192.0.2.7,2001:db8::7 --local=/test/"):format(port))
+        -- dnsmasq answers on UDP; give it a moment to bind.
+        os.execute("sleep 0.3")
+      end)
+
+      teardown(function()
+        if dnsmasq then dnsmasq:stop() end
+      end)
+
+      it("prints both families with the port attached", function()
+        local code, out = run("dig.lua", ("@%s example.test 443"):format(server), 30)
+        assert.equal(0, code, out .. dnsmasq:output())
+        assert.truthy(out:find("192.0.2.7:443", 1, true), out)
+        assert.truthy(out:find("[2001:db8::7]:443", 1, true), out)
+        assert.truthy(out:find(";; 2 addresses in", 1, true), out)
+      end)
+
+      it("asks for one family with -4", function()
+        local code, out = run("dig.lua", ("@%s -4 example.test"):format(server), 30)
+        assert.equal(0, code, out)
+        assert.truthy(out:find("192.0.2.7:0", 1, true), out)
+        assert.falsy(out:find("2001:db8::7", 1, true), out)
+      end)
+
+      it("exits 1 with code nxdomain for a name that does not exist", function()
+        local code, out = run("dig.lua", ("@%s missing.test."):format(server), 30)
+        assert.equal(1, code, out)
+        assert.truthy(out:find("(nxdomain)", 1, true), out)
+      end)
+    end)
+  end)
+end)

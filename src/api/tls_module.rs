@@ -1,0 +1,214 @@
+//! `tls`: connecta, connect, listen, config. The handshake is complete
+//! before `connecta`/`connect` return and before a server's handler runs.
+
+use std::future::poll_fn;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+use mlua::{Lua, MultiValue, Table, Value};
+
+use super::tcp_module::{dispatch_connect, listen_common, port_arg};
+use crate::error::NetError;
+use crate::net::addr;
+use crate::net::connect::{connect, connect_host, Connected};
+use crate::net::listener::{MakeTransport, Protocol};
+use crate::net::options::TcpOptions;
+use crate::runtime::context::{block_on, wrap};
+use crate::runtime::deadline::Deadline;
+use crate::runtime::Runtime;
+use crate::stream::core::{failure, Step};
+use crate::stream::ios::Ios;
+use crate::tls::{new_config, tcp_options, tls_arg, TlsArg, TlsTransport};
+
+/// How long a server waits for a client's handshake unless `timeout` says.
+const SERVER_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a client connects: an address, or a host name and port.
+enum Target {
+    Addr(SocketAddr),
+    Host(String, u16),
+}
+
+/// The TCP keys of a TLS `opts` (the TLS keys were checked by `tls_arg`).
+fn tcp_opts(opts: &Value, fname: &str) -> mlua::Result<TcpOptions> {
+    TcpOptions::from_lua(tcp_options(opts)?.as_ref(), fname, crate::tls::TLS_KEYS)
+}
+
+/// Connects, wraps in TLS and completes the handshake within `timeout`.
+async fn connect_tls(
+    lua: &Lua,
+    rt: &Rc<Runtime>,
+    target: &Target,
+    hostname: &str,
+    arg: &TlsArg,
+    tcp: &TcpOptions,
+) -> mlua::Result<MultiValue> {
+    let mut deadline = Deadline::after(rt, arg.timeout);
+    let connected = match target {
+        Target::Addr(a) => connect(rt, *a, arg.timeout, tcp.nodelay).await,
+        Target::Host(h, p) => connect_host(rt, h, *p, arg.timeout, tcp.nodelay).await,
+    };
+    let Connected {
+        socket,
+        registration,
+    } = match connected {
+        Ok(c) => c,
+        Err(e) => return failure(lua, e),
+    };
+    let transport = match TlsTransport::connect(socket, &arg.config, hostname) {
+        Ok(t) => t,
+        Err(e) => return failure(lua, e),
+    };
+    let ios = Ios::new(Box::new(transport), registration, "tls", tcp);
+    ios.0.borrow_mut().host = Some(hostname.into());
+    let stream = ios.0.clone();
+    let done = poll_fn(|cx| {
+        let mut s = stream.borrow_mut();
+        match s.handshake_step() {
+            Ok(Step::Ready(())) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(e)),
+            Ok(Step::Blocked(want)) => {
+                if deadline.poll_expired(cx) {
+                    let msg = format!("handshake with {}: timed out", s.what());
+                    return Poll::Ready(Err(NetError::new("timeout", msg)));
+                }
+                s.park(want, cx.waker());
+                Poll::Pending
+            }
+        }
+    })
+    .await;
+    match done {
+        Ok(()) => Ok(MultiValue::from_iter([Value::UserData(
+            lua.create_userdata(ios)?,
+        )])),
+        Err(e) => {
+            stream.borrow_mut().close();
+            failure(lua, e)
+        }
+    }
+}
+
+fn hostname_arg(v: &Value, arg: usize, fname: &str) -> mlua::Result<String> {
+    match v {
+        Value::String(s) => Ok(s.to_str()?.to_string()),
+        other => Err(mlua::Error::runtime(format!(
+            "bad argument #{arg} to '{fname}' (host name expected, got {})",
+            other.type_name()
+        ))),
+    }
+}
+
+pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+
+    let twin =
+        lua.create_async_function(|lua, (to, host, opts): (Value, Value, Value)| async move {
+            let rt = Runtime::get(&lua)?;
+            let target = Target::Addr(addr::from_lua(&to, 1, "connecta")?);
+            let host = hostname_arg(&host, 2, "connecta")?;
+            let arg = tls_arg(&opts, "opts")?;
+            let tcp = tcp_opts(&opts, "tls.connecta")?;
+            connect_tls(&lua, &rt, &target, &host, &arg, &tcp).await
+        })?;
+    let connecta = lua.create_function(move |lua, (to, host, opts): (Value, Value, Value)| {
+        let target = Target::Addr(addr::from_lua(&to, 1, "connecta")?);
+        let hostname = hostname_arg(&host, 2, "connecta")?;
+        let arg = tls_arg(&opts, "opts")?;
+        let tcp = tcp_opts(&opts, "tls.connecta")?;
+        // A bad cafile is reported now, not after a connect.
+        if let Err(e) = arg.config.client() {
+            return failure(lua, e);
+        }
+        let args = MultiValue::from_iter([to, host, opts]);
+        dispatch_connect(lua, &twin, args, "tls.connecta", |rt| {
+            block_on(rt, connect_tls(lua, rt, &target, &hostname, &arg, &tcp))?
+        })
+    })?;
+    t.set("connecta", wrap(lua, connecta)?)?;
+
+    let twin = lua.create_async_function(
+        |lua, (host, port, opts): (Value, Value, Value)| async move {
+            let rt = Runtime::get(&lua)?;
+            let host = hostname_arg(&host, 1, "connect")?;
+            let port = port_arg(&port, 2, "connect")?;
+            let arg = tls_arg(&opts, "opts")?;
+            let tcp = tcp_opts(&opts, "tls.connect")?;
+            connect_tls(
+                &lua,
+                &rt,
+                &Target::Host(host.clone(), port),
+                &host,
+                &arg,
+                &tcp,
+            )
+            .await
+        },
+    )?;
+    let connect_fn =
+        lua.create_function(move |lua, (host, port, opts): (Value, Value, Value)| {
+            let hostname = hostname_arg(&host, 1, "connect")?;
+            let p = port_arg(&port, 2, "connect")?;
+            let arg = tls_arg(&opts, "opts")?;
+            let tcp = tcp_opts(&opts, "tls.connect")?;
+            if let Err(e) = arg.config.client() {
+                return failure(lua, e);
+            }
+            let args = MultiValue::from_iter([host, port, opts]);
+            let target = Target::Host(hostname.clone(), p);
+            dispatch_connect(lua, &twin, args, "tls.connect", |rt| {
+                block_on(rt, connect_tls(lua, rt, &target, &hostname, &arg, &tcp))?
+            })
+        })?;
+    t.set("connect", wrap(lua, connect_fn)?)?;
+
+    // Wrapped: a host name that needs DNS continues asynchronously in a task.
+    let listen_fn = lua.create_function(
+        |lua, (host, port, handler, opts): (String, Value, Value, Value)| {
+            let port = port_arg(&port, 2, "listen")?;
+            if opts.is_nil() {
+                return Err(mlua::Error::runtime(
+                    "bad argument #4 to 'listen' (options with cert and key expected)",
+                ));
+            }
+            let arg = tls_arg(&opts, "opts")?;
+            if arg.config.options().server_certs().is_empty() {
+                return Err(mlua::Error::runtime(
+                    "tls.listen: options need 'cert' and 'key' (or 'certs')",
+                ));
+            }
+            // Build now, so an unreadable key fails here and not per client.
+            if let Err(e) = arg.config.server() {
+                return failure(lua, e);
+            }
+            let tcp = tcp_opts(&opts, "tls.listen")?;
+            let handshake = Some(arg.timeout.unwrap_or(SERVER_HANDSHAKE_TIMEOUT));
+            let config = arg.config.clone();
+            let make: MakeTransport = Box::new(move |s| {
+                let t = TlsTransport::accept(s, &config).map_err(NetError::into_io)?;
+                Ok((
+                    Box::new(t) as Box<dyn crate::stream::transport::Transport>,
+                    "tls",
+                ))
+            });
+            listen_common(
+                lua,
+                "tls.listen",
+                &host,
+                port,
+                handler,
+                tcp,
+                Protocol { make, handshake },
+            )
+        },
+    )?;
+    t.set("listen", wrap(lua, listen_fn)?)?;
+
+    t.set(
+        "config",
+        lua.create_function(|lua, opts: Option<Table>| new_config(lua, opts))?,
+    )?;
+    Ok(t)
+}
