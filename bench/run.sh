@@ -105,8 +105,7 @@ echo "tls.so: $so_dir/libtls.so; repeat: $REPEAT" >&2
 
 # The implementations take turns within each round, so that a machine
 # that gets busier or quieter during the run treats both alike.
-rt_cq=- rt_ours=- ln_cq_filled=- ln_cq_streamed=- ln_ours_filled=- ln_ours_streamed=-
-dns_cq=- dns_ours=-
+rt_cq=- rt_ours=- ln_cq_filled=- ln_cq_streamed=- ln_ours_filled=- ln_ours_streamed=- dns_cq=- dns_ours=-
 round=0
 while [ "$round" -lt "$REPEAT" ]; do
   round=$((round + 1))
