@@ -92,6 +92,8 @@ impl Settings {
 
 /// The loaded state.
 pub(crate) struct State {
+    /// Where resolv.conf is ([`RESOLV_CONF`] but in tests).
+    resolv_path: PathBuf,
     /// What resolv.conf and `$RES_OPTIONS` say.
     system: ResolvConf,
     resolv_stamp: Option<Stamp>,
@@ -109,10 +111,11 @@ pub(crate) struct State {
 }
 
 impl State {
-    fn load(now: Instant) -> State {
-        let resolv_stamp = stamp(Path::new(RESOLV_CONF));
-        let system = read_resolv_conf();
+    fn load(resolv_path: &Path, now: Instant) -> State {
+        let resolv_stamp = stamp(resolv_path);
+        let system = read_resolv_conf(resolv_path);
         let mut s = State {
+            resolv_path: resolv_path.to_path_buf(),
             conf: system.clone(),
             system,
             resolv_stamp,
@@ -156,10 +159,10 @@ impl State {
             return;
         }
         self.checked = now;
-        let resolv_stamp = stamp(Path::new(RESOLV_CONF));
+        let resolv_stamp = stamp(&self.resolv_path);
         if resolv_stamp != self.resolv_stamp {
             self.resolv_stamp = resolv_stamp;
-            self.system = read_resolv_conf();
+            self.system = read_resolv_conf(&self.resolv_path);
             self.recompute();
         }
         if self.conf.hosts_path != self.hosts_path || stamp(&self.hosts_path) != self.hosts_stamp {
@@ -199,8 +202,8 @@ impl State {
 }
 
 /// resolv.conf, or the defaults when it is missing, then `$RES_OPTIONS`.
-fn read_resolv_conf() -> ResolvConf {
-    let mut conf = std::fs::read_to_string(RESOLV_CONF)
+fn read_resolv_conf(path: &Path) -> ResolvConf {
+    let mut conf = std::fs::read_to_string(path)
         .map(|text| ResolvConf::parse(&text))
         .unwrap_or_default();
     if let Ok(options) = std::env::var("RES_OPTIONS") {
@@ -254,7 +257,7 @@ impl Resolver {
         let mut slot = self.state.borrow_mut();
         match slot.as_mut() {
             Some(s) => s.refresh(now),
-            None => *slot = Some(State::load(now)),
+            None => *slot = Some(State::load(Path::new(RESOLV_CONF), now)),
         }
         RefMut::map(slot, |s| s.as_mut().expect("loaded above"))
     }
@@ -263,7 +266,7 @@ impl Resolver {
     pub(crate) fn state_now(&self) -> RefMut<'_, State> {
         let mut slot = self.state.borrow_mut();
         if slot.is_none() {
-            *slot = Some(State::load(Instant::now()));
+            *slot = Some(State::load(Path::new(RESOLV_CONF), Instant::now()));
         }
         RefMut::map(slot, |s| s.as_mut().expect("loaded above"))
     }
@@ -379,4 +382,105 @@ pub(crate) fn service_port(service: &str, proto: Proto) -> Option<u16> {
                 .unwrap_or_default()
         })
         .port(service, proto)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct TempDir(PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn temp_dir(tag: &str) -> TempDir {
+        let dir =
+            std::env::temp_dir().join(format!("lua-tls-resolver-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn servers(s: &State) -> Vec<String> {
+        s.conf.nameservers.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn reloads_changed_files_at_most_once_a_second() {
+        let dir = temp_dir("reload");
+        let resolv = dir.0.join("resolv.conf");
+        let hosts = dir.0.join("hosts");
+        std::fs::write(&resolv, "nameserver 192.0.2.1\nsearch a.example\n").unwrap();
+        std::fs::write(&hosts, "192.0.2.10 one.example\n").unwrap();
+        let t0 = Instant::now();
+        let mut s = State::load(&resolv, t0);
+        let mut settings = Settings::default();
+        settings.overrides.hosts = Some(hosts.clone());
+        s.configure(settings);
+        assert_eq!(servers(&s), ["192.0.2.1:53"]);
+        assert_eq!(s.hosts.lookup("one.example", Family::Any).len(), 1);
+
+        // Longer content, so the size changes even where mtime is coarse.
+        std::fs::write(&resolv, "nameserver 192.0.2.2\nnameserver 192.0.2.3\n").unwrap();
+        std::fs::write(&hosts, "192.0.2.20 two.example\n192.0.2.21 two.example\n").unwrap();
+        s.refresh(t0 + Duration::from_millis(500));
+        assert_eq!(servers(&s), ["192.0.2.1:53"], "checked within a second");
+        s.refresh(t0 + Duration::from_millis(1500));
+        assert_eq!(servers(&s), ["192.0.2.2:53", "192.0.2.3:53"]);
+        assert!(s.conf.search.is_empty());
+        assert!(s.hosts.lookup("one.example", Family::Any).is_empty());
+        assert_eq!(s.hosts.lookup("two.example", Family::Any).len(), 2);
+
+        // Overrides stay on top of a reloaded file.
+        let mut settings = s.settings.clone();
+        settings
+            .overrides
+            .set_nameservers(&["127.0.0.1:5353"])
+            .unwrap();
+        settings.set_ndots(3).unwrap();
+        s.configure(settings);
+        std::fs::write(
+            &resolv,
+            "nameserver 192.0.2.4\noptions ndots:2 attempts:4\n",
+        )
+        .unwrap();
+        s.refresh(t0 + Duration::from_millis(2600));
+        assert_eq!(servers(&s), ["127.0.0.1:5353"]);
+        assert_eq!(s.conf.ndots, 3);
+        assert_eq!(s.conf.attempts, 4);
+
+        // A missing file means the defaults.
+        std::fs::remove_file(&resolv).unwrap();
+        let mut settings = s.settings.clone();
+        settings.overrides.nameservers = None;
+        s.configure(settings);
+        s.refresh(t0 + Duration::from_millis(3700));
+        assert_eq!(servers(&s), ["127.0.0.1:53", "[::1]:53"]);
+    }
+
+    #[test]
+    fn turning_the_cache_off_empties_it() {
+        let dir = temp_dir("cache");
+        let mut s = State::load(&dir.0.join("missing"), Instant::now());
+        assert!(s.cache.capacity() > 0);
+        let mut settings = s.settings.clone();
+        settings.cache = false;
+        s.configure(settings.clone());
+        assert_eq!(s.cache.capacity(), 0);
+        settings.cache = true;
+        s.configure(settings);
+        assert!(s.cache.capacity() > 0);
+    }
+
+    #[test]
+    fn service_names() {
+        assert_eq!(service_port("443", Proto::Tcp), Some(443));
+        assert_eq!(service_port("https", Proto::Tcp), Some(443));
+        assert_eq!(service_port("HTTP", Proto::Tcp), Some(80));
+        assert_eq!(service_port("domain", Proto::Udp), Some(53));
+        assert_eq!(service_port("no-such-service", Proto::Tcp), None);
+        assert_eq!(service_port("70000", Proto::Tcp), None);
+    }
 }
