@@ -410,8 +410,18 @@ impl UserData for Ios {
                 w.now(lua, ios, args)
             });
         }
-        for w in LINE_READS {
+        for (w, keep) in LINE_READS.into_iter().zip([false, true]) {
             m.add_method(format!("_{}", w.method), move |lua, ios, ()| {
+                // A line already buffered: answered here, nothing else runs.
+                if let Ok(mut s) = ios.0.try_borrow_mut() {
+                    if !s.has_task_wait(0) {
+                        if let Step::Ready(Out::One(v)) =
+                            s.try_read(lua, &[Format::Line { keep }])?
+                        {
+                            return Ok((v, Variadic::new()));
+                        }
+                    }
+                }
                 w.run(lua, ios, SmallVec::new())
             });
         }

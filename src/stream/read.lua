@@ -5,16 +5,16 @@ local WAIT, PENDING, methods, read = ...
 local yield = coroutine.yield
 local read_l, read_L -- the plain methods; mlua adds them after this runs
 
-local function again_l(self, p, ...)
-  if p ~= WAIT then return p, ... end
-  yield(PENDING)
-  return again_l(self, read_l(self))
-end
-
-local function again_L(self, p, ...)
-  if p ~= WAIT then return p, ... end
-  yield(PENDING)
-  return again_L(self, read_L(self))
+-- A plain line read answers `line`, `nil` (end of stream),
+-- `nil, msg, code`, or WAIT (the task is parked: yield, then ask again).
+-- Written without varargs: this is the hottest path of the library.
+local function line(plain, self)
+  while true do
+    local v, msg, code = plain(self)
+    if msg ~= nil then return v, msg, code end
+    if v ~= WAIT then return v end
+    yield(PENDING)
+  end
 end
 
 -- `(...) == nil` rather than select("#", ...) == 0: it is cheaper, and
@@ -22,10 +22,10 @@ end
 return function(self, fmt, ...)
   if (fmt == "l" or fmt == "*l" or fmt == nil) and (...) == nil then
     read_l = read_l or methods._read_l
-    return again_l(self, read_l(self))
+    return line(read_l, self)
   elseif (fmt == "L" or fmt == "*L") and (...) == nil then
     read_L = read_L or methods._read_L
-    return again_L(self, read_L(self))
+    return line(read_L, self)
   end
   return read(self, fmt, ...)
 end
