@@ -26,20 +26,9 @@ if not (WORK and PORT and CAFILE) then
   os.exit(2)
 end
 
-local REQ_BIG = "GET /big HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-local REQ_HELLO = "GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-
-local function die(...)
-  io.stderr:write("tls_luasec: ", table.concat({ ... }), "\n")
-  os.exit(1)
-end
-
-local function rss_kib()
-  local f = assert(io.open("/proc/self/status"))
-  local s = f:read("a")
-  f:close()
-  return tonumber(s:match("VmRSS:%s*(%d+)")) or die("no VmRSS in /proc/self/status")
-end
+local common = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/tls_common.lua")("tls_luasec")
+local REQ_BIG, REQ_HELLO = common.REQ_BIG, common.REQ_HELLO
+local die, rss_kib = common.die, common.rss_kib
 
 local function new_context()
   local ctx, err = ssl.newcontext {

@@ -35,20 +35,9 @@ end
 
 local ADDR = "127.0.0.1:" .. PORT
 local CONC = 50
-local REQ_BIG = "GET /big HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-local REQ_HELLO = "GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-
-local function die(...)
-  io.stderr:write("tls_ours: ", table.concat({ ... }), "\n")
-  os.exit(1)
-end
-
-local function rss_kib()
-  local f = assert(io.open("/proc/self/status"))
-  local s = f:read("a")
-  f:close()
-  return tonumber(s:match("VmRSS:%s*(%d+)")) or die("no VmRSS in /proc/self/status")
-end
+local common = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/tls_common.lua")("tls_ours")
+local REQ_BIG, REQ_HELLO = common.REQ_BIG, common.REQ_HELLO
+local die, rss_kib = common.die, common.rss_kib
 
 local function connect(cfg)
   local ios, msg, code = tls.connecta(ADDR, "localhost", cfg)
