@@ -10,7 +10,7 @@ use crate::dns::resolver::{self, service_port, Start};
 use crate::dns::services::Proto;
 use crate::error::{NetError, NetResult};
 use crate::net::addr;
-use crate::net::connect::{connect, connect_host};
+use crate::net::connect::{connect, connect_host, Connected};
 use crate::net::listener::{listen, MakeTransport, Protocol};
 use crate::net::options::TcpOptions;
 use crate::net::tcp::TcpTransport;
@@ -19,14 +19,13 @@ use crate::runtime::Runtime;
 use crate::stream::core::failure;
 use crate::stream::ios::Ios;
 
-/// Connects and wraps the socket in an `ios`; `nil, msg, code` on failure.
-async fn connect_ios(
+/// The `ios` for a connect's outcome, or `nil, msg, code`.
+fn tcp_ios(
     lua: &Lua,
-    rt: &Rc<Runtime>,
-    to: SocketAddr,
+    connected: NetResult<Connected>,
     opts: &TcpOptions,
 ) -> mlua::Result<MultiValue> {
-    match connect(rt, to, opts.timeout, opts.nodelay).await {
+    match connected {
         Ok(c) => {
             let ios = Ios::new(
                 Box::new(TcpTransport::new(c.socket)),
@@ -42,6 +41,16 @@ async fn connect_ios(
     }
 }
 
+/// Connects to `to` and wraps the socket in an `ios`.
+async fn connect_ios(
+    lua: &Lua,
+    rt: &Rc<Runtime>,
+    to: SocketAddr,
+    opts: &TcpOptions,
+) -> mlua::Result<MultiValue> {
+    tcp_ios(lua, connect(rt, to, opts.timeout, opts.nodelay).await, opts)
+}
+
 /// Resolves `host`, connects, wraps the socket in an `ios`.
 async fn connect_host_ios(
     lua: &Lua,
@@ -50,20 +59,11 @@ async fn connect_host_ios(
     port: u16,
     opts: &TcpOptions,
 ) -> mlua::Result<MultiValue> {
-    match connect_host(rt, host, port, opts.timeout, opts.nodelay).await {
-        Ok(c) => {
-            let ios = Ios::new(
-                Box::new(TcpTransport::new(c.socket)),
-                c.registration,
-                "tcp",
-                opts,
-            );
-            Ok(MultiValue::from_iter([Value::UserData(
-                lua.create_userdata(ios)?,
-            )]))
-        }
-        Err(e) => failure(lua, e),
-    }
+    tcp_ios(
+        lua,
+        connect_host(rt, host, port, opts.timeout, opts.nodelay).await,
+        opts,
+    )
 }
 
 /// Runs `fut_args` through the twin in a task, or blocks on it.
