@@ -29,27 +29,8 @@ if MODE ~= "filled" and MODE ~= "streamed" then
   os.exit(2)
 end
 
-local function line_text(i)
-  return string.format("line %06d\n", i % 1000000)
-end
-
--- Build the payload once, in slices, so the writer does not dominate.
-local slices, total = {}, 0
-do
-  local buf = {}
-  for i = 1, LINES do
-    local s = line_text(i)
-    buf[#buf + 1] = s
-    total = total + #s
-    if #buf == 4096 then
-      slices[#slices + 1] = table.concat(buf)
-      buf = {}
-    end
-  end
-  if #buf > 0 then
-    slices[#slices + 1] = table.concat(buf)
-  end
-end
+local here = arg[0]:match("^(.*)/[^/]*$") or "."
+local line_text, slices, total = dofile(here .. "/../lines_payload.lua")(LINES)
 
 local cq = cqueues.new()
 
