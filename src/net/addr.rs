@@ -7,10 +7,7 @@ use mlua::{Lua, Table, Value};
 
 /// Parses `"ip:port"` or `"[v6]:port"`.
 pub(crate) fn parse_text(s: &str) -> Option<SocketAddr> {
-    if let Ok(a) = s.parse::<SocketAddr>() {
-        return Some(a);
-    }
-    // Tolerate a zone-less bracketed form that std rejects, e.g. "[::1]:80 ".
+    // Surrounding blanks (say, from a config file) are tolerated.
     s.trim().parse::<SocketAddr>().ok()
 }
 
