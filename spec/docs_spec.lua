@@ -9,13 +9,14 @@
 local helper = require "helper"
 
 local ROOT = helper.root
-local ENV = "LUA_CPATH='target/lua/?.so;;' LUA_PATH='lua/?.lua;lua/?/init.lua;;'"
+local ENV = helper.env
+local LUA = helper.interpreter
 local DOCS = { "README.md", "docs/getting-started.md", "docs/reference.md", "docs/comparison.md" }
 
 local function slurp(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -78,17 +79,17 @@ local function matched(want, lines)
   return out
 end
 
---- Runs `code` with lua5.4 from the repository root: exit code, stdout
+--- Runs `code` with this interpreter from the repository root: exit code, stdout
 -- lines (squeezed), stdout and stderr as text.
 local function run(code)
   local file, errfile = os.tmpname(), os.tmpname()
   local f = assert(io.open(file, "w"))
   f:write(code)
   f:close()
-  local cmd = ("cd %q && %s timeout -k 2 30 lua5.4 %s 2>%s; echo \"exit=$?\"")
-    :format(ROOT, ENV, file, errfile)
+  local cmd = ("cd %q && %s timeout -k 2 30 %s %s 2>%s; echo \"exit=$?\"")
+    :format(ROOT, ENV, LUA, file, errfile)
   local p = io.popen(cmd)
-  local out = p:read("a")
+  local out = p:read("*a")
   p:close()
   local err = slurp(errfile) or ""
   os.remove(file)

@@ -6,7 +6,7 @@ local loop = require "tls.loop"
 local tcp = require "tls.tcp"
 local helper = require "helper"
 
-local pack = table.pack
+local pack = helper.pack
 
 local function msg(e) return tostring(e) end
 
@@ -715,22 +715,6 @@ describe("ios (tcp)", function()
       assert.is_true(r[1])
       assert.is_nil(r[2])
       assert.equal("closed", r[4])
-    end)
-
-    it("a <close> variable closes the stream", function()
-      local got
-      local srv, addr = helper.serve(function(s) got = s:read("a") end)
-      servers[#servers + 1] = srv
-      local kept
-      do
-        local ios <close> = assert(tcp.connecta(addr))
-        kept = ios
-        assert(ios:write("scoped"))
-      end
-      assert.matches("closed", tostring(kept))
-      assert.equal("closed", select(3, kept:read("l")))
-      assert.is_truthy(helper.wait_until(function() return got end))
-      assert.equal("scoped", got)
     end)
 
     it("a collected ios closes its socket: the peer sees the end of stream", function()

@@ -34,7 +34,7 @@ end
 -- fingerprint and serial.
 local function openssl_field(file, what)
   local p = io.popen(("openssl x509 -noout -%s -in %q"):format(what, file))
-  local out = p:read("a")
+  local out = p:read("*a")
   p:close()
   return (out:match("=(%S+)") or ""):gsub(":", ""):lower()
 end

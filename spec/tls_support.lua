@@ -12,7 +12,7 @@ local S = {}
 local function absolute(path)
   if path:sub(1, 1) == "/" then return path end
   local p = io.popen("cd " .. ("%q"):format(path) .. " && pwd")
-  local abs = p:read("l")
+  local abs = p:read("*l")
   p:close()
   return assert(abs, "cannot resolve " .. path)
 end
@@ -37,7 +37,7 @@ function S.key(name) return S.dir .. name .. ".key" end
 
 function S.slurp(path)
   local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -155,7 +155,7 @@ function S.run(cmd, seconds, input)
   local rc
   local done = helper.hold(function()
     local f = io.open(base .. ".rc")
-    if f then rc = f:read("n"); f:close() end
+    if f then rc = f:read("*n"); f:close() end
     return rc ~= nil
   end, seconds + 5)
   if not done then p:stop() end
