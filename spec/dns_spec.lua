@@ -60,8 +60,8 @@ end
 
 local function timed(f, ...)
   local t0 = loop.now()
-  local r = table.pack(f(...))
-  return loop.now() - t0, table.unpack(r, 1, r.n)
+  local r = helper.pack(f(...))
+  return loop.now() - t0, helper.unpack(r, 1, r.n)
 end
 
 -- The system settings, to restore after each group.

@@ -5,7 +5,8 @@
 -- order (in an expected text, PORT matches any port number). A block after
 -- `<!-- example: examples/NAME.lua -->` must instead be that file, byte for
 -- byte. Blocks that require tls.dns are pending where the module is not
--- built in.
+-- built in; a block after `<!-- Lua 5.4 only -->` uses Lua 5.4 syntax
+-- (`<close>`) and is pending on the other interpreters.
 local helper = require "helper"
 
 local ROOT = helper.root
@@ -39,7 +40,8 @@ local function blocks(text)
       local lang = line:match("^```(%w*)%s*$")
       if lang then
         local example = last_nonblank and last_nonblank:match("^<!%-%- example: (%S+) %-%->$")
-        current = { lang = lang, lines = {}, line = n, example = example }
+        local only54 = last_nonblank == "<!-- Lua 5.4 only -->"
+        current = { lang = lang, lines = {}, line = n, example = example, only54 = only54 }
       elseif line:match("%S") then
         last_nonblank = line
       end
@@ -127,6 +129,8 @@ describe("documentation", function()
         elseif b.lang == "lua" then
           if b.code:find('require "tls.dns"', 1, true) and not has_dns then
             pending(name .. " (needs tls.dns)")
+          elseif b.only54 and helper.version ~= "lua54" then
+            pending(name .. " (Lua 5.4 syntax, after <!-- Lua 5.4 only -->)")
           else
             it(name .. " runs", function()
               local status, lines, out, err = run(b.code)

@@ -24,6 +24,21 @@ local unpack = table.unpack or unpack
 function helper.pack(...) return { n = select("#", ...), ... } end
 helper.unpack = unpack
 
+--- Whether a coroutine can yield across pcall, xpcall and a for iterator
+-- (not on Lua 5.1; LuaJIT can).
+helper.yields_across_pcall = not (_VERSION == "Lua 5.1" and not jit)
+
+--- Whether numbers have subtypes (Lua 5.3+: integer and float).
+helper.subtypes = math.type ~= nil
+--- math.type where it exists. Before Lua 5.3 a number has no subtype:
+-- an integral one (within 2^53) counts as "integer", any other as "float".
+function helper.math_type(v)
+  if math.type then return math.type(v) end
+  if type(v) ~= "number" then return nil end
+  if v == math.floor(v) and v >= -2 ^ 53 and v <= 2 ^ 53 then return "integer" end
+  return "float"
+end
+
 --- Runs f(...) as a task and drives the loop until it ends or `seconds`
 -- pass; fails the test with the task's traceback either way.
 function helper.bounded(seconds, f, ...)

@@ -92,17 +92,20 @@ local function generate_native()
   return assert(compile(concat(src, "\n"), "=sha256-blocks"))(string.unpack, M)
 end
 
--- Without native integers: words are numbers in [0, 2^32) (doubles, exact),
--- sums are reduced with % 2^32, and the bitwise functions come in as
--- arguments (bit32's names; LuaJIT's `bit` and the Lua 5.1 tables below
--- provide the same five). Also fully unrolled, with the same rotating
+-- Lua 5.1 and 5.2: words are numbers in [0, 2^32) (doubles, exact), sums
+-- are reduced with % 2^32, and the bitwise functions come in as arguments:
+-- bxor of three words, band of two, rotate and shift right (bit32 has
+-- them; the Lua 5.1 tables below provide the same). Calls are what costs
+-- there, so Ch and Maj take two each, using sums of disjoint bits for or:
+-- Ch = (e & f) + (~e & g), Maj = (a & b) + (c & (a ^ b)), with
+-- a ^ b = a + b - 2 (a & b). Also fully unrolled, with the same rotating
 -- roles as above.
 local function generate_portable()
   local src = {}
   local function emit(line)
     src[#src + 1] = line
   end
-  emit("local byte, bxor, band, bor, ror, shr = ...")
+  emit("local byte, bxor, band, ror, shr = ...")
   emit("local M = 4294967296")
   emit("return function(H, s, i, j)")
   emit("  local h0, h1, h2, h3, h4, h5, h6, h7 = H[1], H[2], H[3], H[4], H[5], H[6], H[7], H[8]")
@@ -119,15 +122,15 @@ local function generate_portable()
       t, t - 16, x, x, x, t - 7, y, y, y))
   end
   emit("    local a, b, c, d, e, f, g, h = h0, h1, h2, h3, h4, h5, h6, h7")
-  emit("    local t1, t2")
+  emit("    local t1, t2, ab")
   local r = { "a", "b", "c", "d", "e", "f", "g", "h" }
   for t = 1, 64 do
     local a, b, c, d, e, f, g, h = r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]
-    -- Ch(e, f, g) = g ^ (e & (f ^ g)); Maj(a, b, c) = (a & b) | (c & (a | b))
-    emit(("    t1 = %s + bxor(ror(%s, 6), ror(%s, 11), ror(%s, 25)) + bxor(%s, band(%s, bxor(%s, %s))) + %d + w%d"):format(
-      h, e, e, e, g, e, f, g, K[t], t))
-    emit(("    t2 = bxor(ror(%s, 2), ror(%s, 13), ror(%s, 22)) + bor(band(%s, %s), band(%s, bor(%s, %s)))"):format(
-      a, a, a, a, b, c, a, b))
+    emit(("    t1 = %s + bxor(ror(%s, 6), ror(%s, 11), ror(%s, 25)) + band(%s, %s) + band(4294967295 - %s, %s) + %d + w%d"):format(
+      h, e, e, e, e, f, e, g, K[t], t))
+    emit(("    ab = band(%s, %s)"):format(a, b))
+    emit(("    t2 = bxor(ror(%s, 2), ror(%s, 13), ror(%s, 22)) + ab + band(%s, %s + %s - 2 * ab)"):format(
+      a, a, a, c, a, b))
     emit(("    %s = (%s + t1) %% M"):format(d, d))
     emit(("    %s = (t1 + t2) %% M"):format(h))
     r = { h, a, b, c, d, e, f, g }
@@ -140,7 +143,7 @@ local function generate_portable()
   return assert(compile(concat(src, "\n"), "=sha256-blocks"))
 end
 
--- Lua 5.1: and/or/xor a byte at a time through 256 x 256 tables (built
+-- Lua 5.1: xor and and a byte at a time through 256 x 256 tables (built
 -- once, 64 K entries each); rotations and shifts are exact double
 -- arithmetic. Arguments are words in [0, 2^32).
 local function lua51_bits()
@@ -158,21 +161,25 @@ local function lua51_bits()
       AND[x * 256 + y] = va
     end
   end
-  local function op2(T, x, y)
+  local function bxor(x, y, z)
+    local x1, y1, z1 = x % 256, y % 256, z % 256
+    x, y, z = (x - x1) / 256, (y - y1) / 256, (z - z1) / 256
+    local x2, y2, z2 = x % 256, y % 256, z % 256
+    x, y, z = (x - x2) / 256, (y - y2) / 256, (z - z2) / 256
+    local x3, y3, z3 = x % 256, y % 256, z % 256
+    x, y, z = (x - x3) / 256, (y - y3) / 256, (z - z3) / 256
+    return XOR[XOR[x1 * 256 + y1] * 256 + z1] + XOR[XOR[x2 * 256 + y2] * 256 + z2] * 256
+      + XOR[XOR[x3 * 256 + y3] * 256 + z3] * 65536 + XOR[XOR[x * 256 + y] * 256 + z] * 16777216
+  end
+  local function band(x, y)
     local x1, y1 = x % 256, y % 256
     x, y = (x - x1) / 256, (y - y1) / 256
     local x2, y2 = x % 256, y % 256
     x, y = (x - x2) / 256, (y - y2) / 256
     local x3, y3 = x % 256, y % 256
     x, y = (x - x3) / 256, (y - y3) / 256
-    return T[x1 * 256 + y1] + T[x2 * 256 + y2] * 256 + T[x3 * 256 + y3] * 65536 + T[x * 256 + y] * 16777216
+    return AND[x1 * 256 + y1] + AND[x2 * 256 + y2] * 256 + AND[x3 * 256 + y3] * 65536 + AND[x * 256 + y] * 16777216
   end
-  local function bxor(x, y, z)
-    if z then return op2(XOR, op2(XOR, x, y), z) end
-    return op2(XOR, x, y)
-  end
-  local function band(x, y) return op2(AND, x, y) end
-  local function bor(x, y) return x + y - op2(AND, x, y) end
   local P = {}
   for n = 0, 32 do P[n] = 2 ^ n end
   local function ror(x, n)
@@ -182,7 +189,39 @@ local function lua51_bits()
   local function shr(x, n)
     return floor(x / P[n])
   end
-  return bxor, band, bor, ror, shr
+  return bxor, band, ror, shr
+end
+
+-- LuaJIT: its trace compiler wants loops, not a 2000-line function, so
+-- here the schedule is a table and the rounds a loop. `bit` works on
+-- signed 32-bit values; tobit() reduces a sum to one.
+local function luajit_blocks(bit)
+  local bxor, band, bor, ror, rshift, lshift, tobit =
+    bit.bxor, bit.band, bit.bor, bit.ror, bit.rshift, bit.lshift, bit.tobit
+  local W = {}
+  return function(H, s, i, j)
+    local h0, h1, h2, h3, h4, h5, h6, h7 = H[1], H[2], H[3], H[4], H[5], H[6], H[7], H[8]
+    for pos = i, j, 64 do
+      for t = 1, 16 do
+        local b1, b2, b3, b4 = byte(s, pos + 4 * t - 4, pos + 4 * t - 1)
+        W[t] = bor(lshift(b1, 24), lshift(b2, 16), lshift(b3, 8), b4)
+      end
+      for t = 17, 64 do
+        local x, y = W[t - 15], W[t - 2]
+        W[t] = tobit(W[t - 16] + bxor(ror(x, 7), ror(x, 18), rshift(x, 3)) + W[t - 7]
+          + bxor(ror(y, 17), ror(y, 19), rshift(y, 10)))
+      end
+      local a, b, c, d, e, f, g, h = h0, h1, h2, h3, h4, h5, h6, h7
+      for t = 1, 64 do
+        local t1 = h + bxor(ror(e, 6), ror(e, 11), ror(e, 25)) + bxor(g, band(e, bxor(f, g))) + K[t] + W[t]
+        local t2 = bxor(ror(a, 2), ror(a, 13), ror(a, 22)) + bor(band(a, b), band(c, bor(a, b)))
+        h, g, f, e, d, c, b, a = g, f, e, tobit(d + t1), c, b, a, tobit(t1 + t2)
+      end
+      h0, h1, h2, h3 = tobit(h0 + a), tobit(h1 + b), tobit(h2 + c), tobit(h3 + d)
+      h4, h5, h6, h7 = tobit(h4 + e), tobit(h5 + f), tobit(h6 + g), tobit(h7 + h)
+    end
+    H[1], H[2], H[3], H[4], H[5], H[6], H[7], H[8] = h0, h1, h2, h3, h4, h5, h6, h7
+  end
 end
 
 local native = compile("return 1 >> 1") ~= nil
@@ -192,9 +231,9 @@ if native then
 else
   local jit_bit, bit32 = rawget(_G, "jit") and require("bit"), rawget(_G, "bit32")
   if jit_bit then
-    blocks = generate_portable()(byte, jit_bit.bxor, jit_bit.band, jit_bit.bor, jit_bit.ror, jit_bit.rshift)
+    blocks = luajit_blocks(jit_bit)
   elseif bit32 then
-    blocks = generate_portable()(byte, bit32.bxor, bit32.band, bit32.bor, bit32.rrotate, bit32.rshift)
+    blocks = generate_portable()(byte, bit32.bxor, bit32.band, bit32.rrotate, bit32.rshift)
   else
     blocks = generate_portable()(byte, lua51_bits())
   end
@@ -271,7 +310,7 @@ function Hash:digest()
   local tail = p .. "\128" .. rep("\0", zeros) .. bytes(self.length * 8, 8)
   blocks(H, tail, 1, #tail - 63)
   local out = {}
-  for k = 1, 8 do out[k] = bytes(H[k], 4) end
+  for k = 1, 8 do out[k] = bytes(H[k] % 4294967296, 4) end -- LuaJIT's are signed
   self.result = concat(out)
   self.H, self.pending = nil, nil
   return self.result
