@@ -15,6 +15,7 @@
 #   rca2            another CA, unknown to the tests
 #   good            server, not revoked
 #   revoked         server, revoked (keyCompromise) in rca.crl and OCSP
+#   other           server for other.test (a second SNI name), not revoked
 #   client-good     client certificate, not revoked
 #   client-revoked  client certificate, revoked in rca.crl
 #   inter           intermediate CA under rca, revoked in rca.crl
@@ -35,6 +36,7 @@
 # OCSP responses (DER), by `responder` unless said:
 #   good.ocsp       good: good                 (valid 30 days)
 #   good-ca.ocsp    good: good, signed by rca itself
+#   other.ocsp      other: good
 #   revoked.ocsp    revoked: revoked, keyCompromise
 #   unknown.ocsp    unlisted: unknown
 #   rogue.ocsp      good: good, signed by rogue (wrong key)
@@ -83,6 +85,13 @@ extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 subjectAltName = DNS:localhost,IP:127.0.0.1
+[ server_other ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = DNS:other.test
 [ client ]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
@@ -160,6 +169,7 @@ root rca 1000
 root rca2 9000
 issue good rca server
 issue revoked rca server
+issue other rca server_other
 issue client-good rca client
 issue client-revoked rca client
 subca inter 6000
@@ -175,6 +185,7 @@ cat via-inter-ok.pem inter-ok.pem >via-inter-ok-chain.pem
 
 # OCSP before revoking: the index says valid for every cert until then.
 ocsp good responder good.ocsp
+ocsp other responder other.ocsp
 ocsp good rca good-ca.ocsp
 ocsp good rogue rogue.ocsp
 ocsp good noeku noeku.ocsp

@@ -193,6 +193,7 @@ impl TlsOptions {
                 "TLS option '{given}' needs option '{missing}'"
             )));
         }
+        o.revocation.check()?;
         Ok(o)
     }
 
