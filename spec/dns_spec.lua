@@ -163,15 +163,15 @@ describe("tls.dns without the network", function()
   end)
 
   it("raises on misuse, naming the argument", function()
-    raises("bad argument #1 to 'address' (string expected, got nil)", dns.address)
+    raises("bad argument #1 to 'dns.address' (string expected, got nil)", dns.address)
     assert.has_error(function() dns.address(42) end)
-    raises("bad argument #2 to 'address' (family must be 'ip', 'ip4' or 'ip6', got 'ipx')",
+    raises("bad argument #2 to 'dns.address' (family must be 'ip', 'ip4' or 'ip6', got 'ipx')",
       dns.address, "x", "ipx")
     assert.has_error(function() dns.address("x", "ip", "sctp") end)
     assert.has_error(function() dns.address("x", "ip", "tcp", 70000) end)
     assert.has_error(function() dns.address("x", "ip", "tcp", -1) end)
     assert.has_error(function() dns.address("x", "ip", "tcp", 1.5) end)
-    raises("bad argument #4 to 'address' (unknown tcp service 'no-such-service')",
+    raises("bad argument #4 to 'dns.address' (unknown tcp service 'no-such-service')",
       dns.address, "x", "ip", "tcp", "no-such-service")
     assert.has_error(function() dns.address("x", "ip", "tcp", {}) end)
   end)
@@ -216,8 +216,9 @@ describe("dns.config", function()
   end)
 
   it("raises on unknown keys and bad values", function()
-    raises("dns.config: unknown key 'bogus'", dns.config, { bogus = 1 })
-    raises("dns.config: 'timeout' must be a number", dns.config, { timeout = "x" })
+    raises("bad argument #1 to 'dns.config' (unknown option 'bogus'", dns.config, { bogus = 1 })
+    raises("bad argument #1 to 'dns.config' (option 'timeout': number expected, got string)",
+      dns.config, { timeout = "x" })
     assert.has_error(function() dns.config { timeout = -1 } end)
     assert.has_error(function() dns.config { attempts = 0 } end)
     assert.has_error(function() dns.config { nameservers = {} } end)
@@ -619,7 +620,7 @@ describe("connect by name", function()
     assert.is_nil(ios)
     assert.equal("refused", code)
     assert.equal(("connect to [::1]:%d: connection refused"):format(port), msg)
-    raises("bad argument #2 to 'connect' (unknown service 'no-such-service')",
+    raises("bad argument #2 to 'tcp.connect' (unknown service 'no-such-service')",
       tcp.connect, "localhost", "no-such-service")
     srv:close()
   end)

@@ -42,17 +42,17 @@ describe("tls.loop", function()
 
     for _, bad in ipairs({ { "a number", 42 }, { "nil", nil }, { "a string", "print" },
                            { "a plain table", {} }, { "a boolean", true } }) do
-      it("raises \"bad argument #1 to 'spawn'\" for " .. bad[1], function()
+      it("raises \"bad argument #1 to 'loop.spawn'\" for " .. bad[1], function()
         local ok, err = pcall(loop.spawn, bad[2])
         assert.is_false(ok)
-        assert.matches("bad argument #1 to 'spawn'", msg(err), 1, true)
+        assert.matches("bad argument #1 to 'loop.spawn'", msg(err), 1, true)
       end)
     end
 
     it("raises for a call with no argument at all", function()
       local ok, err = pcall(loop.spawn)
       assert.is_false(ok)
-      assert.matches("bad argument #1 to 'spawn'", msg(err), 1, true)
+      assert.matches("bad argument #1 to 'loop.spawn'", msg(err), 1, true)
     end)
 
     it("accepts a callable table", function()
