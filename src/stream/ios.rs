@@ -370,15 +370,15 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             Value::LightUserData(raise_marker()),
             &t,
             t.get::<Function>("read")?,
-            is_ios,
-            bad_self,
+            &is_ios,
+            &bad_self,
             raise,
         ))?;
     t.set("read", &read)?;
     let lines: Function = lua
         .load(include_str!("lines.lua"))
         .set_name("=tls.ios.lines")
-        .call(&read)?;
+        .call((&read, is_ios, bad_self))?;
     t.set("lines", lines)?;
     plain_methods(lua, &t)?;
     Ok(t)
