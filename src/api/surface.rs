@@ -377,10 +377,24 @@ mod tests {
 
     #[test]
     fn wrapped_errors_lose_mlua_wording() {
-        let e = mlua::Error::CallbackError {
-            traceback: "x".into(),
-            cause: std::sync::Arc::new(mlua::Error::runtime("bad argument #1 to 'f' (why)")),
+        let lua = Lua::new();
+        let f = function(&lua, "f", |_, ()| -> mlua::Result<()> {
+            Err(bad_argument(1, "f", "why"))
+        })
+        .unwrap();
+        // Through a Lua caller, as users meet it: a string, positioned.
+        lua.globals().set("f", f).unwrap();
+        let (t, e): (String, String) = lua
+            .load("local ok, e = pcall(function() f() end) return type(e), e")
+            .set_name("@probe.lua")
+            .eval()
+            .unwrap();
+        assert_eq!(t, "string");
+        assert_eq!(e, "probe.lua:1: bad argument #1 to 'f' (why)");
+        let e = mlua::Error::WithContext {
+            context: "ctx".into(),
+            cause: mlua::Error::runtime("bad").into(),
         };
-        assert_eq!(message(&e), "bad argument #1 to 'f' (why)");
+        assert_eq!(message(&e), "ctx: bad");
     }
 }
