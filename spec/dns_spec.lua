@@ -12,7 +12,7 @@ local ROOT = helper.root
 
 local function tmpdir()
   local p = io.popen("mktemp -d /tmp/tls-dns-spec.XXXXXX")
-  local d = p:read("l"); p:close()
+  local d = p:read("*l"); p:close()
   return d
 end
 
@@ -22,7 +22,7 @@ end
 
 local function readfile(path)
   local f = io.open(path); if not f then return nil end
-  local s = f:read("a"); f:close(); return s
+  local s = f:read("*a"); f:close(); return s
 end
 
 -- Waits (running the loop) until `path` exists and holds something.
@@ -60,8 +60,8 @@ end
 
 local function timed(f, ...)
   local t0 = loop.now()
-  local r = table.pack(f(...))
-  return loop.now() - t0, table.unpack(r, 1, r.n)
+  local r = helper.pack(f(...))
+  return loop.now() - t0, helper.unpack(r, 1, r.n)
 end
 
 -- The system settings, to restore after each group.
@@ -253,7 +253,7 @@ describe("tls.dns against dnsmasq", function()
     dir = tmpdir()
     local big = {}
     for i = 1, N_BIG do
-      big[i] = ("10.1.%d.%d big.test"):format(i // 200, i % 200 + 1)
+      big[i] = ("10.1.%d.%d big.test"):format(math.floor(i / 200), i % 200 + 1)
     end
     write(dir .. "/big", table.concat(big, "\n") .. "\n")
     port = helper.free_port()
@@ -330,7 +330,7 @@ describe("tls.dns against dnsmasq", function()
     local seen = {}
     for _, a in ipairs(r) do seen[a.addr] = true end
     assert.is_true(seen["10.1.0.2"])
-    assert.is_true(seen[("10.1.%d.%d"):format(N_BIG // 200, N_BIG % 200 + 1)])
+    assert.is_true(seen[("10.1.%d.%d"):format(math.floor(N_BIG / 200), N_BIG % 200 + 1)])
   end)
 
   it("applies the search list by the ndots rule", function()

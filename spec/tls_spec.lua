@@ -34,7 +34,7 @@ end
 -- fingerprint and serial.
 local function openssl_field(file, what)
   local p = io.popen(("openssl x509 -noout -%s -in %q"):format(what, file))
-  local out = p:read("a")
+  local out = p:read("*a")
   p:close()
   return (out:match("=(%S+)") or ""):gsub(":", ""):lower()
 end
@@ -494,7 +494,7 @@ describe("tls", function()
         -- The stalled client waits for its end in a task of its own...
         local dropped = loop.spawn(function()
           raw:settimeout(5)
-          local r = table.pack(raw:read("a"))
+          local r = helper.pack(raw:read("a"))
           return loop.now(), r
         end)
         -- ...while TLS clients are served, before it is dropped.
@@ -524,7 +524,7 @@ describe("tls", function()
         local raw = assert(tcp.connecta(addr))
         assert(raw:write("GET / HTTP/1.0\r\n\r\n"))
         raw:settimeout(5)
-        local r = table.pack(raw:read("a"))
+        local r = helper.pack(raw:read("a"))
         assert(r[1] ~= nil or r[3] == "reset", tostring(r[2]))
         raw:close()
         roundtrip(addr, "localhost", trust())
