@@ -7,6 +7,7 @@ use mlua::{Table, Value};
 
 use crate::runtime::deadline::seconds;
 use crate::stream::core::DEFAULT_MAX_LINE;
+use crate::stream::limits::{at_least, whole};
 
 /// Keys the TCP layer reads.
 pub(crate) const TCP_KEYS: &[&str] = &["timeout", "nodelay", "backlog", "reuseport", "maxline"];
@@ -67,15 +68,14 @@ impl TcpOptions {
                         boolean(&v).ok_or_else(|| bad("reuseport", "must be a boolean"))?
                 }
                 "backlog" => {
-                    o.backlog = integer(&v)
+                    o.backlog = whole(&v)
                         .and_then(|n| i32::try_from(n).ok())
                         .filter(|n| *n > 0)
                         .ok_or_else(|| bad("backlog", "must be a positive integer"))?
                 }
                 "maxline" => {
-                    o.max_line = integer(&v)
-                        .and_then(|n| usize::try_from(n).ok())
-                        .filter(|n| *n > 0)
+                    // The same rule as ios:setmaxline.
+                    o.max_line = at_least(&v, 1)
                         .ok_or_else(|| bad("maxline", "must be a positive integer"))?
                 }
                 k if also.contains(&k) => {}
@@ -93,14 +93,6 @@ impl TcpOptions {
 fn boolean(v: &Value) -> Option<bool> {
     match v {
         Value::Boolean(b) => Some(*b),
-        _ => None,
-    }
-}
-
-fn integer(v: &Value) -> Option<i64> {
-    match v {
-        Value::Integer(i) => Some(*i),
-        Value::Number(n) if n.fract() == 0.0 => Some(*n as i64),
         _ => None,
     }
 }

@@ -19,6 +19,7 @@ use smallvec::SmallVec;
 
 use super::core::{failure, BufMode, Out, Step, Stream};
 use super::format::Format;
+use super::limits::at_least;
 use super::ops::{unit_step, wait, Dir};
 use super::transport::Transport;
 use crate::net::options::TcpOptions;
@@ -171,15 +172,10 @@ impl Waiting {
     /// In a task it parks the task on the socket and returns WAIT; the Lua
     /// wrapper yields and calls the retry method when woken, so no future
     /// is built (the stream keeps the deadline).
-    fn now(
-        self,
-        lua: &Lua,
-        ios: &Ios,
-        (first, rest): (Option<Value>, Variadic<Value>),
-    ) -> mlua::Result<(Value, Variadic<Value>)> {
-        let mut args: Args = SmallVec::new();
-        args.extend(first);
-        args.extend(rest);
+    /// Takes every argument, trailing nils included, so `write(nil)` is
+    /// told from `write()` (and raises, as `file:write(nil)` does).
+    fn now(self, lua: &Lua, ios: &Ios, args: MultiValue) -> mlua::Result<(Value, Variadic<Value>)> {
+        let args: Args = args.into_iter().collect();
         self.run(lua, ios, args)
     }
 
@@ -253,14 +249,10 @@ fn retry_step(name: &str) -> StepFn {
 // ---- read ----
 
 fn fill_step(_: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<Out>> {
-    let n = match args.first() {
-        Some(Value::Integer(n)) if *n >= 0 => *n as usize,
-        Some(Value::Number(n)) if *n >= 0.0 && n.fract() == 0.0 => *n as usize,
-        _ => {
-            return Err(mlua::Error::runtime(
-                "bad argument #1 to 'fill' (non-negative integer expected)",
-            ))
-        }
+    let Some(n) = args.first().and_then(|v| at_least(v, 0)) else {
+        return Err(mlua::Error::runtime(
+            "bad argument #1 to 'fill' (non-negative integer expected)",
+        ));
     };
     s.try_fill(n)
 }
@@ -415,10 +407,14 @@ impl UserData for Ios {
                 // A line already buffered: answered here, nothing else runs.
                 if let Ok(mut s) = ios.0.try_borrow_mut() {
                     if !s.has_task_wait(0) {
-                        if let Step::Ready(Out::One(v)) =
-                            s.try_read(lua, &[Format::Line { keep }])?
-                        {
-                            return Ok((v, Variadic::new()));
+                        match s.try_read(lua, &[Format::Line { keep }])? {
+                            Step::Ready(Out::One(v)) => return Ok((v, Variadic::new())),
+                            // A failure may have consumed a partial line:
+                            // answer now, a second try would not see it.
+                            Step::Ready(out) => {
+                                return out.into_lua(lua, Value::LightUserData(self_marker()))
+                            }
+                            Step::Blocked(_) => {}
                         }
                     }
                 }
@@ -438,14 +434,15 @@ impl UserData for Ios {
             ios.0.borrow_mut().timeout = seconds(t, "settimeout")?;
             Ok(true)
         });
-        m.add_method("setmaxline", |_, ios, n: i64| {
-            let n = usize::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+        m.add_method("setmaxline", |_, ios, n: Value| {
+            // The same rule as the `maxline` option.
+            let n = at_least(&n, 1).ok_or_else(|| {
                 mlua::Error::runtime("bad argument #1 to 'setmaxline' (positive integer expected)")
             })?;
             ios.0.borrow_mut().max_line = n;
             Ok(true)
         });
-        m.add_method("setvbuf", |_, ios, (mode, size): (String, Option<i64>)| {
+        m.add_method("setvbuf", |_, ios, (mode, size): (String, Value)| {
             let mode = match mode.as_str() {
                 "no" => BufMode::No,
                 "line" => BufMode::Line,
@@ -456,7 +453,14 @@ impl UserData for Ios {
                     )))
                 }
             };
-            let size = size.map(|n| usize::try_from(n).unwrap_or(0));
+            // A size is when buffered output is sent, not an allocation:
+            // any positive integer is fine, and nothing else is.
+            let size = match size {
+                Value::Nil => None,
+                v => Some(at_least(&v, 1).ok_or_else(|| {
+                    mlua::Error::runtime("bad argument #2 to 'setvbuf' (positive integer expected)")
+                })?),
+            };
             ios.0.borrow_mut().set_vbuf(mode, size);
             Ok(true)
         });

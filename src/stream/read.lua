@@ -8,12 +8,20 @@ local yield = coroutine.yield
 local read_l, read_L -- the plain methods; mlua adds them after this runs
 
 -- A plain line read answers `line`, `nil` (end of stream),
--- `nil, msg, code`, or WAIT: the task is parked, so yield, then ask again.
+-- `nil, msg, code [, partial]`, or WAIT: the task is parked, so yield,
+-- then ask again.
+-- A failure: three values, or four with a partial line (exact counts, as
+-- callers may pack them).
+local function failed(v, msg, code, partial)
+  if partial == nil then return v, msg, code end
+  return v, msg, code, partial
+end
+
 local function waited(plain, self)
   while true do
     yield(PENDING)
-    local v, msg, code = plain(self)
-    if msg ~= nil then return v, msg, code end
+    local v, msg, code, partial = plain(self)
+    if msg ~= nil then return failed(v, msg, code, partial) end
     if v ~= WAIT then return v end
   end
 end
@@ -31,8 +39,8 @@ return function(self, fmt, ...)
   else
     return read(self, fmt, ...)
   end
-  local v, msg, code = plain(self)
-  if msg ~= nil then return v, msg, code end
+  local v, msg, code, partial = plain(self)
+  if msg ~= nil then return failed(v, msg, code, partial) end
   if v ~= WAIT then return v end
   return waited(plain, self)
 end
