@@ -12,6 +12,7 @@ use mlua::{
 use crate::runtime::context::{block_on, foreign_error, go_async, locate, wrap, Where};
 use crate::runtime::deadline::{seconds, Deadline};
 use crate::runtime::executor::{OnError, TaskShared};
+use crate::runtime::joins::Joining;
 use crate::runtime::Runtime;
 
 /// The handle `loop.spawn` returns.
@@ -39,6 +40,11 @@ fn joined(lua: &Lua, r: Result<MultiValue, Value>) -> mlua::Result<MultiValue> {
 fn join_method(lua: &Lua) -> mlua::Result<Function> {
     let twin = lua.create_async_function(|lua, ud: mlua::AnyUserData| async move {
         let shared = ud.borrow::<Task>()?.0.clone();
+        let me = Runtime::get(&lua)?.exec.current_task();
+        let _joining = match me {
+            Some(me) => Some(Joining::enter(me, &shared).map_err(mlua::Error::runtime)?),
+            None => None,
+        };
         let r = poll_fn(|cx| shared.poll_result(cx)).await;
         joined(&lua, r)
     })?;
