@@ -7,13 +7,14 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mlua::{
     Function, IntoLuaMulti, Lua, MetaMethod, Table, UserData, UserDataFields, UserDataMethods,
 };
 use socket2::{Domain, Socket, Type};
 
+use super::accept_errors::AcceptErrors;
 use super::options::TcpOptions;
 use crate::api::surface::method;
 use crate::error::{NetError, NetResult};
@@ -43,6 +44,8 @@ pub(crate) struct ServerShared {
     /// The socket and its registration, dropped by `close()` at once so the
     /// port is free (and refuses connections) as soon as `close` returns.
     socket: RefCell<Option<(mio::net::TcpListener, Registration)>>,
+    /// Accepts that failed for lack of descriptors or memory.
+    accept_errors: AcceptErrors,
 }
 
 impl ServerShared {
@@ -71,6 +74,14 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         method(lua, "server:close", |_, s: &Server, ()| {
             s.0.close();
             Ok(true)
+        })?,
+    )?;
+    t.set(
+        "stats",
+        method(lua, "server:stats", |lua, s: &Server, ()| {
+            let t = lua.create_table()?;
+            t.set("accept_errors", s.0.accept_errors.total())?;
+            Ok(t)
         })?,
     )?;
     t.set(
@@ -151,6 +162,7 @@ pub(crate) fn listen(
         closed: Cell::new(false),
         waker: RefCell::new(None),
         socket: RefCell::new(Some((listener, registration))),
+        accept_errors: AcceptErrors::default(),
     });
     let weak_lua = lua.weak();
     let state = shared.clone();
@@ -190,7 +202,10 @@ pub(crate) fn listen(
                 Accept::Backoff(e) => {
                     // Out of descriptors or memory: the connection stays
                     // queued; try again shortly rather than spin.
-                    eprintln!("tls: accept on {}: {e}; retrying in 100 ms", state.addr);
+                    let errors = &state.accept_errors;
+                    if let Some(line) = errors.failed(Instant::now(), state.addr, &e) {
+                        eprintln!("{line}");
+                    }
                     let mut pause = Deadline::after(&rt2, Some(Duration::from_millis(100)));
                     poll_fn(|cx| {
                         if pause.poll_expired(cx) {
