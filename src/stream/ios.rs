@@ -378,6 +378,7 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         .set_name("=tls.ios.lines")
         .call(&read)?;
     t.set("lines", lines)?;
+    t.set("starttls", crate::tls::starttls::method(lua)?)?;
     Ok(t)
 }
 
