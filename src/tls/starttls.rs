@@ -42,6 +42,14 @@ fn misuse(why: String) -> mlua::Error {
     mlua::Error::runtime(why)
 }
 
+/// The type as Lua's `type()` names it (mlua says "integer" for 42).
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Integer(_) => "number",
+        other => other.type_name(),
+    }
+}
+
 fn is_config(v: &Value) -> bool {
     matches!(v, Value::UserData(ud) if ud.is::<LuaTlsConfig>())
 }
@@ -54,7 +62,7 @@ fn prepare(this: Value, first: Value, second: Value) -> mlua::Result<Result<Upgr
         other => {
             return Err(misuse(format!(
                 "calling '{FNAME}' on bad self (tls.ios expected, got {})",
-                other.type_name()
+                type_name(other)
             )))
         }
     };
@@ -64,7 +72,7 @@ fn prepare(this: Value, first: Value, second: Value) -> mlua::Result<Result<Upgr
             if !(second.is_nil() || second.is_table() || is_config(&second)) {
                 return Err(misuse(format!(
                     "bad argument #2 to '{FNAME}' (table or tls.config expected, got {})",
-                    second.type_name()
+                    type_name(&second)
                 )));
             }
             (Some(s.to_str()?.to_string()), second)
@@ -73,7 +81,7 @@ fn prepare(this: Value, first: Value, second: Value) -> mlua::Result<Result<Upgr
             if !second.is_nil() {
                 return Err(misuse(format!(
                     "bad argument #2 to '{FNAME}' (no value expected after server options, got {})",
-                    second.type_name()
+                    type_name(&second)
                 )));
             }
             (None, v)
@@ -81,7 +89,7 @@ fn prepare(this: Value, first: Value, second: Value) -> mlua::Result<Result<Upgr
         other => {
             return Err(misuse(format!(
                 "bad argument #1 to '{FNAME}' (host name or server options expected, got {})",
-                other.type_name()
+                type_name(&other)
             )))
         }
     };
