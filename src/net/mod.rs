@@ -1,6 +1,7 @@
 //! Sockets: addresses, options, the TCP transport, connecting, listening.
 
 pub(crate) mod addr;
+pub(crate) mod conns;
 pub(crate) mod connect;
 pub(crate) mod listener;
 pub(crate) mod options;

@@ -1,5 +1,5 @@
 //! Socket options from a Lua table: `timeout`, `nodelay`, `backlog`,
-//! `reuseport`, `maxline`. Unknown keys raise unless the caller (TLS) knows them.
+//! `reuseport`, `maxline`, `max_connections`. Unknown keys raise unless the caller (TLS) knows them.
 
 use std::time::Duration;
 
@@ -9,7 +9,14 @@ use crate::runtime::deadline::seconds;
 use crate::stream::core::DEFAULT_MAX_LINE;
 
 /// Keys the TCP layer reads.
-pub(crate) const TCP_KEYS: &[&str] = &["timeout", "nodelay", "backlog", "reuseport", "maxline"];
+pub(crate) const TCP_KEYS: &[&str] = &[
+    "timeout",
+    "nodelay",
+    "backlog",
+    "reuseport",
+    "maxline",
+    "max_connections",
+];
 
 #[derive(Debug, Clone)]
 pub(crate) struct TcpOptions {
@@ -18,6 +25,8 @@ pub(crate) struct TcpOptions {
     pub(crate) backlog: i32,
     pub(crate) reuseport: bool,
     pub(crate) max_line: usize,
+    /// Servers: handlers that may run at once (`None`: no limit).
+    pub(crate) max_connections: Option<usize>,
 }
 
 impl Default for TcpOptions {
@@ -28,6 +37,7 @@ impl Default for TcpOptions {
             backlog: 1024,
             reuseport: false,
             max_line: DEFAULT_MAX_LINE,
+            max_connections: None,
         }
     }
 }
@@ -77,6 +87,14 @@ impl TcpOptions {
                         .and_then(|n| usize::try_from(n).ok())
                         .filter(|n| *n > 0)
                         .ok_or_else(|| bad("maxline", "must be a positive integer"))?
+                }
+                "max_connections" => {
+                    o.max_connections = Some(
+                        integer(&v)
+                            .and_then(|n| usize::try_from(n).ok())
+                            .filter(|n| *n > 0)
+                            .ok_or_else(|| bad("max_connections", "must be a positive integer"))?,
+                    )
                 }
                 k if also.contains(&k) => {}
                 k => {
