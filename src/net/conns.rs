@@ -201,8 +201,9 @@ fn drain_arg(v: &Value) -> mlua::Result<Option<Duration>> {
         ));
     }
     let got = match v {
-        Value::Integer(_) | Value::Number(_) => "a negative number".to_string(),
-        other => other.type_name().to_string(),
+        Value::Number(n) if n.is_nan() => "nan",
+        Value::Integer(_) | Value::Number(_) => "a negative number",
+        other => other.type_name(),
     };
     Err(mlua::Error::runtime(format!(
         "bad argument #1 to 'server:close' (number of seconds >= 0 expected, got {got})"
