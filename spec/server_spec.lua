@@ -129,10 +129,14 @@ describe("servers", function()
 
     it("bad values raise", function()
       local h = function() end
-      raises("option 'max_connections' must be a positive integer", tcp.listen, "127.0.0.1", 0, h, { max_connections = 0 })
-      raises("option 'max_connections' must be a positive integer", tcp.listen, "127.0.0.1", 0, h, { max_connections = -1 })
-      raises("option 'max_connections' must be a positive integer", tcp.listen, "127.0.0.1", 0, h, { max_connections = 1.5 })
-      raises("option 'max_connections' must be a positive integer", tcp.listen, "127.0.0.1", 0, h, { max_connections = "2" })
+      local why = "bad argument #4 to 'tcp.listen' (option 'max_connections': positive integer expected, got "
+      raises(why .. "number)", tcp.listen, "127.0.0.1", 0, h, { max_connections = 0 })
+      raises(why .. "number)", tcp.listen, "127.0.0.1", 0, h, { max_connections = -1 })
+      raises(why .. "number)", tcp.listen, "127.0.0.1", 0, h, { max_connections = 1.5 })
+      raises(why .. "string)", tcp.listen, "127.0.0.1", 0, h, { max_connections = "2" })
+      T.certs()
+      raises("option 'max_connections': positive integer expected", tls.listen, "127.0.0.1", 0, h,
+        T.server_opts("server", { max_connections = false }))
     end)
   end)
 
@@ -254,7 +258,7 @@ describe("servers", function()
       raises("bad argument #1 to 'server:close' (number of seconds >= 0 expected, got a negative number)", srv.close, srv, -1)
       raises("bad argument #1 to 'server:close' (number of seconds >= 0 expected, got string)", srv.close, srv, "soon")
       raises("bad argument #1 to 'server:close' (number of seconds >= 0 expected, got nan)", srv.close, srv, 0 / 0)
-      raises("calling 'server:close' on bad self (tls.server expected, got number)", srv.close, 42)
+      raises("calling 'server:close' on bad self (server expected, got number)", srv.close, 42)
       -- Misuse changed nothing: the server still listens.
       assert.is_nil(tostring(srv):find("closed", 1, true))
     end)

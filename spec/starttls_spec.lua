@@ -356,7 +356,7 @@ describe("ios:starttls", function()
         raises("server options need 'cert' and 'key'", ios.starttls, ios, { cafile = pem("ca") })
         raises("bad argument #2 to 'ios:starttls' (no value expected after server options", ios.starttls, ios, server_opts("server"), "localhost")
         raises("unknown TLS option 'bogus'", ios.starttls, ios, "localhost", { bogus = 1 })
-        raises("calling 'ios:starttls' on bad self (tls.ios expected, got string)", ios.starttls, "x", "localhost")
+        raises("calling 'ios:starttls' on bad self (ios expected, got string)", ios.starttls, "x", "localhost")
         -- None of that touched the stream: it is still plain and open.
         assert.matches("^tls.ios %(tcp ", tostring(ios))
         ios:close()

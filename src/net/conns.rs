@@ -13,12 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use mlua::{AnyUserData, Function, IntoLuaMulti, Lua, MultiValue, Value};
+use mlua::{AnyUserData, Function, IntoLuaMulti, Lua, MultiValue, UserData, Value};
 use slab::Slab;
 
 use super::listener::{Server, ServerShared};
+use crate::api::surface;
 use crate::error::NetError;
-use crate::runtime::context::{block_on, foreign_error, go_async, locate, wrap, Where};
+use crate::runtime::context::{block_on, foreign_error, go_async, locate, Where};
 use crate::runtime::deadline::Deadline;
 use crate::runtime::executor::TaskShared;
 use crate::runtime::Runtime;
@@ -203,38 +204,33 @@ fn drain_arg(v: &Value) -> mlua::Result<Option<Duration>> {
     let got = match v {
         Value::Number(n) if n.is_nan() => "nan",
         Value::Integer(_) | Value::Number(_) => "a negative number",
-        other => other.type_name(),
+        other => surface::type_name(other),
     };
-    Err(mlua::Error::runtime(format!(
-        "bad argument #1 to 'server:close' (number of seconds >= 0 expected, got {got})"
-    )))
+    Err(surface::bad_argument(
+        1,
+        "server:close",
+        format!("number of seconds >= 0 expected, got {got}"),
+    ))
 }
+
+/// A drain that must wait, handed to the async twin.
+struct Draining(Rc<ServerShared>, Duration);
+
+impl UserData for Draining {}
 
 /// `server:close([drain_seconds])`: stops accepting at once; with a drain
 /// time, waits (in a task, or driving the loop from the main thread) until
 /// the running handlers end or the time is up, then closes what is left.
 /// `true`, or `nil, msg, "timeout"` when some had to be closed.
 pub(crate) fn close_method(lua: &Lua) -> mlua::Result<Function> {
-    let twin = lua.create_async_function(|lua, (ud, secs): (AnyUserData, f64)| async move {
-        let server = ud.borrow::<Server>()?.0.clone();
+    let twin = surface::async_function(lua, "server:close", |lua, ud: AnyUserData| async move {
+        let Draining(server, d) = ud.take()?;
         let rt = Runtime::get(&lua)?;
-        let d = Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
         drained(&lua, drain(&rt, &server, d).await)
     })?;
-    let sync = lua.create_function(move |lua, (this, d): (Value, Value)| {
-        let server = match &this {
-            Value::UserData(ud) if ud.is::<Server>() => ud.borrow::<Server>()?.0.clone(),
-            other => {
-                return Err(mlua::Error::runtime(format!(
-                    "calling 'server:close' on bad self (tls.server expected, got {})",
-                    match other {
-                        Value::Integer(_) => "number",
-                        o => o.type_name(),
-                    }
-                )))
-            }
-        };
+    surface::method(lua, "server:close", move |lua, s: &Server, d: Value| {
         let d = drain_arg(&d)?;
+        let server = s.0.clone();
         server.close(lua);
         let Some(d) = d else {
             return true.into_lua_multi(lua);
@@ -244,10 +240,9 @@ pub(crate) fn close_method(lua: &Lua) -> mlua::Result<Function> {
         }
         let rt = Runtime::get(lua)?;
         match locate(lua, &rt) {
-            Where::Task => go_async(lua, &twin, (this, d.as_secs_f64())),
+            Where::Task => go_async(lua, &twin, lua.create_userdata(Draining(server, d))?),
             Where::Blocking => drained(lua, block_on(&rt, drain(&rt, &server, d))?),
             Where::Foreign => Err(foreign_error("server:close")),
         }
-    })?;
-    wrap(lua, sync)
+    })
 }

@@ -15,9 +15,10 @@ use mlua::{AnyUserData, Function, Lua, MultiValue, UserData, Value};
 
 use super::lua_config::LuaTlsConfig;
 use super::{tls_arg, TlsSetup};
+use crate::api::surface::{self, type_name};
 use crate::api::tcp_module::dispatch_connect;
 use crate::error::NetError;
-use crate::runtime::context::{block_on, wrap};
+use crate::runtime::context::block_on;
 use crate::runtime::deadline::Deadline;
 use crate::runtime::Runtime;
 use crate::stream::core::{failure, Stream};
@@ -42,14 +43,6 @@ fn misuse(why: String) -> mlua::Error {
     mlua::Error::runtime(why)
 }
 
-/// The type as Lua's `type()` names it (mlua says "integer" for 42).
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Integer(_) => "number",
-        other => other.type_name(),
-    }
-}
-
 fn is_config(v: &Value) -> bool {
     matches!(v, Value::UserData(ud) if ud.is::<LuaTlsConfig>())
 }
@@ -61,7 +54,7 @@ fn prepare(this: Value, first: Value, second: Value) -> mlua::Result<Result<Upgr
         Value::UserData(ud) if ud.is::<Ios>() => ud.clone(),
         other => {
             return Err(misuse(format!(
-                "calling '{FNAME}' on bad self (tls.ios expected, got {})",
+                "calling '{FNAME}' on bad self (ios expected, got {})",
                 type_name(other)
             )))
         }
@@ -93,7 +86,7 @@ fn prepare(this: Value, first: Value, second: Value) -> mlua::Result<Result<Upgr
             )))
         }
     };
-    let arg = tls_arg(&opts, "opts")?;
+    let arg = tls_arg(&opts, if host.is_some() { 2 } else { 1 }, FNAME)?;
     if host.is_none() && arg.config.options().server_certs().is_empty() {
         return Err(misuse(format!(
             "bad argument #1 to '{FNAME}' (server options need 'cert' and 'key' (or 'certs'))"
@@ -167,22 +160,25 @@ async fn run(lua: &Lua, rt: &Rc<Runtime>, up: Upgrade) -> mlua::Result<MultiValu
 
 /// The `starttls` method for the `ios` methods table.
 pub(crate) fn method(lua: &Lua) -> mlua::Result<Function> {
-    let twin = lua.create_async_function(|lua, ud: AnyUserData| async move {
+    let twin = surface::async_function(lua, FNAME, |lua, ud: AnyUserData| async move {
         let up: Upgrade = ud.take()?;
         let rt = Runtime::get(&lua)?;
         run(&lua, &rt, up).await
     })?;
-    let sync = lua.create_function(move |lua, (this, first, second): (Value, Value, Value)| {
-        let up = match prepare(this, first, second)? {
-            Ok(up) => up,
-            Err(e) => return failure(lua, e),
-        };
-        let ud = lua.create_userdata(up)?;
-        let args = MultiValue::from_iter([Value::UserData(ud.clone())]);
-        dispatch_connect(lua, &twin, args, FNAME, |rt| {
-            let up: Upgrade = ud.take()?;
-            block_on(rt, run(lua, rt, up))?
-        })
-    })?;
-    wrap(lua, sync)
+    surface::function(
+        lua,
+        FNAME,
+        move |lua, (this, first, second): (Value, Value, Value)| {
+            let up = match prepare(this, first, second)? {
+                Ok(up) => up,
+                Err(e) => return failure(lua, e),
+            };
+            let ud = lua.create_userdata(up)?;
+            let args = MultiValue::from_iter([Value::UserData(ud.clone())]);
+            dispatch_connect(lua, &twin, args, FNAME, |rt| {
+                let up: Upgrade = ud.take()?;
+                block_on(rt, run(lua, rt, up))?
+            })
+        },
+    )
 }
