@@ -18,8 +18,8 @@ use crate::runtime::context::block_on;
 use crate::runtime::deadline::Deadline;
 use crate::runtime::Runtime;
 use crate::stream::core::{failure, Stream};
-use crate::stream::ops::Exclusive;
 use crate::stream::ios::Ios;
+use crate::stream::ops::Exclusive;
 use crate::tls::{new_config, tcp_options, tls_arg, TlsArg, TlsTransport};
 
 /// How long a server waits for a client's handshake unless `timeout` says.

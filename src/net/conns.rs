@@ -100,7 +100,7 @@ impl Conns {
 
     /// Whether another handler may start.
     pub(crate) fn has_room(&self) -> bool {
-        self.max.is_none_or(|m| self.count() < m)
+        self.max.map_or(true, |m| self.count() < m)
     }
 
     /// Counts the handler `task` serving `stream` until it ends.
@@ -111,7 +111,10 @@ impl Conns {
             slot,
             ended: self.ended.clone(),
         }));
-        if task.poll_result(&mut Context::from_waker(&waker)).is_ready() {
+        if task
+            .poll_result(&mut Context::from_waker(&waker))
+            .is_ready()
+        {
             waker.wake();
         }
     }

@@ -148,6 +148,25 @@ impl TlsTransport {
         Ok(TlsSetup::accept(config)?.over(sock, Vec::new()))
     }
 
+    /// Client side over `sock` and a rustls config: [`TlsSetup::client`].
+    pub fn client(
+        sock: TcpStream,
+        config: Arc<ClientConfig>,
+        name: &str,
+        protocols: Protocols,
+    ) -> Result<Self, NetError> {
+        Ok(TlsSetup::client(config, name, protocols)?.over(sock, Vec::new()))
+    }
+
+    /// Server side over `sock` and a rustls config: [`TlsSetup::server`].
+    pub fn server(
+        sock: TcpStream,
+        config: Arc<ServerConfig>,
+        protocols: Protocols,
+    ) -> Result<Self, NetError> {
+        Ok(TlsSetup::server(config, protocols)?.over(sock, Vec::new()))
+    }
+
     /// The rustls connection, for details this type does not surface.
     pub fn connection(&self) -> &Connection {
         &self.conn
@@ -224,10 +243,7 @@ impl TlsTransport {
     /// nothing more may be sent on it (no close_notify).
     fn read_failed(&mut self, e: io::Error) -> io::Error {
         let err = if e.kind() == io::ErrorKind::InvalidData {
-            NetError::new(
-                "handshake",
-                format!("peer sent what TLS cannot take ({e})"),
-            )
+            NetError::new("handshake", format!("peer sent what TLS cannot take ({e})"))
         } else {
             NetError::from_io("", &e)
         };
