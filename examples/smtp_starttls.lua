@@ -86,7 +86,9 @@ local function smtp_server(cert, key, received)
       elseif verb == "DATA" then
         ios:write("354 end with <CRLF>.<CRLF>\r\n")
         local lines = {}
-        for l in ios:lines() do
+        while true do -- (not ios:lines(): Lua 5.1 cannot wait inside a for iterator)
+          local l = ios:read("l")
+          if not l then return end
           l = l:gsub("\r$", "")
           if l == "." then break end
           lines[#lines + 1] = l:gsub("^%.", "")
