@@ -9,11 +9,14 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use mlua::{Function, IntoLuaMulti, Lua, MetaMethod, UserData, UserDataMethods};
+use mlua::{
+    Function, IntoLuaMulti, Lua, MetaMethod, Table, UserData, UserDataFields, UserDataMethods,
+};
 use socket2::{Domain, Socket, Type};
 
 use super::accept_errors::AcceptErrors;
 use super::options::TcpOptions;
+use crate::api::surface::method;
 use crate::error::{NetError, NetResult};
 use crate::runtime::deadline::Deadline;
 use crate::runtime::executor::OnError;
@@ -62,18 +65,41 @@ impl ServerShared {
 /// The `server` object returned by `listen`.
 pub(crate) struct Server(Rc<ServerShared>);
 
-impl UserData for Server {
-    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("close", |_, s, ()| {
+/// The server's methods, registered through the Lua boundary so misuse
+/// raises Lua-style strings (see `api::surface`).
+fn methods(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set(
+        "close",
+        method(lua, "server:close", |_, s: &Server, ()| {
             s.0.close();
             Ok(true)
-        });
-        m.add_method("address", |lua, s, ()| super::addr::to_lua(lua, s.0.addr));
-        m.add_method("stats", |lua, s, ()| {
+        })?,
+    )?;
+    t.set(
+        "stats",
+        method(lua, "server:stats", |lua, s: &Server, ()| {
             let t = lua.create_table()?;
             t.set("accept_errors", s.0.accept_errors.total())?;
             Ok(t)
-        });
+        })?,
+    )?;
+    t.set(
+        "address",
+        method(lua, "server:address", |lua, s: &Server, ()| {
+            super::addr::to_lua(lua, s.0.addr)
+        })?,
+    )?;
+    Ok(t)
+}
+
+impl UserData for Server {
+    fn add_fields<F: UserDataFields<Self>>(f: &mut F) {
+        f.add_meta_field("__name", "tls.server");
+        f.add_meta_field_with("__index", methods);
+    }
+
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         m.add_meta_method(MetaMethod::ToString, |_, s, ()| {
             let state = if s.0.closed.get() { " (closed)" } else { "" };
             Ok(format!("tls.server ({}){state}", s.0.addr))

@@ -326,6 +326,16 @@ impl Executor {
             .map(|s| Waker::from(s.waker.clone()))
     }
 
+    /// Makes `thread` the coroutine of the task being polled (Lua 5.1 runs a
+    /// task's function in a nested coroutine, see `api/spawn.lua`).
+    pub(crate) fn adopt_thread(&self, thread: *const c_void) {
+        if let Some(id) = self.current.get() {
+            if let Some(slot) = self.slots.borrow_mut().get_mut(id) {
+                slot.thread = Some(thread);
+            }
+        }
+    }
+
     /// The shared state of the Lua task being polled.
     pub(crate) fn current_task(&self) -> Option<Rc<TaskShared>> {
         let id = self.current.get()?;

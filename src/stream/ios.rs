@@ -19,7 +19,7 @@ use smallvec::SmallVec;
 
 use super::core::{failure, BufMode, Out, Step, Stream};
 use super::format::Format;
-use super::limits::at_least;
+use super::limits::{at_least, count_arg};
 use super::ops::{unit_step, wait, Dir};
 use super::transport::Transport;
 use crate::api::surface::{bad_argument, method, raise_marker, raise_values, type_name};
@@ -364,15 +364,15 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             Value::LightUserData(raise_marker()),
             &t,
             t.get::<Function>("read")?,
-            is_ios,
-            bad_self,
+            &is_ios,
+            &bad_self,
             raise,
         ))?;
     t.set("read", &read)?;
     let lines: Function = lua
         .load(include_str!("lines.lua"))
         .set_name("=tls.ios.lines")
-        .call(&read)?;
+        .call((&read, is_ios, bad_self))?;
     t.set("lines", lines)?;
     plain_methods(lua, &t)?;
     Ok(t)
@@ -398,8 +398,7 @@ fn plain_methods(lua: &Lua, t: &Table) -> mlua::Result<()> {
         "setmaxline",
         method(lua, "ios:setmaxline", |_, ios: &Ios, n: Value| {
             // The same rule as the `maxline` option.
-            let n = at_least(&n, 1)
-                .ok_or_else(|| bad_argument(1, "ios:setmaxline", "positive integer expected"))?;
+            let n = count_arg(&n, 1, 1, "ios:setmaxline")?;
             ios.0.borrow_mut().max_line = n;
             Ok(true)
         })?,
@@ -426,9 +425,7 @@ fn plain_methods(lua: &Lua, t: &Table) -> mlua::Result<()> {
                 // allocation: any positive integer is fine, nothing else.
                 let size = match size {
                     Value::Nil => None,
-                    v => Some(at_least(&v, 1).ok_or_else(|| {
-                        bad_argument(2, "ios:setvbuf", "positive integer expected")
-                    })?),
+                    v => Some(count_arg(&v, 1, 2, "ios:setvbuf")?),
                 };
                 ios.0.borrow_mut().set_vbuf(mode, size);
                 Ok(true)
