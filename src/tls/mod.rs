@@ -3,17 +3,23 @@
 //! `ios` stream drives.
 
 pub mod cache;
+pub mod client_verifier;
 pub mod config;
 pub mod date;
+pub mod depth;
 pub mod der;
 pub mod info;
 pub mod lua_config;
+pub mod names;
 pub mod options;
 pub mod pem;
 pub mod provider;
 pub mod sni;
 mod sock;
+pub mod stamps;
+pub mod tickets;
 pub mod transport;
+pub mod tuning;
 pub mod verifier;
 pub mod verify_errors;
 pub mod x509;
