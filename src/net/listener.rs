@@ -26,7 +26,12 @@ use crate::stream::transport::{Transport, Want};
 pub(crate) struct Protocol {
     pub(crate) make: MakeTransport,
     pub(crate) handshake: Option<Duration>,
+    /// `server:reload(opts)` for servers that have a configuration to swap.
+    pub(crate) reload: Option<Reload>,
 }
+
+/// Swaps a running server's configuration: `server:reload(opts)`.
+pub(crate) type Reload = Rc<dyn Fn(&Lua, mlua::Value) -> mlua::Result<mlua::MultiValue>>;
 
 /// Makes the transport for an accepted socket (plain TCP or TLS).
 pub(crate) type MakeTransport =
@@ -40,6 +45,7 @@ pub(crate) struct ServerShared {
     /// The socket and its registration, dropped by `close()` at once so the
     /// port is free (and refuses connections) as soon as `close` returns.
     socket: RefCell<Option<(mio::net::TcpListener, Registration)>>,
+    reload: Option<Reload>,
 }
 
 impl ServerShared {
@@ -66,6 +72,12 @@ impl UserData for Server {
             Ok(true)
         });
         m.add_method("address", |lua, s, ()| super::addr::to_lua(lua, s.0.addr));
+        m.add_method("reload", |lua, s, opts: mlua::Value| match &s.0.reload {
+            Some(reload) => reload(lua, opts),
+            None => Err(mlua::Error::runtime(
+                "bad self to 'server:reload' (a TCP server has no TLS configuration to reload)",
+            )),
+        });
         m.add_meta_method(MetaMethod::ToString, |_, s, ()| {
             let state = if s.0.closed.get() { " (closed)" } else { "" };
             Ok(format!("tls.server ({}){state}", s.0.addr))
@@ -113,7 +125,11 @@ pub(crate) fn listen(
     serve: Function,
     proto: Protocol,
 ) -> mlua::Result<NetResult<Server>> {
-    let Protocol { make, handshake } = proto;
+    let Protocol {
+        make,
+        handshake,
+        reload,
+    } = proto;
     let mut listener = match bind(addr, &opts) {
         Ok(l) => l,
         Err(e) => return Ok(Err(NetError::from_io(&format!("listen on {addr}"), &e))),
@@ -128,6 +144,7 @@ pub(crate) fn listen(
         closed: Cell::new(false),
         waker: RefCell::new(None),
         socket: RefCell::new(Some((listener, registration))),
+        reload,
     });
     let weak_lua = lua.weak();
     let state = shared.clone();

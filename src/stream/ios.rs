@@ -473,6 +473,20 @@ impl UserData for Ios {
                 None => Ok(Value::Nil),
             }
         });
+        m.add_method("peer_contains_name", |_, ios, name: Value| {
+            let Value::String(name) = name else {
+                return Err(mlua::Error::runtime(format!(
+                    "bad argument #1 to 'ios:peer_contains_name' (string expected, got {})",
+                    name.type_name()
+                )));
+            };
+            let s = ios.0.borrow();
+            let info = s.transport().and_then(|t| t.tls_info());
+            let leaf = info.as_ref().and_then(|i| i.peer_chain.first());
+            Ok(leaf.is_some_and(|der| {
+                crate::tls::names::cert_contains_name(der, &name.to_string_lossy())
+            }))
+        });
         m.add_meta_method(MetaMethod::ToString, |_, ios, ()| {
             let s = ios.0.borrow();
             let peer = s.peer.map(|p| format!(" {p}")).unwrap_or_default();

@@ -18,6 +18,7 @@ use super::sni::SniResolver;
 use super::tickets::{ExpiringCache, KeyedTicketer, DEFAULT_LIFETIME};
 use super::tuning::{crypto_provider, parse_key_file, Tuning};
 use super::verifier::{ServerVerifier, Skip};
+use super::verify_errors::words;
 use crate::error::NetError;
 use rustls::server::ProducesTickets;
 use rustls_pki_types::CertificateDer;
@@ -44,7 +45,12 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
     });
     let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
         .build()
-        .map_err(|e| config_error(format!("cannot build certificate verifier: {e}")))?;
+        .map_err(|e| {
+            config_error(format!(
+                "cannot build certificate verifier: {}",
+                words(&e.to_string())
+            ))
+        })?;
     let skip = Skip {
         cert: opts.insecure_no_verify_cert,
         name: opts.insecure_no_verify_name,
@@ -54,7 +60,7 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
     // nothing is skipped.
     let builder = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&versions(opts.protocols))
-        .map_err(|e| config_error(format!("bad TLS versions: {e}")))?
+        .map_err(|e| versions_error(&e))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(
             ServerVerifier::new(webpki, skip)
@@ -64,11 +70,17 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
     let mut config = match (&opts.cert, &opts.key) {
         (Some(cert), Some(key)) => builder
             .with_client_auth_cert(load_certs(cert)?, load_key(key)?)
-            .map_err(|e| {
-                config_error(format!(
-                    "unusable client certificate {}: {e}",
+            .map_err(|e| match e {
+                rustls::Error::InconsistentKeys(_) => config_error(format!(
+                    "private key {} does not match certificate {}",
+                    key.describe(),
                     cert.describe()
-                ))
+                )),
+                e => config_error(format!(
+                    "unusable client certificate {}: {}",
+                    cert.describe(),
+                    words(&e.to_string())
+                )),
             })?,
         _ => builder.with_no_client_auth(),
     };
@@ -95,7 +107,7 @@ pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
         .collect::<Result<Vec<_>, _>>()?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions(opts.protocols))
-        .map_err(|e| config_error(format!("bad TLS versions: {e}")))?;
+        .map_err(|e| versions_error(&e))?;
     let builder = match opts.verify_client {
         VerifyClient::None => builder.with_no_client_auth(),
         // Trust on first use: any certificate, identified by its hash.
@@ -115,9 +127,12 @@ pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
             if mode == VerifyClient::Optional {
                 v = v.allow_unauthenticated();
             }
-            let v = v
-                .build()
-                .map_err(|e| config_error(format!("cannot build client verifier: {e}")))?;
+            let v = v.build().map_err(|e| {
+                config_error(format!(
+                    "cannot build client verifier: {}",
+                    words(&e.to_string())
+                ))
+            })?;
             match opts.tuning.verify_depth {
                 Some(max) => builder.with_client_cert_verifier(DepthLimited::new(
                     v,
@@ -141,6 +156,14 @@ pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
         config.send_tls13_tickets = 0;
     }
     Ok(Arc::new(config))
+}
+
+/// Protocols and suites that leave nothing to negotiate.
+fn versions_error(e: &rustls::Error) -> NetError {
+    config_error(format!(
+        "options 'protocols' and 'ciphers' leave no usable combination ({})",
+        words(&e.to_string())
+    ))
 }
 
 /// Options a client would ignore: refused, never accepted silently.
@@ -256,10 +279,13 @@ fn session_ticketer(t: &Tuning) -> Result<Arc<dyn ProducesTickets>, NetError> {
 pub fn certified_key(ck: &CertKey) -> Result<Arc<CertifiedKey>, NetError> {
     let chain = load_certs(&ck.cert)?;
     let der = load_key(&ck.key)?;
-    let key = provider()
-        .key_provider
-        .load_private_key(der)
-        .map_err(|e| config_error(format!("unusable private key {}: {e}", ck.key.describe())))?;
+    let key = provider().key_provider.load_private_key(der).map_err(|e| {
+        config_error(format!(
+            "unusable private key {}: {}",
+            ck.key.describe(),
+            words(&e.to_string())
+        ))
+    })?;
     let certified = CertifiedKey::new(chain, key);
     match certified.keys_match() {
         Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {

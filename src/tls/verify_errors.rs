@@ -190,7 +190,10 @@ pub fn words(debug: &str) -> String {
         } else {
             ident.clone()
         };
-        if !matches!(text.to_ascii_lowercase().as_str(), "other" | "other error" | "some") {
+        if !matches!(
+            text.to_ascii_lowercase().as_str(),
+            "other" | "other error" | "some"
+        ) {
             if !out.is_empty() && !out.ends_with(' ') {
                 out.push(' ');
             }
