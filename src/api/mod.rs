@@ -2,5 +2,6 @@
 
 pub(crate) mod dns_module;
 pub(crate) mod loop_module;
+pub(crate) mod surface;
 pub(crate) mod tcp_module;
 pub(crate) mod tls_module;

@@ -66,6 +66,8 @@ struct Slot {
     waker: Arc<TaskWaker>,
     /// The coroutine of a Lua task, to tell "am I in this task?".
     thread: Option<*const c_void>,
+    /// A Lua task's shared state, to tell who is joining whom.
+    shared: Option<Weak<TaskShared>>,
 }
 
 /// What a Lua task ended with, shared with its `Task` handle.
@@ -73,6 +75,8 @@ struct Slot {
 pub(crate) struct TaskShared {
     pub(crate) result: RefCell<Option<Result<MultiValue, Value>>>,
     joiners: RefCell<Vec<Waker>>,
+    /// The task this one is joining, if any (see [`super::joins`]).
+    waits_for: RefCell<Option<Weak<TaskShared>>>,
 }
 
 impl TaskShared {
@@ -91,6 +95,14 @@ impl TaskShared {
     pub(crate) fn is_done(&self) -> bool {
         self.result.borrow().is_some()
     }
+
+    pub(crate) fn waits_for(&self) -> Option<Rc<TaskShared>> {
+        self.waits_for.borrow().as_ref().and_then(Weak::upgrade)
+    }
+
+    pub(crate) fn set_waits_for(&self, target: Option<&Rc<TaskShared>>) {
+        *self.waits_for.borrow_mut() = target.map(Rc::downgrade);
+    }
 }
 
 /// What becomes of a failed task nobody joins.
@@ -104,7 +116,7 @@ pub(crate) enum OnError {
 
 /// `debug.traceback(thread, message)` for a task that ended in `e`.
 fn traceback(thread: &mlua::Thread, e: mlua::Error) -> Value {
-    let text = e.to_string();
+    let text = crate::api::surface::message(&e);
     let lua = thread.weak_lua().try_upgrade();
     let traced = lua.and_then(|lua| {
         let debug: mlua::Table = lua.globals().get("debug").ok()?;
@@ -126,6 +138,8 @@ pub(crate) struct Executor {
     current: Cell<Option<usize>>,
     /// Errors of tasks that nobody was joining, to raise from the driver.
     failures: RefCell<VecDeque<Value>>,
+    /// The failure being raised right now (see `take_failure`).
+    raised: RefCell<Option<Value>>,
 }
 
 impl Executor {
@@ -138,6 +152,7 @@ impl Executor {
             running: RefCell::new(Vec::new()),
             current: Cell::new(None),
             failures: RefCell::new(VecDeque::new()),
+            raised: RefCell::new(None),
         }
     }
 
@@ -156,6 +171,7 @@ impl Executor {
             future: Some(future),
             waker,
             thread,
+            shared: None,
         });
         id
     }
@@ -206,7 +222,10 @@ impl Executor {
             }
             joiners.into_iter().for_each(Waker::wake);
         };
-        self.spawn(Box::pin(future), Some(ptr));
+        let id = self.spawn(Box::pin(future), Some(ptr));
+        if let Some(slot) = self.slots.borrow_mut().get_mut(id) {
+            slot.shared = Some(Rc::downgrade(&shared));
+        }
         Ok(shared)
     }
 
@@ -270,24 +289,22 @@ impl Executor {
         !self.failures.borrow().is_empty()
     }
 
-    /// The oldest error of an unjoined task, if any.
-    pub(crate) fn take_failure_value(&self) -> Option<Value> {
-        self.failures.borrow_mut().pop_front()
-    }
-
-    /// Raises the oldest error of an unjoined task, if any.
+    /// Raises the oldest error of an unjoined task, if any: the value waits
+    /// in `raised` for the Lua boundary, which raises it unchanged (see
+    /// `api::surface`).
     pub(crate) fn take_failure(&self) -> mlua::Result<()> {
         match self.failures.borrow_mut().pop_front() {
             None => Ok(()),
-            Some(Value::Error(e)) => Err(*e),
-            Some(Value::String(s)) => Err(mlua::Error::runtime(s.to_string_lossy())),
-            // A table error shows through its __tostring, as Lua would.
-            Some(other) => {
-                Err(mlua::Error::runtime(other.to_string().unwrap_or_else(
-                    |_| format!("task failed with {}", other.type_name()),
-                )))
+            Some(v) => {
+                *self.raised.borrow_mut() = Some(v);
+                Err(crate::api::surface::task_failed())
             }
         }
+    }
+
+    /// The error value `take_failure` raised, for the boundary to raise.
+    pub(crate) fn take_raised(&self) -> Option<Value> {
+        self.raised.borrow_mut().take()
     }
 
     /// Live tasks (Lua tasks and listeners).
@@ -307,6 +324,26 @@ impl Executor {
             .borrow()
             .get(id)
             .map(|s| Waker::from(s.waker.clone()))
+    }
+
+    /// Makes `thread` the coroutine of the task being polled (Lua 5.1 runs a
+    /// task's function in a nested coroutine, see `api/spawn.lua`).
+    pub(crate) fn adopt_thread(&self, thread: *const c_void) {
+        if let Some(id) = self.current.get() {
+            if let Some(slot) = self.slots.borrow_mut().get_mut(id) {
+                slot.thread = Some(thread);
+            }
+        }
+    }
+
+    /// The shared state of the Lua task being polled.
+    pub(crate) fn current_task(&self) -> Option<Rc<TaskShared>> {
+        let id = self.current.get()?;
+        self.slots
+            .borrow()
+            .get(id)
+            .and_then(|s| s.shared.as_ref())
+            .and_then(Weak::upgrade)
     }
 
     /// The coroutine of the task being polled.
@@ -329,5 +366,6 @@ impl Executor {
         let slots = std::mem::take(&mut *self.slots.borrow_mut());
         drop(slots);
         self.failures.borrow_mut().clear();
+        self.raised.borrow_mut().take();
     }
 }

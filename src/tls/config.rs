@@ -14,11 +14,14 @@ use super::depth::DepthLimit;
 use super::options::{CertKey, PemSource, Protocols, TlsOptions, VerifyClient};
 use super::pem::{add_roots, load_certs, load_key};
 use super::provider::{provider, ticketer};
+use super::revocation::{Checks, RevocationVerifier};
+use super::revocation_options::check_side;
 use super::sni::SniResolver;
 use super::tickets::{ExpiringCache, KeyedTicketer, DEFAULT_LIFETIME};
 use super::tuning::{crypto_provider, parse_key_file, Tuning};
 use super::verifier::{ServerVerifier, Skip};
 use super::verify_errors::words;
+use super::{crl, staple};
 use crate::error::NetError;
 use rustls::server::ProducesTickets;
 use rustls_pki_types::CertificateDer;
@@ -43,14 +46,23 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
             provider.signature_verification_algorithms,
         )
     });
-    let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
-        .build()
-        .map_err(|e| {
-            config_error(format!(
-                "cannot build certificate verifier: {}",
-                words(&e.to_string())
-            ))
-        })?;
+    check_side(&opts.revocation, false, false)?;
+    let crls = crl::load(&opts.revocation)?;
+    let mut webpki = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone());
+    if let Some(crls) = &crls {
+        webpki = crl::server_chain_policy(
+            webpki,
+            crls,
+            &opts.revocation,
+            !opts.insecure_no_verify_time,
+        );
+    }
+    let webpki = webpki.build().map_err(|e| {
+        config_error(format!(
+            "cannot build certificate verifier: {}",
+            words(&e.to_string())
+        ))
+    })?;
     let skip = Skip {
         cert: opts.insecure_no_verify_cert,
         name: opts.insecure_no_verify_name,
@@ -62,11 +74,20 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
         .with_protocol_versions(&versions(opts.protocols))
         .map_err(|e| versions_error(&e))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(
-            ServerVerifier::new(webpki, skip)
-                .with_pinned(custom_certs(opts)?)
-                .with_depth(depth),
-        ));
+        .with_custom_certificate_verifier(Arc::new(RevocationVerifier::new(
+            Arc::new(
+                ServerVerifier::new(webpki, skip)
+                    .with_pinned(custom_certs(opts)?)
+                    .with_depth(depth),
+            ),
+            roots,
+            crls,
+            Checks {
+                ocsp_require: opts.revocation.ocsp_require,
+                time: !skip.time,
+                cert: !skip.cert,
+            },
+        )));
     let mut config = match (&opts.cert, &opts.key) {
         (Some(cert), Some(key)) => builder
             .with_client_auth_cert(load_certs(cert)?, load_key(key)?)
@@ -97,6 +118,11 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
 pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
     unused_on_server(opts).map_err(config_error)?;
     let provider = crypto_provider(&opts.tuning);
+    check_side(
+        &opts.revocation,
+        true,
+        opts.verify_client != VerifyClient::None,
+    )?;
     let list = opts.server_certs();
     if list.is_empty() {
         return Err(config_error("a TLS server needs options 'cert' and 'key'"));
@@ -121,18 +147,25 @@ pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
             let roots = custom_roots(opts)?.ok_or_else(|| {
                 config_error("option 'verify_client' needs 'cafile' or 'ca' to name the client CAs")
             })?;
+            let crls = crl::load(&opts.revocation)?;
             let roots = Arc::new(roots);
             let algs = provider.signature_verification_algorithms;
             let mut v = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider);
             if mode == VerifyClient::Optional {
                 v = v.allow_unauthenticated();
             }
-            let v = v.build().map_err(|e| {
+            if let Some(crls) = &crls {
+                v = crl::client_chain_policy(v, crls, &opts.revocation);
+            }
+            let mut v = v.build().map_err(|e| {
                 config_error(format!(
                     "cannot build client verifier: {}",
                     words(&e.to_string())
                 ))
             })?;
+            if let Some(crls) = crls {
+                v = crl::NamedRevocation::wrap(v, crls);
+            }
             match opts.tuning.verify_depth {
                 Some(max) => builder.with_client_cert_verifier(DepthLimited::new(
                     v,
@@ -228,6 +261,11 @@ fn unused_on_server(opts: &TlsOptions) -> Result<(), String> {
                     .into(),
             );
         }
+        if !opts.revocation.crl.is_empty() {
+            return Err("option 'crl' does nothing with 'insecure_no_verify_cert' \
+                        (no client chain is verified)"
+                .into());
+        }
         if opts.tuning.verify_depth.is_some() {
             return Err(
                 "option 'verify_depth' does nothing with 'insecure_no_verify_cert' \
@@ -286,7 +324,8 @@ pub fn certified_key(ck: &CertKey) -> Result<Arc<CertifiedKey>, NetError> {
             words(&e.to_string())
         ))
     })?;
-    let certified = CertifiedKey::new(chain, key);
+    let mut certified = CertifiedKey::new(chain, key);
+    certified.ocsp = staple::load(ck.ocsp_staple.as_ref())?;
     match certified.keys_match() {
         Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
             Ok(Arc::new(certified))
@@ -432,12 +471,14 @@ mod tests {
         let e = certified_key(&CertKey {
             cert: file("server.pem"),
             key: file("other.key"),
+            ocsp_staple: None,
         })
         .unwrap_err();
         assert!(e.message.contains("does not match"), "{}", e.message);
         certified_key(&CertKey {
             cert: file("rsa.pem"),
             key: file("rsa.key"),
+            ocsp_staple: None,
         })
         .unwrap();
     }

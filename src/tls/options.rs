@@ -14,6 +14,7 @@ use mlua::{Table, Value};
 // (`timeout` is read by both layers).
 use crate::net::options::TCP_KEYS;
 
+use super::revocation_options::{self, RevocationOptions, Staple, REVOCATION_KEYS};
 use super::tuning::{self, Tuning};
 
 /// The keys only TLS reads; the TCP layer accepts them unchecked.
@@ -38,6 +39,11 @@ pub const TLS_KEYS: &[&str] = &[
     "session_lifetime",
     "ticket_keys",
     "ticket_key_file",
+    // Revocation: see revocation_options.rs.
+    "crl",
+    "crl_require",
+    "ocsp_staple",
+    "ocsp_require",
 ];
 
 /// A certificate or key given as a path or as PEM text.
@@ -75,6 +81,8 @@ pub struct CertKey {
     pub cert: PemSource,
     /// The private key (PKCS#8, SEC1 or PKCS#1).
     pub key: PemSource,
+    /// The OCSP response to staple with this chain.
+    pub ocsp_staple: Option<Staple>,
 }
 
 /// Which TLS versions to enable.
@@ -142,6 +150,8 @@ pub struct TlsOptions {
     pub insecure_no_verify_time: bool,
     /// Suites, groups, chain depth, session lifetime, ticket keys.
     pub tuning: Tuning,
+    /// CRLs and OCSP (`revocation_options.rs`).
+    pub revocation: RevocationOptions,
 }
 
 impl Default for TlsOptions {
@@ -162,6 +172,7 @@ impl Default for TlsOptions {
             insecure_no_verify_name: false,
             insecure_no_verify_time: false,
             tuning: Tuning::default(),
+            revocation: RevocationOptions::default(),
         }
     }
 }
@@ -177,7 +188,7 @@ impl TlsOptions {
                 other => {
                     return Err(misuse(format!(
                         "TLS option keys must be strings, got {}",
-                        other.type_name()
+                        crate::api::surface::type_name(other)
                     )))
                 }
             };
@@ -193,6 +204,7 @@ impl TlsOptions {
                 "TLS option '{given}' needs option '{missing}'"
             )));
         }
+        o.revocation.check()?;
         Ok(o)
     }
 
@@ -221,6 +233,7 @@ impl TlsOptions {
             "insecure_no_verify_name" => self.insecure_no_verify_name = boolean(key, &v)?,
             "insecure_no_verify_time" => self.insecure_no_verify_time = boolean(key, &v)?,
             k if tuning::KEYS.contains(&k) => self.tuning.set(k, &v)?,
+            k if REVOCATION_KEYS.contains(&k) => self.revocation.set(k, &v)?,
             k if TCP_KEYS.contains(&k) => {}
             k => return Err(misuse(format!("unknown TLS option '{k}'"))),
         }
@@ -233,6 +246,7 @@ impl TlsOptions {
             (Some(cert), Some(key)) => Some(CertKey {
                 cert: cert.clone(),
                 key: key.clone(),
+                ocsp_staple: self.revocation.ocsp_staple.clone(),
             }),
             _ => None,
         };
@@ -247,11 +261,20 @@ impl TlsOptions {
     /// files add them here.
     pub fn paths(&self) -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = self.cafile.iter().cloned().collect();
+        // server_certs() carries `ocsp_staple` into the first entry.
         for ck in self.server_certs() {
             for src in [ck.cert, ck.key] {
                 if let PemSource::Path(p) = src {
                     out.push(p);
                 }
+            }
+            if let Some(Staple::Path(p)) = ck.ocsp_staple {
+                out.push(p);
+            }
+        }
+        for src in &self.revocation.crl {
+            if let PemSource::Path(p) = src {
+                out.push(p.clone());
             }
         }
         out.extend(self.tuning.ticket_key_file.iter().cloned());
@@ -271,7 +294,7 @@ fn misuse(msg: impl Into<String>) -> mlua::Error {
 fn wrong_type(key: &str, want: &str, v: &Value) -> mlua::Error {
     misuse(format!(
         "TLS option '{key}' must be {want}, got {}",
-        v.type_name()
+        crate::api::surface::type_name(v)
     ))
 }
 
@@ -381,7 +404,7 @@ fn cert_list(v: &Value) -> mlua::Result<Vec<CertKey>> {
                 "TLS option '{where_}' must be a {{cert=, key=}} table"
             )));
         };
-        let (mut cert, mut key) = (None, None);
+        let (mut cert, mut key, mut ocsp_staple) = (None, None, None);
         for pair in entry.pairs::<Value, Value>() {
             let (k, v) = pair?;
             let name = match &k {
@@ -391,11 +414,21 @@ fn cert_list(v: &Value) -> mlua::Result<Vec<CertKey>> {
             match name.as_str() {
                 "cert" => cert = Some(PemSource::parse(&string(&format!("{where_}.cert"), &v)?)),
                 "key" => key = Some(PemSource::parse(&string(&format!("{where_}.key"), &v)?)),
+                "ocsp_staple" => {
+                    ocsp_staple = Some(revocation_options::staple(
+                        &format!("{where_}.ocsp_staple"),
+                        &v,
+                    )?)
+                }
                 _ => return Err(misuse(format!("unknown TLS option '{where_}.{name}'"))),
             }
         }
         match (cert, key) {
-            (Some(cert), Some(key)) => out.push(CertKey { cert, key }),
+            (Some(cert), Some(key)) => out.push(CertKey {
+                cert,
+                key,
+                ocsp_staple,
+            }),
             _ => {
                 return Err(misuse(format!(
                     "TLS option '{where_}' needs both 'cert' and 'key'"
