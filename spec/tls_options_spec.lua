@@ -10,7 +10,6 @@ local X = require "tls_extra_certs"
 local bounded, fails, q = T.bounded, T.fails, T.q
 local pem, key, trust = T.pem, T.key, T.trust
 
-local ENV = "LUA_CPATH='target/lua/?.so;;' LUA_PATH='lua/?.lua;lua/?/init.lua;;'"
 local K1, K2, K3 = ("1"):rep(32), ("second key: more than 32 bytes long"), ("3"):rep(48)
 
 local function stopping(p)
@@ -34,8 +33,8 @@ end
 local function other_process(keys, port)
   local portfile = os.tmpname()
   os.remove(portfile)
-  stopping(helper.process(("cd %s && %s exec lua5.4 spec/fixtures/ticket_server.lua %s %s %s %s %s")
-    :format(q(T.root), ENV, q(portfile), q(pem("server")), q(key("server")), q(table.concat(keys, ",")),
+  stopping(helper.process(("cd %s && %s exec %s spec/fixtures/ticket_server.lua %s %s %s %s %s")
+    :format(q(T.root), helper.env, helper.interpreter, q(portfile), q(pem("server")), q(key("server")), q(table.concat(keys, ",")),
       tostring(port or 0))))
   local text
   helper.hold(function()
