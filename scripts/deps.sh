@@ -14,3 +14,10 @@ if [ -n "$missing" ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+
+# A Gemini client from PyPI, a real peer for examples/gemini_server.lua
+# (spec/examples_spec.lua). Optional: the spec marks its test pending
+# without it.
+if ! command -v agunua >/dev/null 2>&1 && command -v pip >/dev/null 2>&1; then
+  pip install -q agunua >/dev/null 2>&1 || echo "deps.sh: pip install agunua failed (its test will be pending)"
+fi

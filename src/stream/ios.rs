@@ -461,6 +461,25 @@ fn plain_methods(lua: &Lua, t: &Table) -> mlua::Result<()> {
             }
         })?,
     )?;
+    t.set(
+        "peer_contains_name",
+        method(
+            lua,
+            "ios:peer_contains_name",
+            |_, ios: &Ios, name: Value| {
+                let Value::String(name) = &name else {
+                    let why = format!("string expected, got {}", type_name(&name));
+                    return Err(bad_argument(1, "ios:peer_contains_name", why));
+                };
+                let s = ios.0.borrow();
+                let info = s.transport().and_then(|t| t.tls_info());
+                let leaf = info.as_ref().and_then(|i| i.peer_chain.first());
+                Ok(leaf.is_some_and(|der| {
+                    crate::tls::names::cert_contains_name(der, &name.to_string_lossy())
+                }))
+            },
+        )?,
+    )?;
     Ok(())
 }
 
