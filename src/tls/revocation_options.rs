@@ -42,6 +42,14 @@ impl Staple {
             Self::Der(_) => "the DER given".to_string(),
         }
     }
+
+    /// The file, if the staple is one.
+    pub fn path(&self) -> Option<&PathBuf> {
+        match self {
+            Self::Path(p) => Some(p),
+            Self::Der(_) => None,
+        }
+    }
 }
 
 /// Revocation settings, checked. `Default` is what an empty table means:
@@ -71,6 +79,15 @@ impl RevocationOptions {
             other => return Err(misuse(format!("unknown TLS option '{other}'"))),
         }
         Ok(())
+    }
+
+    /// The CRL files (staples travel with their certificates:
+    /// `CertKey::ocsp_staple`), for noticing that one changed.
+    pub fn crl_paths(&self) -> impl Iterator<Item = &PathBuf> {
+        self.crl.iter().filter_map(|s| match s {
+            PemSource::Path(p) => Some(p),
+            PemSource::Text(_) => None,
+        })
     }
 
     /// Raises when the options contradict each other.
