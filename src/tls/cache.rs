@@ -3,20 +3,29 @@
 //! the same `Arc<ClientConfig>`: a [`TlsConfig`] builds each side once,
 //! lazily, and [`shared`] keeps a few of them for plain option tables.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use rustls::{ClientConfig, ServerConfig};
 
 use super::config::{client_config, server_config};
 use super::options::TlsOptions;
+use super::stamps::FileStamps;
 use crate::error::NetError;
 
-/// Options plus the rustls configs built from them on first use.
+/// Options plus the rustls configs built from them on first use, built
+/// again when a file the options name has changed since (see `stamps.rs`).
 #[derive(Debug)]
 pub struct TlsConfig {
     options: TlsOptions,
-    client: OnceLock<Arc<ClientConfig>>,
-    server: OnceLock<Arc<ServerConfig>>,
+    client: Mutex<Option<Built<ClientConfig>>>,
+    server: Mutex<Option<Built<ServerConfig>>>,
+}
+
+/// A built config and the stamps of the files it was built from.
+#[derive(Debug)]
+struct Built<T> {
+    config: Arc<T>,
+    stamps: FileStamps,
 }
 
 impl TlsConfig {
@@ -24,8 +33,8 @@ impl TlsConfig {
     pub fn new(options: TlsOptions) -> Self {
         Self {
             options,
-            client: OnceLock::new(),
-            server: OnceLock::new(),
+            client: Mutex::new(None),
+            server: Mutex::new(None),
         }
     }
 
@@ -34,23 +43,35 @@ impl TlsConfig {
         &self.options
     }
 
-    /// The client config, built on first call (failures are not cached).
+    /// The client config, built on first call and whenever its files
+    /// changed (failures are not cached: the next call tries again).
     pub fn client(&self) -> Result<Arc<ClientConfig>, NetError> {
-        if let Some(c) = self.client.get() {
-            return Ok(c.clone());
-        }
-        let built = client_config(&self.options)?;
-        Ok(self.client.get_or_init(|| built).clone())
+        fresh(&self.client, &self.options, client_config)
     }
 
-    /// The server config, built on first call (failures are not cached).
+    /// The server config, built like [`TlsConfig::client`].
     pub fn server(&self) -> Result<Arc<ServerConfig>, NetError> {
-        if let Some(s) = self.server.get() {
-            return Ok(s.clone());
-        }
-        let built = server_config(&self.options)?;
-        Ok(self.server.get_or_init(|| built).clone())
+        fresh(&self.server, &self.options, server_config)
     }
+}
+
+/// The config in `slot` if its files are unchanged, else a new one.
+fn fresh<T>(
+    slot: &Mutex<Option<Built<T>>>,
+    options: &TlsOptions,
+    build: impl FnOnce(&TlsOptions) -> Result<Arc<T>, NetError>,
+) -> Result<Arc<T>, NetError> {
+    let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(b) = slot.as_ref().filter(|b| !b.stamps.changed()) {
+        return Ok(b.config.clone());
+    }
+    let stamps = FileStamps::take(options.paths());
+    let config = build(options)?;
+    *slot = Some(Built {
+        config: config.clone(),
+        stamps,
+    });
+    Ok(config)
 }
 
 /// How many option sets [`shared`] remembers.
@@ -92,7 +113,7 @@ impl SharedCache {
 /// The config for these options, shared with earlier calls that gave the
 /// same options (timeouts aside), so plain tables resume sessions too.
 /// Least recently used entries are dropped past a small bound. Files named
-/// in the options are read once per entry.
+/// in the options are read again when they change.
 pub fn shared(options: &TlsOptions) -> Arc<TlsConfig> {
     static CACHE: SharedCache = SharedCache::new();
     CACHE.get(options, SHARED_CAPACITY)
