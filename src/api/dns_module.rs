@@ -123,7 +123,7 @@ struct Pending {
 impl UserData for Pending {}
 
 fn address(lua: &Lua) -> mlua::Result<Function> {
-    let twin = lua.create_async_function(|lua, ud: AnyUserData| async move {
+    let twin = crate::runtime::cancel::async_fn(lua, |lua, ud: AnyUserData| async move {
         let p: Pending = ud.take()?;
         let rt = Runtime::get(&lua)?;
         let result = finish(&rt, p.running).await;

@@ -1,93 +1,19 @@
-//! `tls.loop`: spawn, join, run, sleep, step, fd, timeout, now.
+//! `tls.loop`: spawn, run, sleep, step, fd, timeout, now; the task handle,
+//! the synchronisation objects, `poll` and `signal` have their own files.
 
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
-use mlua::{
-    Function, Lua, MetaMethod, MultiValue, Table, UserData, UserDataFields, UserDataMethods, Value,
-};
+use mlua::{Function, Lua, MultiValue, Table, Value};
 
 use crate::runtime::context::{block_on, foreign_error, go_async, locate, wrap, Where};
 use crate::runtime::deadline::{seconds, Deadline};
-use crate::runtime::executor::{OnError, TaskShared};
+use crate::runtime::executor::OnError;
+
+use super::loop_task::Task;
 use crate::runtime::Runtime;
-
-/// The handle `loop.spawn` returns.
-pub(crate) struct Task(Rc<TaskShared>);
-
-fn joined(lua: &Lua, r: Result<MultiValue, Value>) -> mlua::Result<MultiValue> {
-    let mut out = match r {
-        Ok(values) => values,
-        Err(e) => {
-            let e = match e {
-                // Keep Lua error values; Rust errors become their message.
-                Value::Error(err) => Value::String(lua.create_string(err.to_string())?),
-                other => other,
-            };
-            let mut m = MultiValue::new();
-            m.push_back(e);
-            m.push_front(Value::Boolean(false));
-            return Ok(m);
-        }
-    };
-    out.push_front(Value::Boolean(true));
-    Ok(out)
-}
-
-fn join_method(lua: &Lua) -> mlua::Result<Function> {
-    let twin = lua.create_async_function(|lua, ud: mlua::AnyUserData| async move {
-        let shared = ud.borrow::<Task>()?.0.clone();
-        let r = poll_fn(|cx| shared.poll_result(cx)).await;
-        joined(&lua, r)
-    })?;
-    let sync = lua.create_function(move |lua, ud: mlua::AnyUserData| {
-        let shared = match ud.borrow::<Task>() {
-            Ok(t) => t.0.clone(),
-            Err(_) => {
-                return Err(mlua::Error::runtime(
-                    "bad argument #1 to 'join' (task expected; use task:join())",
-                ))
-            }
-        };
-        if shared.is_done() {
-            let r = shared.result.borrow().clone().expect("done");
-            return joined(lua, r);
-        }
-        let rt = Runtime::get(lua)?;
-        match locate(lua, &rt) {
-            Where::Task => go_async(lua, &twin, ud),
-            Where::Blocking => {
-                let r = block_on(&rt, poll_fn(|cx| shared.poll_result(cx)))?;
-                joined(lua, r)
-            }
-            Where::Foreign => Err(foreign_error("task:join")),
-        }
-    })?;
-    wrap(lua, sync)
-}
-
-impl UserData for Task {
-    fn add_fields<F: UserDataFields<Self>>(f: &mut F) {
-        f.add_meta_field("__name", "tls.task");
-        f.add_meta_field_with("__index", |lua| {
-            let t = lua.create_table()?;
-            t.set("join", join_method(lua)?)?;
-            Ok(t)
-        });
-    }
-
-    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("done", |_, t, ()| Ok(t.0.is_done()));
-        m.add_meta_method(MetaMethod::ToString, |_, t, ()| {
-            Ok(format!(
-                "tls.task ({})",
-                if t.0.is_done() { "done" } else { "running" }
-            ))
-        });
-    }
-}
 
 fn spawn_wrapper(lua: &Lua) -> mlua::Result<Function> {
     if let Some(f) = lua.named_registry_value::<Option<Function>>("tls.spawn")? {
@@ -111,7 +37,7 @@ fn not_in_task(lua: &Lua, rt: &Runtime, name: &str) -> mlua::Result<()> {
 }
 
 fn sleep_method(lua: &Lua) -> mlua::Result<Function> {
-    let twin = lua.create_async_function(|lua, s: Option<f64>| async move {
+    let twin = crate::runtime::cancel::async_fn(lua, |lua, s: Option<f64>| async move {
         let rt = Runtime::get(&lua)?;
         sleep(&rt, s).await;
         Ok(())
@@ -234,5 +160,6 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     )?;
     let r = rt.clone();
     t.set("now", lua.create_function(move |_, ()| Ok(r.now()))?)?;
+    super::loop_sync::register(lua, &t)?;
     Ok(t)
 }

@@ -2,5 +2,7 @@
 
 pub(crate) mod dns_module;
 pub(crate) mod loop_module;
+pub(crate) mod loop_sync;
+pub(crate) mod loop_task;
 pub(crate) mod tcp_module;
 pub(crate) mod tls_module;

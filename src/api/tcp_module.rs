@@ -153,7 +153,7 @@ fn listen_later(lua: &Lua) -> mlua::Result<Function> {
     if let Some(f) = lua.named_registry_value::<Option<Function>>("tls.listen_later")? {
         return Ok(f);
     }
-    let f = lua.create_async_function(|lua, ud: mlua::AnyUserData| async move {
+    let f = crate::runtime::cancel::async_fn(lua, |lua, ud: mlua::AnyUserData| async move {
         let p: PendingListen = ud.take()?;
         let rt = Runtime::get(&lua)?;
         match resolver::lookup(&rt, &p.host, Family::Any).await {
@@ -256,7 +256,7 @@ fn listen_at(
 pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
 
-    let twin = lua.create_async_function(|lua, (to, opts): (Value, Option<Table>)| async move {
+    let twin = crate::runtime::cancel::async_fn(lua, |lua, (to, opts): (Value, Option<Table>)| async move {
         let rt = Runtime::get(&lua)?;
         let to = addr::from_lua(&to, 1, "connecta")?;
         let opts = opts_arg(opts, "tcp.connecta")?;
@@ -272,7 +272,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     })?;
     t.set("connecta", wrap(lua, connecta)?)?;
 
-    let twin = lua.create_async_function(
+    let twin = crate::runtime::cancel::async_fn(lua, 
         |lua, (host, port, opts): (String, Value, Option<Table>)| async move {
             let rt = Runtime::get(&lua)?;
             let port = port_arg(&port, 2, "connect")?;

@@ -105,7 +105,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
 
     let twin =
-        lua.create_async_function(|lua, (to, host, opts): (Value, Value, Value)| async move {
+        crate::runtime::cancel::async_fn(lua, |lua, (to, host, opts): (Value, Value, Value)| async move {
             let rt = Runtime::get(&lua)?;
             let target = Target::Addr(addr::from_lua(&to, 1, "connecta")?);
             let host = hostname_arg(&host, 2, "connecta")?;
@@ -129,7 +129,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     })?;
     t.set("connecta", wrap(lua, connecta)?)?;
 
-    let twin = lua.create_async_function(
+    let twin = crate::runtime::cancel::async_fn(lua, 
         |lua, (host, port, opts): (Value, Value, Value)| async move {
             let rt = Runtime::get(&lua)?;
             let host = hostname_arg(&host, 1, "connect")?;

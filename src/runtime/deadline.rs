@@ -86,3 +86,25 @@ pub(crate) fn seconds(value: Option<f64>, what: &str) -> mlua::Result<Option<Dur
         ))),
     }
 }
+
+/// A timeout argument: `nil` (none) or a non-negative number of seconds;
+/// anything else raises `bad argument #n to 'fname'`.
+pub(crate) fn timeout_arg(v: &mlua::Value, n: usize, fname: &str) -> mlua::Result<Option<Duration>> {
+    let s = match v {
+        mlua::Value::Nil => None,
+        mlua::Value::Integer(i) => Some(*i as f64),
+        mlua::Value::Number(x) => Some(*x),
+        other => {
+            return Err(mlua::Error::runtime(format!(
+                "bad argument #{n} to '{fname}' (number expected, got {})",
+                other.type_name()
+            )))
+        }
+    };
+    match s {
+        Some(x) if x.is_nan() || x < 0.0 => Err(mlua::Error::runtime(format!(
+            "bad argument #{n} to '{fname}' (timeout must be a non-negative number of seconds, got {x})"
+        ))),
+        s => seconds(s, fname),
+    }
+}

@@ -6,10 +6,13 @@
 //! task (yielding), in blocking mode (driving the loop until done), or is
 //! misuse.
 
+pub(crate) mod cancel;
 pub(crate) mod context;
 pub(crate) mod deadline;
 pub(crate) mod executor;
+pub(crate) mod queue;
 pub(crate) mod reactor;
+pub(crate) mod sync;
 pub(crate) mod timer;
 
 use std::rc::Rc;

@@ -208,6 +208,13 @@ impl Waiting {
                     .current_waker()
                     .ok_or_else(|| foreign_error(self.name))?;
                 let mut s = ios.0.borrow_mut();
+                // A cancelled task stops waiting: the stream forgets the
+                // wait, keeps what it buffered, and the wrapper raises.
+                if let Some(v) = rt.exec.current_cancel() {
+                    s.end_task_wait_of(d, &waker);
+                    let cancel = Value::LightUserData(crate::runtime::cancel::marker());
+                    return Ok((Value::LightUserData(wait_marker()), Variadic::from_iter([cancel, v])));
+                }
                 if s.park_task(d, want, &waker, self.name)? {
                     return Out::Fail(s.timeout_error(self.name)).into_lua(lua, marker);
                 }
@@ -357,6 +364,7 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             Value::LightUserData(self_marker()),
             Value::LightUserData(Lua::poll_pending()),
             &t,
+            Value::LightUserData(crate::runtime::cancel::marker()),
         ))?;
     for w in WAITING {
         let f: Function = make.call((w.name, format!("_{}", w.method), format!("_{}", w.retry)))?;
@@ -371,6 +379,7 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             Value::LightUserData(Lua::poll_pending()),
             &t,
             t.get::<Function>("read")?,
+            Value::LightUserData(crate::runtime::cancel::marker()),
         ))?;
     t.set("read", &read)?;
     let lines: Function = lua

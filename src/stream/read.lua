@@ -3,8 +3,9 @@
 -- parse); everything else goes through the general wrapper `read`.
 -- Written without varargs on the line path: it is the hottest path of the
 -- library.
-local WAIT, PENDING, methods, read = ...
-local yield = coroutine.yield
+-- WAIT, CANCEL, err: the task was cancelled (task:cancel); raise err.
+local WAIT, PENDING, methods, read, CANCEL = ...
+local yield, error = coroutine.yield, error
 local read_l, read_L -- the plain methods; mlua adds them after this runs
 
 -- A plain line read answers `line`, `nil` (end of stream),
@@ -13,7 +14,10 @@ local function waited(plain, self)
   while true do
     yield(PENDING)
     local v, msg, code = plain(self)
-    if msg ~= nil then return v, msg, code end
+    if msg ~= nil then
+      if msg == CANCEL then error(code, 0) end
+      return v, msg, code
+    end
     if v ~= WAIT then return v end
   end
 end
@@ -32,7 +36,10 @@ return function(self, fmt, ...)
     return read(self, fmt, ...)
   end
   local v, msg, code = plain(self)
-  if msg ~= nil then return v, msg, code end
+  if msg ~= nil then
+    if msg == CANCEL then error(code, 0) end
+    return v, msg, code
+  end
   if v ~= WAIT then return v end
   return waited(plain, self)
 end

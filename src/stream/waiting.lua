@@ -3,14 +3,16 @@
 -- on the socket and returns WAIT (plus what the retry needs); we then yield
 -- mlua's "pending" value, which suspends the task without a Rust future,
 -- and call the retry method when the loop wakes us. SELF in a result
--- stands for the stream itself.
-local WAIT, SELF, PENDING, methods = ...
-local type, error, yield = type, error, coroutine.yield
+-- stands for the stream itself. WAIT, CANCEL, err: the task was cancelled
+-- (task:cancel); raise err as it is.
+local WAIT, SELF, PENDING, methods, CANCEL = ...
+local type, error, select, yield = type, error, select, coroutine.yield
 
 return function(name, plain, retry_name)
   local function again(self, p, ...)
     if p == SELF then return self end
     if p ~= WAIT then return p, ... end
+    if ... == CANCEL then error((select(2, ...)), 0) end
     yield(PENDING)
     return again(self, methods[retry_name](self, ...))
   end
