@@ -10,6 +10,7 @@ pub(crate) mod cancel;
 pub(crate) mod context;
 pub(crate) mod deadline;
 pub(crate) mod executor;
+pub(crate) mod poll;
 pub(crate) mod queue;
 pub(crate) mod reactor;
 pub(crate) mod sync;
@@ -32,6 +33,8 @@ pub(crate) struct Runtime {
     pub(crate) exec: Executor,
     /// The resolver: files, `dns.config` settings, cache.
     pub(crate) dns: crate::dns::resolver::Resolver,
+    /// Foreign descriptors that `loop.poll` waits on.
+    pub(crate) foreign: poll::Foreign,
     epoch: Instant,
     lua: mlua::WeakLua,
     noop: std::cell::RefCell<Option<mlua::Function>>,
@@ -46,6 +49,7 @@ impl Runtime {
             timers: Timers::default(),
             exec: Executor::new(),
             dns: Default::default(),
+            foreign: Default::default(),
             epoch: Instant::now(),
         })
     }
