@@ -162,5 +162,6 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     t.set("now", lua.create_function(move |_, ()| Ok(r.now()))?)?;
     super::loop_sync::register(lua, &t)?;
     super::loop_poll::register(lua, &t)?;
+    super::loop_signal::register(lua, &t)?;
     Ok(t)
 }

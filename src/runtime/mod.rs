@@ -13,6 +13,7 @@ pub(crate) mod executor;
 pub(crate) mod poll;
 pub(crate) mod queue;
 pub(crate) mod reactor;
+pub(crate) mod signal;
 pub(crate) mod sync;
 pub(crate) mod timer;
 
@@ -35,6 +36,8 @@ pub(crate) struct Runtime {
     pub(crate) dns: crate::dns::resolver::Resolver,
     /// Foreign descriptors that `loop.poll` waits on.
     pub(crate) foreign: poll::Foreign,
+    /// Signals that `loop.signal` objects wait for.
+    pub(crate) signals: signal::Signals,
     epoch: Instant,
     lua: mlua::WeakLua,
     noop: std::cell::RefCell<Option<mlua::Function>>,
@@ -50,6 +53,7 @@ impl Runtime {
             exec: Executor::new(),
             dns: Default::default(),
             foreign: Default::default(),
+            signals: Default::default(),
             epoch: Instant::now(),
         })
     }
@@ -115,6 +119,7 @@ impl Runtime {
         if self.reactor.take_interrupt() {
             self.checkpoint()?;
         }
+        self.signals.drain(self);
         self.timers.fire(Instant::now());
         self.exec.run_ready();
         Ok(())
