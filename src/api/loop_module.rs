@@ -19,10 +19,14 @@ fn spawn_wrapper(lua: &Lua) -> mlua::Result<Function> {
     if let Some(f) = lua.named_registry_value::<Option<Function>>("tls.spawn")? {
         return Ok(f);
     }
+    let is_cancel = lua.create_function(|lua, e: Value| {
+        let rt = Runtime::get(lua)?;
+        Ok(rt.exec.current_cancel().is_some_and(|c| c == e))
+    })?;
     let f: Function = lua
         .load(include_str!("spawn.lua"))
         .set_name("=tls.spawn")
-        .eval()?;
+        .call(is_cancel)?;
     lua.set_named_registry_value("tls.spawn", &f)?;
     Ok(f)
 }

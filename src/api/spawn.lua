@@ -1,8 +1,11 @@
 -- The body of every task: runs f(...) under xpcall so a failure carries its
--- traceback. Table error values are kept as they are.
+-- traceback. Table error values, and the task's own cancellation (it is not
+-- a bug, and <close> handlers should see it as task:cancel made it), are
+-- kept as they are.
+local is_cancel = ...
 local xpcall, traceback, type, tostring = xpcall, debug.traceback, type, tostring
 local function handler(e)
-  if type(e) == "table" then return e end
+  if type(e) == "table" or is_cancel(e) then return e end
   return traceback(tostring(e), 2)
 end
 -- Lua 5.1's xpcall passes no arguments and cannot be yielded across: run
