@@ -76,7 +76,7 @@ fn wait_method(lua: &Lua) -> mlua::Result<Function> {
         let limit = timeout_arg(&t, 1, "signal:wait")?;
         let rt = Runtime::get(lua)?;
         // Deliveries that arrived since the loop last ran count too.
-        rt.signals.drain(&rt);
+        rt.signals.read_all();
         if let Some(now) = w.take() {
             return waited(lua, &w, now);
         }
@@ -99,8 +99,11 @@ impl UserData for SignalHandle {
             t.set("wait", wait_method(lua)?)?;
             t.set(
                 "pending",
-                lua.create_function(|_, this: Value| {
-                    Ok(watcher_of(&this, "signal:pending")?.pending())
+                lua.create_function(|lua, this: Value| {
+                    let w = watcher_of(&this, "signal:pending")?;
+                    let rt = Runtime::get(lua)?;
+                    rt.signals.read_all();
+                    Ok(w.pending())
                 })?,
             )?;
             t.set(
@@ -137,7 +140,10 @@ pub(crate) fn register(lua: &Lua, t: &Table) -> mlua::Result<()> {
                 other => {
                     return Err(mlua::Error::runtime(format!(
                         "bad argument #1 to 'loop.signal' (signal name expected, got {})",
-                        other.type_name()
+                        match other {
+                            Value::Integer(_) => "number",
+                            v => v.type_name(),
+                        }
                     )))
                 }
             };

@@ -208,7 +208,9 @@ impl Signals {
         self.read_all();
     }
 
-    fn read_all(&self) {
+    /// Reads every pending delivery now (one syscall when there is none):
+    /// for a wait or a count asked for outside the loop's turn.
+    pub(crate) fn read_all(&self) {
         let mut got = Vec::new();
         if let Some(r) = self.reader.borrow().as_ref() {
             while let Ok(Some(info)) = r.fd.read_signal() {
