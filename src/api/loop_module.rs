@@ -1,5 +1,5 @@
-//! `tls.loop`: spawn, run, sleep, step, fd, timeout, now; the task handle,
-//! the synchronisation objects, `poll` and `signal` have their own files.
+//! `tls.loop`: spawn, run, sleep, step, fd, timeout, now. The task handle,
+//! the synchronisation objects, `poll` and `signal` have files of their own.
 
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use mlua::{Function, Lua, MultiValue, Table, Value};
 
-use crate::runtime::context::{block_on, foreign_error, go_async, locate, wrap, Where};
-use crate::runtime::deadline::{seconds, Deadline};
+use super::surface;
+use crate::runtime::context::{block_on, foreign_error, go_async, locate, Where};
+use crate::runtime::deadline::{seconds_arg, Deadline};
 use crate::runtime::executor::OnError;
 
 use super::loop_task::Task;
@@ -41,13 +42,13 @@ fn not_in_task(lua: &Lua, rt: &Runtime, name: &str) -> mlua::Result<()> {
 }
 
 fn sleep_method(lua: &Lua) -> mlua::Result<Function> {
-    let twin = crate::runtime::cancel::async_fn(lua, |lua, s: Option<f64>| async move {
+    let twin = surface::async_function(lua, "loop.sleep", |lua, s: Option<f64>| async move {
         let rt = Runtime::get(&lua)?;
         sleep(&rt, s).await;
         Ok(())
     })?;
-    let sync = lua.create_function(move |lua, s: Option<f64>| {
-        seconds(Some(s.unwrap_or(0.0)), "loop.sleep")?;
+    surface::function(lua, "loop.sleep", move |lua, s: Option<f64>| {
+        seconds_arg(Some(s.unwrap_or(0.0)), 1, "loop.sleep")?;
         let rt = Runtime::get(lua)?;
         match locate(lua, &rt) {
             Where::Task => go_async(lua, &twin, s),
@@ -57,8 +58,7 @@ fn sleep_method(lua: &Lua) -> mlua::Result<Function> {
             }
             Where::Foreign => Err(foreign_error("loop.sleep")),
         }
-    })?;
-    wrap(lua, sync)
+    })
 }
 
 /// Sleeps `s` seconds; 0 (or none) yields once to the other ready tasks.
@@ -102,68 +102,67 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     let weak = Rc::downgrade(&rt);
     t.set(
         "spawn",
-        lua.create_function(move |lua, (f, args): (Value, MultiValue)| {
-            if !callable(&f) {
-                return Err(mlua::Error::runtime(format!(
-                    "bad argument #1 to 'spawn' (function expected, got {})",
-                    f.type_name()
-                )));
-            }
-            let rt = weak
-                .upgrade()
-                .ok_or_else(|| mlua::Error::runtime("loop is shut down"))?;
-            let mut args = args;
-            args.push_front(f);
-            let shared =
-                rt.exec
-                    .spawn_lua(weak.clone(), lua, wrapper.clone(), args, OnError::Raise)?;
-            Ok(Task(shared))
-        })?,
+        surface::function(
+            lua,
+            "loop.spawn",
+            move |lua, (f, args): (Value, MultiValue)| {
+                if !callable(&f) {
+                    return Err(surface::bad_argument(
+                        1,
+                        "loop.spawn",
+                        format_args!("function expected, got {}", surface::type_name(&f)),
+                    ));
+                }
+                let rt = weak
+                    .upgrade()
+                    .ok_or_else(|| mlua::Error::runtime("loop.spawn: the loop is shut down"))?;
+                let mut args = args;
+                args.push_front(f);
+                let shared =
+                    rt.exec
+                        .spawn_lua(weak.clone(), lua, wrapper.clone(), args, OnError::Raise)?;
+                Ok(Task(shared))
+            },
+        )?,
     )?;
-    // run and step hand a failed task's error back as a value; their Lua
-    // wrappers raise it unchanged (a string keeps being a string).
+    // A failed task that nobody joins raises its error out of run and step,
+    // unchanged (see surface: a table stays that table).
     let r = rt.clone();
-    let run = lua.create_function(move |lua, ()| {
+    let run = surface::function(lua, "loop.run", move |lua, ()| {
         not_in_task(lua, &r, "run")?;
         while r.exec.count() > 0 {
-            if let Some(e) = r.turn_for_tasks(None)? {
-                return Ok((Value::Nil, e));
-            }
+            r.turn_for_tasks(None)?;
         }
-        Ok((Value::Boolean(true), Value::Nil))
+        Ok(true)
     })?;
     let r = rt.clone();
-    let step = lua.create_function(move |lua, timeout: Option<f64>| {
+    let step = surface::function(lua, "loop.step", move |lua, timeout: Option<f64>| {
         not_in_task(lua, &r, "step")?;
-        let wait = seconds(timeout, "loop.step")?;
+        let wait = seconds_arg(timeout, 1, "loop.step")?;
         if r.exec.count() == 0 && r.timeout().is_none() {
-            return Ok((Value::Integer(0), Value::Nil));
+            return Ok(0);
         }
-        if let Some(e) = r.turn_for_tasks(wait)? {
-            return Ok((Value::Nil, e));
-        }
-        Ok((Value::Integer(r.exec.count() as i64), Value::Nil))
+        r.turn_for_tasks(wait)?;
+        Ok(r.exec.count() as i64)
     })?;
-    let (run, step): (Function, Function) = lua
-        .load(
-            r#"local run, step, error = ...
-            return function() local ok, e = run() if ok == nil then error(e, 0) end return ok end,
-                   function(t) local n, e = step(t) if n == nil then error(e, 0) end return n end"#,
-        )
-        .set_name("=tls.loop")
-        .call((run, step, lua.globals().get::<Function>("error")?))?;
     t.set("run", run)?;
     t.set("step", step)?;
     t.set("sleep", sleep_method(lua)?)?;
     let r = rt.clone();
-    t.set("fd", lua.create_function(move |_, ()| Ok(r.reactor.fd()))?)?;
+    t.set(
+        "fd",
+        surface::function(lua, "loop.fd", move |_, ()| Ok(r.reactor.fd()))?,
+    )?;
     let r = rt.clone();
     t.set(
         "timeout",
-        lua.create_function(move |_, ()| Ok(r.timeout()))?,
+        surface::function(lua, "loop.timeout", move |_, ()| Ok(r.timeout()))?,
     )?;
     let r = rt.clone();
-    t.set("now", lua.create_function(move |_, ()| Ok(r.now()))?)?;
+    t.set(
+        "now",
+        surface::function(lua, "loop.now", move |_, ()| Ok(r.now()))?,
+    )?;
     super::loop_sync::register(lua, &t)?;
     super::loop_poll::register(lua, &t)?;
     super::loop_signal::register(lua, &t)?;

@@ -3,10 +3,10 @@
 
 use mlua::{Function, Lua, MultiValue, ObjectLike, Table, Value};
 
+use super::surface;
 use crate::error::NetError;
-use crate::runtime::cancel::async_fn;
-use crate::runtime::context::{dispatch, wrap};
-use crate::runtime::deadline::timeout_arg;
+use crate::runtime::context::dispatch;
+use crate::runtime::deadline::{seconds_arg, timeout_value};
 use crate::runtime::poll::{poll_fd, Ready};
 use crate::runtime::Runtime;
 use crate::stream::core::failure;
@@ -21,19 +21,27 @@ fn fd_arg(v: &Value) -> mlua::Result<i64> {
         Value::Table(t) => t.call_method::<Value>("getfd", ())?,
         Value::UserData(ud) => ud.call_method::<Value>("getfd", ())?,
         other => {
-            return Err(mlua::Error::runtime(format!(
-                "bad argument #1 to '{FNAME}' (file descriptor or object with getfd() expected, got {})",
-                other.type_name()
-            )))
+            return Err(surface::bad_argument(
+                1,
+                FNAME,
+                format_args!(
+                    "file descriptor or object with getfd() expected, got {}",
+                    surface::type_name(other)
+                ),
+            ))
         }
     };
     match got {
         Value::Integer(n) => Ok(n),
         Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => Ok(n as i64),
-        other => Err(mlua::Error::runtime(format!(
-            "bad argument #1 to '{FNAME}' (integer file descriptor expected, got {})",
-            other.type_name()
-        ))),
+        other => Err(surface::bad_argument(
+            1,
+            FNAME,
+            format_args!(
+                "integer file descriptor expected, got {}",
+                surface::type_name(&other)
+            ),
+        )),
     }
 }
 
@@ -55,13 +63,17 @@ fn events_arg(v: &Value) -> mlua::Result<Ready> {
             read: true,
             write: true,
         }),
-        _ => Err(mlua::Error::runtime(format!(
-            "bad argument #2 to '{FNAME}' (\"r\", \"w\" or \"rw\" expected, got {})",
-            match v {
-                Value::String(s) => format!("\"{}\"", s.to_string_lossy()),
-                other => other.type_name().to_string(),
-            }
-        ))),
+        _ => Err(surface::bad_argument(
+            2,
+            FNAME,
+            format_args!(
+                "\"r\", \"w\" or \"rw\" expected, got {}",
+                match v {
+                    Value::String(s) => format!("\"{}\"", s.to_string_lossy()),
+                    other => surface::type_name(other).to_string(),
+                }
+            ),
+        )),
     }
 }
 
@@ -88,21 +100,26 @@ fn raw(fd: i64) -> i32 {
 }
 
 pub(crate) fn register(lua: &Lua, t: &Table) -> mlua::Result<()> {
-    let twin = async_fn(lua, |lua, (fd, want, timeout): (i64, Value, Value)| async move {
-        let rt = Runtime::get(&lua)?;
-        let want = events_arg(&want)?;
-        let r = poll_fd(&rt, raw(fd), want, timeout_arg(&timeout, 3, FNAME)?).await;
-        result(&lua, r)
-    })?;
-    let sync = lua.create_function(move |lua, (fd, want, timeout): (Value, Value, Value)| {
-        let fd = fd_arg(&fd)?;
+    let twin = surface::async_function(
+        lua,
+        FNAME,
+        |lua, (fd, want, timeout): (i64, Value, Option<f64>)| async move {
+            let rt = Runtime::get(&lua)?;
+            let want = events_arg(&want)?;
+            let r = poll_fd(&rt, raw(fd), want, seconds_arg(timeout, 3, FNAME)?).await;
+            result(&lua, r)
+        },
+    )?;
+    let f: Function = surface::function(lua, FNAME, move |lua, args: MultiValue| {
+        let fd = fd_arg(args.front().unwrap_or(&Value::Nil))?;
+        let want = args.get(1).cloned().unwrap_or(Value::Nil);
         let ready = events_arg(&want)?;
-        let limit = timeout_arg(&timeout, 3, FNAME)?;
+        let timeout = args.get(2).cloned().unwrap_or(Value::Nil);
+        let limit = timeout_value(Some(&timeout), 3, FNAME)?;
         let rt = Runtime::get(lua)?;
         dispatch(lua, &rt, FNAME, &twin, (fd, want, timeout), || async {
             result(lua, poll_fd(&rt, raw(fd), ready, limit).await)
         })
     })?;
-    let f: Function = wrap(lua, sync)?;
     t.set("poll", f)
 }

@@ -7,10 +7,10 @@ use mlua::{
     UserDataMethods, Value,
 };
 
+use super::surface;
 use crate::error::NetError;
-use crate::runtime::cancel::async_fn;
-use crate::runtime::context::{dispatch, wrap};
-use crate::runtime::deadline::timeout_arg;
+use crate::runtime::context::dispatch;
+use crate::runtime::deadline::{seconds_arg, timeout_value};
 use crate::runtime::signal::{parse, Waited, Watcher};
 use crate::runtime::Runtime;
 use crate::stream::core::failure;
@@ -34,17 +34,8 @@ impl Drop for SignalHandle {
     }
 }
 
-fn watcher_of(v: &Value, fname: &str) -> mlua::Result<Rc<Watcher>> {
-    match v {
-        Value::UserData(ud) => ud.borrow::<SignalHandle>().map(|s| s.watcher.clone()).ok(),
-        _ => None,
-    }
-    .ok_or_else(|| {
-        mlua::Error::runtime(format!(
-            "calling '{fname}' on bad self (signal expected; use s:{}(...))",
-            fname.trim_start_matches("signal:")
-        ))
-    })
+fn watcher_of(v: Option<&Value>, fname: &str) -> mlua::Result<Rc<Watcher>> {
+    Ok(surface::this::<SignalHandle>(fname, v)?.watcher.clone())
 }
 
 fn waited(lua: &Lua, w: &Watcher, r: Waited) -> mlua::Result<MultiValue> {
@@ -65,15 +56,19 @@ fn waited(lua: &Lua, w: &Watcher, r: Waited) -> mlua::Result<MultiValue> {
 }
 
 fn wait_method(lua: &Lua) -> mlua::Result<Function> {
-    let twin = async_fn(lua, |lua, (ud, t): (AnyUserData, Value)| async move {
-        let w = ud.borrow::<SignalHandle>()?.watcher.clone();
-        let rt = Runtime::get(&lua)?;
-        let r = w.wait(&rt, timeout_arg(&t, 1, "signal:wait")?).await;
-        waited(&lua, &w, r)
-    })?;
-    let sync = lua.create_function(move |lua, (this, t): (Value, Value)| {
-        let w = watcher_of(&this, "signal:wait")?;
-        let limit = timeout_arg(&t, 1, "signal:wait")?;
+    let twin = surface::async_function(
+        lua,
+        "signal:wait",
+        |lua, (ud, t): (AnyUserData, Option<f64>)| async move {
+            let w = ud.borrow::<SignalHandle>()?.watcher.clone();
+            let rt = Runtime::get(&lua)?;
+            let r = w.wait(&rt, seconds_arg(t, 1, "signal:wait")?).await;
+            waited(&lua, &w, r)
+        },
+    )?;
+    surface::function(lua, "signal:wait", move |lua, args: MultiValue| {
+        let w = watcher_of(args.front(), "signal:wait")?;
+        let limit = timeout_value(args.get(1), 1, "signal:wait")?;
         let rt = Runtime::get(lua)?;
         // Deliveries that arrived since the loop last ran count too.
         rt.signals.read_all();
@@ -83,12 +78,11 @@ fn wait_method(lua: &Lua) -> mlua::Result<Function> {
         if limit.is_some_and(|d| d.is_zero()) {
             return waited(lua, &w, Waited::Timeout);
         }
-        dispatch(lua, &rt, "signal:wait", &twin, (this, t), || async {
+        dispatch(lua, &rt, "signal:wait", &twin, args, || async {
             let r = w.wait(&rt, limit).await;
             waited(lua, &w, r)
         })
-    })?;
-    wrap(lua, sync)
+    })
 }
 
 impl UserData for SignalHandle {
@@ -99,18 +93,15 @@ impl UserData for SignalHandle {
             t.set("wait", wait_method(lua)?)?;
             t.set(
                 "pending",
-                lua.create_function(|lua, this: Value| {
-                    let w = watcher_of(&this, "signal:pending")?;
-                    let rt = Runtime::get(lua)?;
-                    rt.signals.read_all();
-                    Ok(w.pending())
+                surface::method(lua, "signal:pending", |lua, s: &SignalHandle, ()| {
+                    Runtime::get(lua)?.signals.read_all();
+                    Ok(s.watcher.pending())
                 })?,
             )?;
             t.set(
                 "close",
-                lua.create_function(|lua, this: Value| {
-                    let w = watcher_of(&this, "signal:close")?;
-                    Runtime::get(lua)?.signals.unwatch(&w);
+                surface::method(lua, "signal:close", |_, s: &SignalHandle, ()| {
+                    s.close();
                     Ok(true)
                 })?,
             )?;
@@ -134,22 +125,19 @@ impl UserData for SignalHandle {
 pub(crate) fn register(lua: &Lua, t: &Table) -> mlua::Result<()> {
     t.set(
         "signal",
-        lua.create_function(|lua, name: Value| {
+        surface::function(lua, "loop.signal", |lua, name: Value| {
             let text = match &name {
                 Value::String(s) => s.to_string_lossy(),
                 other => {
-                    return Err(mlua::Error::runtime(format!(
-                        "bad argument #1 to 'loop.signal' (signal name expected, got {})",
-                        match other {
-                            Value::Integer(_) => "number",
-                            v => v.type_name(),
-                        }
-                    )))
+                    return Err(surface::bad_argument(
+                        1,
+                        "loop.signal",
+                        format_args!("signal name expected, got {}", surface::type_name(other)),
+                    ))
                 }
             };
-            let signal = parse(&text).map_err(|why| {
-                mlua::Error::runtime(format!("bad argument #1 to 'loop.signal' ({why})"))
-            })?;
+            let signal =
+                parse(&text).map_err(|why| surface::bad_argument(1, "loop.signal", why))?;
             let rt = Runtime::get(lua)?;
             match rt.signals.watch(&rt, signal) {
                 Ok(watcher) => Ok(MultiValue::from_iter([Value::UserData(

@@ -8,10 +8,10 @@ use mlua::{
     UserDataMethods, Value,
 };
 
+use super::surface;
 use crate::error::NetError;
-use crate::runtime::cancel::async_fn;
-use crate::runtime::context::{dispatch, wrap};
-use crate::runtime::deadline::timeout_arg;
+use crate::runtime::context::dispatch;
+use crate::runtime::deadline::{seconds_arg, timeout_value};
 use crate::runtime::queue::{Outcome, Queue};
 use crate::runtime::sync::Cond;
 use crate::runtime::Runtime;
@@ -20,28 +20,12 @@ use crate::stream::core::failure;
 struct CondHandle(Rc<Cond>);
 struct QueueHandle(Rc<Queue>);
 
-fn bad_self(fname: &str, what: &str) -> mlua::Error {
-    let (obj, method) = fname.split_once(':').unwrap_or((what, fname));
-    mlua::Error::runtime(format!(
-        "calling '{fname}' on bad self ({what} expected; use {}:{method}(...))",
-        &obj[..1]
-    ))
+fn cond_of(v: Option<&Value>, fname: &str) -> mlua::Result<Rc<Cond>> {
+    Ok(surface::this::<CondHandle>(fname, v)?.0.clone())
 }
 
-fn cond_of(v: &Value, fname: &str) -> mlua::Result<Rc<Cond>> {
-    match v {
-        Value::UserData(ud) => ud.borrow::<CondHandle>().map(|c| c.0.clone()).ok(),
-        _ => None,
-    }
-    .ok_or_else(|| bad_self(fname, "cond"))
-}
-
-fn queue_of(v: &Value, fname: &str) -> mlua::Result<Rc<Queue>> {
-    match v {
-        Value::UserData(ud) => ud.borrow::<QueueHandle>().map(|q| q.0.clone()).ok(),
-        _ => None,
-    }
-    .ok_or_else(|| bad_self(fname, "queue"))
+fn queue_of(v: Option<&Value>, fname: &str) -> mlua::Result<Rc<Queue>> {
+    Ok(surface::this::<QueueHandle>(fname, v)?.0.clone())
 }
 
 fn timed_out(lua: &Lua, fname: &str) -> mlua::Result<MultiValue> {
@@ -61,21 +45,24 @@ fn waited(lua: &Lua, ok: bool) -> mlua::Result<MultiValue> {
 }
 
 fn cond_wait(lua: &Lua) -> mlua::Result<Function> {
-    let twin = async_fn(lua, |lua, (ud, t): (AnyUserData, Value)| async move {
-        let c = ud.borrow::<CondHandle>()?.0.clone();
-        let rt = Runtime::get(&lua)?;
-        let ok = c.wait(&rt, timeout_arg(&t, 1, "cond:wait")?).await;
-        waited(&lua, ok)
-    })?;
-    let sync = lua.create_function(move |lua, (this, t): (Value, Value)| {
-        let c = cond_of(&this, "cond:wait")?;
-        let limit = timeout_arg(&t, 1, "cond:wait")?;
+    let twin = surface::async_function(
+        lua,
+        "cond:wait",
+        |lua, (ud, t): (AnyUserData, Option<f64>)| async move {
+            let c = ud.borrow::<CondHandle>()?.0.clone();
+            let rt = Runtime::get(&lua)?;
+            let ok = c.wait(&rt, seconds_arg(t, 1, "cond:wait")?).await;
+            waited(&lua, ok)
+        },
+    )?;
+    surface::function(lua, "cond:wait", move |lua, args: MultiValue| {
+        let c = cond_of(args.front(), "cond:wait")?;
+        let limit = timeout_value(args.get(1), 1, "cond:wait")?;
         let rt = Runtime::get(lua)?;
-        dispatch(lua, &rt, "cond:wait", &twin, (this, t), || async {
+        dispatch(lua, &rt, "cond:wait", &twin, args, || async {
             waited(lua, c.wait(&rt, limit).await)
         })
-    })?;
-    wrap(lua, sync)
+    })
 }
 
 impl UserData for CondHandle {
@@ -86,12 +73,12 @@ impl UserData for CondHandle {
             t.set("wait", cond_wait(lua)?)?;
             t.set(
                 "signal",
-                lua.create_function(|_, this: Value| Ok(cond_of(&this, "cond:signal")?.signal()))?,
+                surface::method(lua, "cond:signal", |_, c: &CondHandle, ()| Ok(c.0.signal()))?,
             )?;
             t.set(
                 "broadcast",
-                lua.create_function(|_, this: Value| {
-                    Ok(cond_of(&this, "cond:broadcast")?.broadcast())
+                surface::method(lua, "cond:broadcast", |_, c: &CondHandle, ()| {
+                    Ok(c.0.broadcast())
                 })?,
             )?;
             Ok(t)
@@ -120,20 +107,27 @@ fn get_result(lua: &Lua, o: Outcome<Value>) -> mlua::Result<MultiValue> {
 }
 
 fn queue_put(lua: &Lua) -> mlua::Result<Function> {
-    let twin = async_fn(lua, |lua, (ud, v, t): (AnyUserData, Value, Value)| async move {
-        let q = ud.borrow::<QueueHandle>()?.0.clone();
-        let rt = Runtime::get(&lua)?;
-        let o = q.put(&rt, v, timeout_arg(&t, 2, "queue:put")?).await;
-        put_result(&lua, o)
-    })?;
-    let sync = lua.create_function(move |lua, (this, v, t): (Value, Value, Value)| {
-        let q = queue_of(&this, "queue:put")?;
+    let twin = surface::async_function(
+        lua,
+        "queue:put",
+        |lua, (ud, v, t): (AnyUserData, Value, Option<f64>)| async move {
+            let q = ud.borrow::<QueueHandle>()?.0.clone();
+            let rt = Runtime::get(&lua)?;
+            let o = q.put(&rt, v, seconds_arg(t, 2, "queue:put")?).await;
+            put_result(&lua, o)
+        },
+    )?;
+    surface::function(lua, "queue:put", move |lua, args: MultiValue| {
+        let q = queue_of(args.front(), "queue:put")?;
+        let v = args.get(1).cloned().unwrap_or(Value::Nil);
         if v.is_nil() {
-            return Err(mlua::Error::runtime(
-                "bad argument #1 to 'queue:put' (value expected, got nil)",
+            return Err(surface::bad_argument(
+                1,
+                "queue:put",
+                "value expected, got nil",
             ));
         }
-        let limit = timeout_arg(&t, 2, "queue:put")?;
+        let limit = timeout_value(args.get(2), 2, "queue:put")?;
         let v = match q.try_put(v) {
             Ok(o) => return put_result(lua, o),
             Err(v) => v,
@@ -142,24 +136,26 @@ fn queue_put(lua: &Lua) -> mlua::Result<Function> {
             return timed_out(lua, "queue:put");
         }
         let rt = Runtime::get(lua)?;
-        let later = v.clone();
-        dispatch(lua, &rt, "queue:put", &twin, (this, v, t), || async {
-            put_result(lua, q.put(&rt, later, limit).await)
+        dispatch(lua, &rt, "queue:put", &twin, args, || async {
+            put_result(lua, q.put(&rt, v, limit).await)
         })
-    })?;
-    wrap(lua, sync)
+    })
 }
 
 fn queue_get(lua: &Lua) -> mlua::Result<Function> {
-    let twin = async_fn(lua, |lua, (ud, t): (AnyUserData, Value)| async move {
-        let q = ud.borrow::<QueueHandle>()?.0.clone();
-        let rt = Runtime::get(&lua)?;
-        let o = q.get(&rt, timeout_arg(&t, 1, "queue:get")?).await;
-        get_result(&lua, o)
-    })?;
-    let sync = lua.create_function(move |lua, (this, t): (Value, Value)| {
-        let q = queue_of(&this, "queue:get")?;
-        let limit = timeout_arg(&t, 1, "queue:get")?;
+    let twin = surface::async_function(
+        lua,
+        "queue:get",
+        |lua, (ud, t): (AnyUserData, Option<f64>)| async move {
+            let q = ud.borrow::<QueueHandle>()?.0.clone();
+            let rt = Runtime::get(&lua)?;
+            let o = q.get(&rt, seconds_arg(t, 1, "queue:get")?).await;
+            get_result(&lua, o)
+        },
+    )?;
+    surface::function(lua, "queue:get", move |lua, args: MultiValue| {
+        let q = queue_of(args.front(), "queue:get")?;
+        let limit = timeout_value(args.get(1), 1, "queue:get")?;
         if let Some(o) = q.try_get() {
             return get_result(lua, o);
         }
@@ -167,11 +163,10 @@ fn queue_get(lua: &Lua) -> mlua::Result<Function> {
             return timed_out(lua, "queue:get");
         }
         let rt = Runtime::get(lua)?;
-        dispatch(lua, &rt, "queue:get", &twin, (this, t), || async {
+        dispatch(lua, &rt, "queue:get", &twin, args, || async {
             get_result(lua, q.get(&rt, limit).await)
         })
-    })?;
-    wrap(lua, sync)
+    })
 }
 
 impl UserData for QueueHandle {
@@ -183,15 +178,15 @@ impl UserData for QueueHandle {
             t.set("get", queue_get(lua)?)?;
             t.set(
                 "close",
-                lua.create_function(|_, this: Value| {
-                    queue_of(&this, "queue:close")?.close();
+                surface::method(lua, "queue:close", |_, q: &QueueHandle, ()| {
+                    q.0.close();
                     Ok(true)
                 })?,
             )?;
             t.set(
                 "closed",
-                lua.create_function(|_, this: Value| {
-                    Ok(queue_of(&this, "queue:closed")?.is_closed())
+                surface::method(lua, "queue:closed", |_, q: &QueueHandle, ()| {
+                    Ok(q.0.is_closed())
                 })?,
             )?;
             Ok(t)
@@ -211,24 +206,30 @@ impl UserData for QueueHandle {
 pub(crate) fn register(lua: &Lua, t: &Table) -> mlua::Result<()> {
     t.set(
         "cond",
-        lua.create_function(|_, ()| Ok(CondHandle(Rc::new(Cond::default()))))?,
+        surface::function(lua, "loop.cond", |_, ()| {
+            Ok(CondHandle(Rc::new(Cond::default())))
+        })?,
     )?;
     t.set(
         "queue",
-        lua.create_function(|_, cap: Value| {
+        surface::function(lua, "loop.queue", |_, cap: Value| {
             let capacity = match cap {
                 Value::Nil => usize::MAX,
                 Value::Integer(n) if n >= 0 => n as usize,
                 Value::Number(n) if n == f64::INFINITY => usize::MAX,
                 Value::Number(n) if n >= 0.0 && n.fract() == 0.0 => n as usize,
                 other => {
-                    return Err(mlua::Error::runtime(format!(
-                        "bad argument #1 to 'loop.queue' (non-negative integer expected, got {})",
-                        match other {
-                            Value::Integer(_) | Value::Number(_) => "a negative or fractional number",
-                            v => v.type_name(),
-                        }
-                    )))
+                    return Err(surface::bad_argument(
+                        1,
+                        "loop.queue",
+                        format_args!(
+                            "non-negative integer expected, got {}",
+                            match other {
+                                Value::Integer(_) | Value::Number(_) => "a negative or fractional number",
+                                v => surface::type_name(&v),
+                            }
+                        ),
+                    ))
                 }
             };
             Ok(QueueHandle(Rc::new(Queue::new(capacity))))

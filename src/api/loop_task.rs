@@ -1,5 +1,5 @@
-//! The task handle `loop.spawn` returns: `join([timeout])`, `cancel([reason])`,
-//! `done()`.
+//! The task handle `loop.spawn` returns: `join([timeout])`,
+//! `cancel([reason])`, `done()`.
 
 use std::rc::Rc;
 
@@ -8,10 +8,11 @@ use mlua::{
     Value,
 };
 
+use super::surface;
 use crate::error::NetError;
-use crate::runtime::cancel::{async_fn, error_value};
-use crate::runtime::context::{dispatch, wrap};
-use crate::runtime::deadline::timeout_arg;
+use crate::runtime::cancel::error_value;
+use crate::runtime::context::dispatch;
+use crate::runtime::deadline::{seconds_arg, timeout_value};
 use crate::runtime::executor::{join, TaskShared};
 use crate::runtime::Runtime;
 use crate::stream::core::failure;
@@ -26,7 +27,7 @@ fn joined(lua: &Lua, r: Option<Result<MultiValue, Value>>) -> mlua::Result<Multi
         Some(Err(e)) => {
             let e = match e {
                 // Keep Lua error values; Rust errors become their message.
-                Value::Error(err) => Value::String(lua.create_string(err.to_string())?),
+                Value::Error(err) => Value::String(lua.create_string(surface::message(&err))?),
                 other => other,
             };
             return Ok(MultiValue::from_iter([Value::Boolean(false), e]));
@@ -36,44 +37,29 @@ fn joined(lua: &Lua, r: Option<Result<MultiValue, Value>>) -> mlua::Result<Multi
     Ok(out)
 }
 
-fn this(v: &Value, fname: &str) -> mlua::Result<Rc<TaskShared>> {
-    match v {
-        Value::UserData(ud) => match ud.borrow::<Task>() {
-            Ok(t) => Ok(t.0.clone()),
-            Err(_) => Err(bad_self(fname)),
-        },
-        _ => Err(bad_self(fname)),
-    }
-}
-
-fn bad_self(fname: &str) -> mlua::Error {
-    mlua::Error::runtime(format!(
-        "calling '{fname}' on bad self (task expected; use task:{}(...))",
-        fname.trim_start_matches("task:")
-    ))
-}
-
 fn join_method(lua: &Lua) -> mlua::Result<Function> {
-    let twin = async_fn(lua, |lua, (ud, timeout): (AnyUserData, Value)| async move {
-        let shared = ud.borrow::<Task>()?.0.clone();
-        let rt = Runtime::get(&lua)?;
-        let timeout = timeout_arg(&timeout, 1, "task:join")?;
-        let r = join(&rt, &shared, timeout).await;
-        joined(&lua, r)
-    })?;
-    let sync = lua.create_function(move |lua, (this_v, timeout): (Value, Value)| {
-        let shared = this(&this_v, "task:join")?;
-        let limit = timeout_arg(&timeout, 1, "task:join")?;
+    let twin = surface::async_function(
+        lua,
+        "task:join",
+        |lua, (ud, t): (AnyUserData, Option<f64>)| async move {
+            let shared = ud.borrow::<Task>()?.0.clone();
+            let rt = Runtime::get(&lua)?;
+            let limit = seconds_arg(t, 1, "task:join")?;
+            joined(&lua, join(&rt, &shared, limit).await)
+        },
+    )?;
+    surface::function(lua, "task:join", move |lua, args: MultiValue| {
+        let shared = surface::this::<Task>("task:join", args.front())?.0.clone();
+        let limit = timeout_value(args.get(1), 1, "task:join")?;
         if shared.is_done() {
             let r = shared.result.borrow().clone();
             return joined(lua, r);
         }
         let rt = Runtime::get(lua)?;
-        dispatch(lua, &rt, "task:join", &twin, (this_v, timeout), || async {
+        dispatch(lua, &rt, "task:join", &twin, args, || async {
             joined(lua, join(&rt, &shared, limit).await)
         })
-    })?;
-    wrap(lua, sync)
+    })
 }
 
 impl UserData for Task {
@@ -84,15 +70,14 @@ impl UserData for Task {
             t.set("join", join_method(lua)?)?;
             t.set(
                 "cancel",
-                lua.create_function(|lua, (this_v, reason): (Value, Value)| {
-                    let shared = this(&this_v, "task:cancel")?;
+                surface::method(lua, "task:cancel", |lua, t: &Task, reason: Value| {
                     let rt = Runtime::get(lua)?;
-                    Ok(rt.exec.cancel(&shared, error_value(lua, reason)?))
+                    Ok(rt.exec.cancel(&t.0, error_value(lua, reason)?))
                 })?,
             )?;
             t.set(
                 "done",
-                lua.create_function(|_, this_v: Value| Ok(this(&this_v, "task:done")?.is_done()))?,
+                surface::method(lua, "task:done", |_, t: &Task, ()| Ok(t.0.is_done()))?,
             )?;
             Ok(t)
         });

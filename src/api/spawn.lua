@@ -1,12 +1,12 @@
--- The body of every task: runs f(...) under xpcall so a failure carries its
--- traceback. Table error values, and the task's own cancellation (it is not
--- a bug, and <close> handlers should see it as task:cancel made it), are
--- kept as they are.
+-- The body of every task: runs f(...) under xpcall so a failure message
+-- carries its traceback. Other error values (tables, numbers, nil) are
+-- kept as they are, and so is the task's own cancellation (it is not a bug,
+-- and <close> handlers should see it as task:cancel made it).
 local is_cancel = ...
-local xpcall, traceback, type, tostring = xpcall, debug.traceback, type, tostring
+local xpcall, traceback, type = xpcall, debug.traceback, type
 local function handler(e)
-  if type(e) == "table" or is_cancel(e) then return e end
-  return traceback(tostring(e), 2)
+  if type(e) ~= "string" or is_cancel(e) then return e end
+  return traceback(e, 2)
 end
 -- Lua 5.1's xpcall passes no arguments and cannot be yielded across: run
 -- f directly there; the loop adds the traceback of a failure itself.

@@ -87,25 +87,6 @@ pub(crate) fn go_async(
     Ok(out)
 }
 
-/// Wraps a sync method so that `PENDING, f, args...` becomes `f(args...)`.
-pub(crate) fn wrap(lua: &Lua, sync: Function) -> mlua::Result<Function> {
-    let maker: Function = match lua.named_registry_value::<Option<Function>>("tls.wrap")? {
-        Some(f) => f,
-        None => {
-            let f: Function = lua
-                .load(include_str!("wrap.lua"))
-                .set_name("=tls.wrap")
-                .call((
-                    Value::LightUserData(pending_marker()),
-                    Value::LightUserData(super::cancel::marker()),
-                ))?;
-            lua.set_named_registry_value("tls.wrap", &f)?;
-            f
-        }
-    };
-    maker.call(sync)
-}
-
 /// Runs a call that must wait: in a task through its async `twin` (called
 /// with `args`), in blocking mode by driving the loop until `blocking()`
 /// is done; from a foreign coroutine it raises, naming `fname`.

@@ -73,38 +73,46 @@ impl Drop for Deadline {
 }
 
 /// Converts a Lua timeout in seconds (`nil`: none) to a duration; negative,
-/// NaN or absurd values are misuse.
-pub(crate) fn seconds(value: Option<f64>, what: &str) -> mlua::Result<Option<Duration>> {
+/// NaN or absurd values are misuse, and the error says why.
+pub(crate) fn seconds(value: Option<f64>) -> Result<Option<Duration>, String> {
     match value {
         None => Ok(None),
         Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(
             Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX),
         )),
         Some(s) if s == f64::INFINITY => Ok(None),
-        Some(s) => Err(mlua::Error::runtime(format!(
-            "{what}: timeout must be a non-negative number of seconds, got {s}"
-        ))),
+        Some(s) => Err(format!("non-negative number of seconds expected, got {s}")),
     }
 }
 
-/// A timeout argument: `nil` (none) or a non-negative number of seconds;
-/// anything else raises `bad argument #n to 'fname'`.
-pub(crate) fn timeout_arg(v: &mlua::Value, n: usize, fname: &str) -> mlua::Result<Option<Duration>> {
-    let s = match v {
-        mlua::Value::Nil => None,
-        mlua::Value::Integer(i) => Some(*i as f64),
-        mlua::Value::Number(x) => Some(*x),
-        other => {
-            return Err(mlua::Error::runtime(format!(
-                "bad argument #{n} to '{fname}' (number expected, got {})",
-                other.type_name()
-            )))
+/// [`seconds`] for argument `n` of `fname`.
+pub(crate) fn seconds_arg(
+    value: Option<f64>,
+    n: usize,
+    fname: &str,
+) -> mlua::Result<Option<Duration>> {
+    seconds(value).map_err(|why| crate::api::surface::bad_argument(n, fname, why))
+}
+
+/// A timeout among a call's raw arguments: `nil`/absent (none) or a
+/// non-negative number of seconds; anything else is misuse of argument `n`.
+pub(crate) fn timeout_value(
+    value: Option<&mlua::Value>,
+    n: usize,
+    fname: &str,
+) -> mlua::Result<Option<Duration>> {
+    use crate::api::surface::{bad_argument, type_name};
+    let s = match value {
+        None | Some(mlua::Value::Nil) => None,
+        Some(mlua::Value::Integer(i)) => Some(*i as f64),
+        Some(mlua::Value::Number(x)) => Some(*x),
+        Some(other) => {
+            return Err(bad_argument(
+                n,
+                fname,
+                format_args!("number expected, got {}", type_name(other)),
+            ))
         }
     };
-    match s {
-        Some(x) if x.is_nan() || x < 0.0 => Err(mlua::Error::runtime(format!(
-            "bad argument #{n} to '{fname}' (timeout must be a non-negative number of seconds, got {x})"
-        ))),
-        s => seconds(s, fname),
-    }
+    seconds_arg(s, n, fname)
 }

@@ -18,6 +18,7 @@ use rustls_pki_types::ServerName;
 
 use super::cache::TlsConfig;
 use super::options::Protocols;
+use super::revocation::{self, Report};
 use super::sock::NoSigPipe;
 use super::verify_errors::{tls_error, Context, Side};
 use crate::error::NetError;
@@ -35,6 +36,8 @@ pub struct TlsTransport {
     failed: Option<NetError>,
     close_sent: bool,
     write_closed: bool,
+    /// What certificate verification reported (OCSP), see `revocation.rs`.
+    report: Report,
 }
 
 impl std::fmt::Debug for TlsTransport {
@@ -129,6 +132,7 @@ impl TlsTransport {
             failed: None,
             close_sent: false,
             write_closed: false,
+            report: Report::default(),
         }
     }
 
@@ -163,8 +167,20 @@ impl TlsTransport {
                 Err(e) => return Err(e),
             }
         };
-        if let Err(e) = self.conn.process_new_packets() {
-            let err = tls_error(&e, self.cx);
+        let processed = self.conn.process_new_packets();
+        // The verifier ran inside that call, if at all (revocation.rs).
+        let failure = revocation::take().and_then(|r| {
+            let failure = r.failure.clone();
+            self.report = r;
+            failure
+        });
+        if let Err(e) = processed {
+            let err = match failure {
+                Some(msg) if matches!(e, rustls::Error::InvalidCertificate(_)) => {
+                    NetError::new("certificate", msg)
+                }
+                _ => tls_error(&e, self.cx),
+            };
             let _ = self.push(); // best effort: tell the peer why (the alert)
             return Err(self.fail(err));
         }
@@ -326,6 +342,8 @@ impl Transport for TlsTransport {
                 .peer_certificates()
                 .map(|c| c.iter().map(|d| d.to_vec()).collect())
                 .unwrap_or_default(),
+            ocsp: self.report.ocsp.clone(),
+            ocsp_error: self.report.ocsp_error.clone(),
         })
     }
 }
