@@ -117,6 +117,10 @@ fn is_cancellation(err: &Value, cancel: &Value) -> bool {
     match (err, cancel) {
         (Value::String(e), Value::String(c)) => e.as_bytes().starts_with(&c.as_bytes()),
         (Value::Error(e), Value::String(c)) => e.to_string().contains(&*c.to_string_lossy()),
+        // Lua 5.1 hands the loop a table error as its text ("table: 0x...").
+        (Value::String(e), c) if !c.to_pointer().is_null() => e
+            .to_string_lossy()
+            .contains(&format!("{:p}", c.to_pointer())),
         (e, c) => e.to_pointer() == c.to_pointer() && !c.to_pointer().is_null(),
     }
 }
