@@ -24,10 +24,16 @@ fn spawn_wrapper(lua: &Lua) -> mlua::Result<Function> {
         let rt = Runtime::get(lua)?;
         Ok(rt.exec.current_cancel().is_some_and(|c| c == e))
     })?;
+    // Lua 5.1 runs the task's function in a coroutine of its own (see
+    // spawn.lua); `adopt` makes that coroutine the one the loop calls the task.
+    let adopt = lua.create_function(|lua, co: mlua::Thread| {
+        Runtime::get(lua)?.exec.adopt_thread(co.to_pointer());
+        Ok(())
+    })?;
     let f: Function = lua
         .load(include_str!("spawn.lua"))
         .set_name("=tls.spawn")
-        .call(is_cancel)?;
+        .call((adopt, is_cancel))?;
     lua.set_named_registry_value("tls.spawn", &f)?;
     Ok(f)
 }

@@ -14,6 +14,7 @@ use crate::runtime::cancel::error_value;
 use crate::runtime::context::dispatch;
 use crate::runtime::deadline::{seconds_arg, timeout_value};
 use crate::runtime::executor::{join, TaskShared};
+use crate::runtime::joins::Joining;
 use crate::runtime::Runtime;
 use crate::stream::core::failure;
 
@@ -45,6 +46,11 @@ fn join_method(lua: &Lua) -> mlua::Result<Function> {
             let shared = ud.borrow::<Task>()?.0.clone();
             let rt = Runtime::get(&lua)?;
             let limit = seconds_arg(t, 1, "task:join")?;
+            // A join that would close a cycle of joins never ends: refuse it.
+            let _joining = match rt.exec.current_task() {
+                Some(me) => Some(Joining::enter(me, &shared).map_err(mlua::Error::runtime)?),
+                None => None,
+            };
             joined(&lua, join(&rt, &shared, limit).await)
         },
     )?;

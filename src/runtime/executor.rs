@@ -66,8 +66,8 @@ struct Slot {
     waker: Arc<TaskWaker>,
     /// The coroutine of a Lua task, to tell "am I in this task?".
     thread: Option<*const c_void>,
-    /// The handle's state of a Lua task: where `task:cancel` leaves its mark.
-    task: Option<Rc<TaskShared>>,
+    /// A Lua task's shared state, to tell who is joining whom.
+    shared: Option<Weak<TaskShared>>,
 }
 
 /// What a Lua task ended with, shared with its `Task` handle.
@@ -79,6 +79,8 @@ pub(crate) struct TaskShared {
     cancel: RefCell<Option<Value>>,
     /// The task's slot while it lives (to wake it when cancelled).
     slot: Cell<Option<usize>>,
+    /// The task this one is joining, if any (see [`super::joins`]).
+    waits_for: RefCell<Option<Weak<TaskShared>>>,
 }
 
 impl TaskShared {
@@ -96,6 +98,14 @@ impl TaskShared {
 
     pub(crate) fn is_done(&self) -> bool {
         self.result.borrow().is_some()
+    }
+
+    pub(crate) fn waits_for(&self) -> Option<Rc<TaskShared>> {
+        self.waits_for.borrow().as_ref().and_then(Weak::upgrade)
+    }
+
+    pub(crate) fn set_waits_for(&self, target: Option<&Rc<TaskShared>>) {
+        *self.waits_for.borrow_mut() = target.map(Rc::downgrade);
     }
 
     /// Forgets a joiner that stopped waiting (timed out or was cancelled),
@@ -191,7 +201,7 @@ impl Executor {
             future: Some(future),
             waker,
             thread,
-            task: None,
+            shared: None,
         });
         id
     }
@@ -217,7 +227,7 @@ impl Executor {
     pub(crate) fn current_cancel(&self) -> Option<Value> {
         let id = self.current.get()?;
         let slots = self.slots.borrow();
-        let task = slots.get(id)?.task.as_ref()?;
+        let task = slots.get(id)?.shared.as_ref()?.upgrade()?;
         task.cancel_value()
     }
 
@@ -284,7 +294,7 @@ impl Executor {
         let id = self.spawn(Box::pin(future), Some(ptr));
         shared.slot.set(Some(id));
         if let Some(slot) = self.slots.borrow_mut().get_mut(id) {
-            slot.task = Some(shared.clone());
+            slot.shared = Some(Rc::downgrade(&shared));
         }
         Ok(shared)
     }
@@ -384,6 +394,26 @@ impl Executor {
             .borrow()
             .get(id)
             .map(|s| Waker::from(s.waker.clone()))
+    }
+
+    /// Makes `thread` the coroutine of the task being polled (Lua 5.1 runs a
+    /// task's function in a nested coroutine, see `api/spawn.lua`).
+    pub(crate) fn adopt_thread(&self, thread: *const c_void) {
+        if let Some(id) = self.current.get() {
+            if let Some(slot) = self.slots.borrow_mut().get_mut(id) {
+                slot.thread = Some(thread);
+            }
+        }
+    }
+
+    /// The shared state of the Lua task being polled.
+    pub(crate) fn current_task(&self) -> Option<Rc<TaskShared>> {
+        let id = self.current.get()?;
+        self.slots
+            .borrow()
+            .get(id)
+            .and_then(|s| s.shared.as_ref())
+            .and_then(Weak::upgrade)
     }
 
     /// The coroutine of the task being polled.

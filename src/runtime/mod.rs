@@ -10,6 +10,7 @@ pub(crate) mod cancel;
 pub(crate) mod context;
 pub(crate) mod deadline;
 pub(crate) mod executor;
+pub(crate) mod joins;
 pub(crate) mod poll;
 pub(crate) mod queue;
 pub(crate) mod reactor;

@@ -177,7 +177,7 @@ impl TlsOptions {
                 other => {
                     return Err(misuse(format!(
                         "TLS option keys must be strings, got {}",
-                        other.type_name()
+                        crate::api::surface::type_name(other)
                     )))
                 }
             };
@@ -257,7 +257,7 @@ fn misuse(msg: impl Into<String>) -> mlua::Error {
 fn wrong_type(key: &str, want: &str, v: &Value) -> mlua::Error {
     misuse(format!(
         "TLS option '{key}' must be {want}, got {}",
-        v.type_name()
+        crate::api::surface::type_name(v)
     ))
 }
 
