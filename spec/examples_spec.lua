@@ -321,4 +321,33 @@ describe("examples", function()
       assert.truthy(out:find("usage:", 1, true), out)
     end)
   end)
+
+  describe("chat_server.lua", function()
+    it("runs its demo: clients chat, one is kicked (cancelled), one quits", function()
+      local code, out = run("chat_server.lua", "", 30)
+      assert.equal(0, code, out)
+      for _, line in ipairs {
+        "alice got: * welcome alice", "bob got: <alice> hello, all", "carol got: <alice> hello, all",
+        "bob got: * carol left (kicked by alice)", "carol was disconnected", "bob got: * bye",
+        "alice got: * bob left (quit)", "chat demo done",
+      } do
+        assert.truthy(out:find(line, 1, true), line .. " missing in:\n" .. out)
+      end
+      -- alice never hears her own words.
+      assert.falsy(out:find("alice got: <alice>", 1, true), out)
+    end)
+  end)
+
+  describe("graceful_shutdown.lua", function()
+    it("on SIGTERM stops accepting and lets the running requests finish", function()
+      local code, out = run("graceful_shutdown.lua", "", 30)
+      assert.equal(0, code, out)
+      assert.truthy(out:find("SIGTERM: no new connections; 3 request(s) running", 1, true), out)
+      assert.truthy(out:find("drained: 3 finished, 0 cancelled", 1, true), out)
+      assert.truthy(out:find("new connection after shutdown: refused", 1, true), out)
+      for i = 1, 3 do
+        assert.truthy(out:find(("client %d got: done: request %d"):format(i, i), 1, true), out)
+      end
+    end)
+  end)
 end)
