@@ -31,7 +31,12 @@ use crate::stream::transport::{Transport, Want};
 pub(crate) struct Protocol {
     pub(crate) make: MakeTransport,
     pub(crate) handshake: Option<Duration>,
+    /// `server:reload(opts)` for servers that have a configuration to swap.
+    pub(crate) reload: Option<Reload>,
 }
+
+/// Swaps a running server's configuration: `server:reload(opts)`.
+pub(crate) type Reload = Rc<dyn Fn(&Lua, mlua::Value) -> mlua::Result<mlua::MultiValue>>;
 
 /// Makes the transport for an accepted socket (plain TCP or TLS).
 pub(crate) type MakeTransport =
@@ -48,6 +53,7 @@ pub(crate) struct ServerShared {
     /// The socket and its registration, dropped by `close()` at once so the
     /// port is free (and refuses connections) as soon as `close` returns.
     socket: RefCell<Option<(mio::net::TcpListener, Registration)>>,
+    reload: Option<Reload>,
     /// Accepts that failed for lack of descriptors or memory.
     accept_errors: AcceptErrors,
     /// The running handlers.
@@ -110,6 +116,19 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             super::addr::to_lua(lua, s.0.addr)
         })?,
     )?;
+    t.set(
+        "reload",
+        method(
+            lua,
+            "server:reload",
+            |lua, s: &Server, opts: mlua::Value| match &s.0.reload {
+                Some(reload) => reload(lua, opts),
+                None => Err(mlua::Error::runtime(
+                    "calling 'server:reload' on bad self (a TCP server has no TLS configuration)",
+                )),
+            },
+        )?,
+    )?;
     Ok(t)
 }
 
@@ -167,7 +186,11 @@ pub(crate) fn listen(
     serve: Function,
     proto: Protocol,
 ) -> mlua::Result<NetResult<Server>> {
-    let Protocol { make, handshake } = proto;
+    let Protocol {
+        make,
+        handshake,
+        reload,
+    } = proto;
     let mut listener = match bind(addr, &opts) {
         Ok(l) => l,
         Err(e) => return Ok(Err(NetError::from_io(&format!("listen on {addr}"), &e))),
@@ -194,6 +217,7 @@ pub(crate) fn listen(
         closed: Cell::new(false),
         waker: RefCell::new(None),
         socket: RefCell::new(Some((listener, registration))),
+        reload,
         accept_errors: AcceptErrors::default(),
         conns,
         start: Rc::downgrade(&start),

@@ -24,6 +24,28 @@ pub(crate) fn at_least(v: &Value, min: i64) -> Option<usize> {
         .and_then(|n| usize::try_from(n).ok())
 }
 
+/// Argument `n` of `fname` as a count of at least `min`: a value that is
+/// not a number says so in Lua's words, a number out of range says what
+/// is expected.
+pub(crate) fn count_arg(v: &Value, min: i64, n: usize, fname: &str) -> mlua::Result<usize> {
+    if !matches!(v, Value::Integer(_) | Value::Number(_)) {
+        let why = format!("number expected, got {}", v.type_name());
+        return Err(crate::api::surface::bad_argument(n, fname, why));
+    }
+    if whole(v).is_none() {
+        let why = "number has no integer representation";
+        return Err(crate::api::surface::bad_argument(n, fname, why));
+    }
+    at_least(v, min).ok_or_else(|| {
+        let why = if min == 1 {
+            "positive integer expected".to_string()
+        } else {
+            format!("integer >= {min} expected")
+        };
+        crate::api::surface::bad_argument(n, fname, why)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
