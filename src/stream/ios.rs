@@ -295,7 +295,9 @@ fn write_first(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<O
             // Before Lua 5.3 every number is a float, which mlua hands over
             // as an Integer when it is integral; file:write prints it
             // with "%.14g" there.
-            Value::Integer(i) if !LUA_HAS_INTEGERS => s.put(&float_text(lua, *i as f64)?.as_bytes()),
+            Value::Integer(i) if !LUA_HAS_INTEGERS => {
+                s.put(&float_text(lua, *i as f64)?.as_bytes())
+            }
             Value::Integer(i) => s.put(i.to_string().as_bytes()),
             Value::Number(n) => s.put(&float_text(lua, *n)?.as_bytes()),
             _ => Ok(()),
