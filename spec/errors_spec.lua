@@ -208,8 +208,10 @@ describe("errors", function()
     end
 
     it("every function names itself and the argument, in a string", function()
-      for _, c in ipairs(cases()) do
-        bad_argument(raised(c[3]), c[2], c[1], c[4])
+      for i, c in ipairs(cases()) do
+        local ok, e = pcall(c[3])
+        assert(not ok, ("case %d (%s #%d) did not raise"):format(i, c[1], c[2]))
+        bad_argument(e, c[2], c[1], c[4])
       end
     end)
 
@@ -325,6 +327,24 @@ describe("errors", function()
       assert.equal("string", type(r[5]))
       assert.matches("ios:read: called from a coroutine that the tls loop did not start", r[5], 1, true)
     end)
+
+    it("a second read while one waits raises a string", function()
+      local quiet = assert(tcp.listen("127.0.0.1", 0, function(s) s:read("a") end))
+      local c = assert(tcp.connecta(quiet:address()))
+      local first = loop.spawn(function() return c:read("l") end)
+      local second = loop.spawn(function()
+        loop.sleep(0.05)
+        return pcall(c.read, c, "l")
+      end)
+      local r = pack(second:join())
+      assert.is_true(r[1])
+      assert.is_false(r[2])
+      assert.equal("string", type(r[3]))
+      assert.matches("ios:read: another task is already reading from this stream", r[3], 1, true)
+      c:close()
+      assert.same({ true, nil, "tcp stream is closed", "closed" }, { first:join() })
+      quiet:close()
+    end)
   end)
 
   describe("error values", function()
@@ -336,21 +356,30 @@ describe("errors", function()
       end)
     end
 
+    local opened = {}
     local function each_driver(f)
       -- name, call that drives the loop until the failure shows
       local drivers = {
         { "loop.sleep", function() loop.sleep(5) end },
         { "loop.run", function() loop.run() end },
         { "loop.step", function() for _ = 1, 100 do loop.step(0.01) end end },
-        { "task:join", function() loop.spawn(function() loop.sleep(5) end):join() end },
+        { "task:join", function() loop.spawn(function() loop.sleep(0.2) end):join() end },
         { "blocking read", function()
             local s = assert(tcp.connecta(addr))
+            opened[#opened + 1] = s
             s:read("l") -- the server's line
             s:read("l") -- waits: the server sends nothing more until we close
           end },
       }
-      for _, d in ipairs(drivers) do f(d[1], d[2]) end
+      for _, d in ipairs(drivers) do
+        f(d[1], d[2])
+        for i = #opened, 1, -1 do table.remove(opened, i):close() end
+      end
     end
+
+    -- Lua 5.1, 5.2 and LuaJIT's error() turns a number into a message
+    -- (with a position) before anyone sees it; 5.3 and later keep it.
+    local numbers_stay = type(select(2, pcall(function() error(42) end))) == "number"
 
     it("a table is that very table, out of every call that drives the loop", function()
       each_driver(function(name, drive)
@@ -362,12 +391,16 @@ describe("errors", function()
       end)
     end)
 
-    it("a number stays a number, a string stays the message with its traceback", function()
+    it("a number stays a number (where Lua keeps it one), a string stays the message with its traceback", function()
       each_driver(function(name, drive)
         failing(42)
         local ok, e = pcall(drive)
         assert.is_false(ok, name)
-        assert.equal(42, e, name)
+        if numbers_stay then
+          assert.equal(42, e, name)
+        else
+          assert.matches("^[^\n]*errors_spec%.lua:%d+: 42\n", e)
+        end
         failing("boom")
         ok, e = pcall(drive)
         assert.is_false(ok, name)
@@ -399,7 +432,9 @@ describe("errors", function()
       assert.is_false(ok)
       assert.is_true(rawequal(value, e))
       t = loop.spawn(function() error(42) end)
-      assert.same({ false, 42 }, { t:join() })
+      ok, e = t:join()
+      assert.is_false(ok)
+      if numbers_stay then assert.equal(42, e) else assert.matches(": 42\n", e) end
       -- joined from a task as well
       local inner = loop.spawn(function() loop.sleep(0) error(value) end)
       local outer = loop.spawn(function() return inner:join() end)

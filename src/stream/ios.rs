@@ -21,7 +21,9 @@ use super::core::{failure, BufMode, Out, Step, Stream};
 use super::format::Format;
 use super::ops::{unit_step, wait, Dir};
 use super::transport::Transport;
-use crate::api::surface::{bad_argument, method, raise_marker, raise_values, type_name};
+use crate::api::surface::{
+    bad_argument, integer_arg, method, raise_marker, raise_values, type_name,
+};
 use crate::net::options::TcpOptions;
 use crate::runtime::context::{block_on, foreign_error, locate, Where};
 use crate::runtime::deadline::seconds_arg;
@@ -402,7 +404,8 @@ fn plain_methods(lua: &Lua, t: &Table) -> mlua::Result<()> {
     )?;
     t.set(
         "setmaxline",
-        method(lua, "ios:setmaxline", |_, ios: &Ios, n: i64| {
+        method(lua, "ios:setmaxline", |_, ios: &Ios, n: Value| {
+            let n = integer_arg(&n, 1, "ios:setmaxline")?;
             let n = usize::try_from(n)
                 .ok()
                 .filter(|n| *n > 0)
@@ -416,7 +419,7 @@ fn plain_methods(lua: &Lua, t: &Table) -> mlua::Result<()> {
         method(
             lua,
             "ios:setvbuf",
-            |_, ios: &Ios, (mode, size): (String, Option<i64>)| {
+            |_, ios: &Ios, (mode, size): (String, Value)| {
                 let mode = match mode.as_str() {
                     "no" => BufMode::No,
                     "line" => BufMode::Line,
@@ -428,6 +431,10 @@ fn plain_methods(lua: &Lua, t: &Table) -> mlua::Result<()> {
                             format_args!("invalid option '{other}'"),
                         ))
                     }
+                };
+                let size = match size {
+                    Value::Nil => None,
+                    v => Some(integer_arg(&v, 2, "ios:setvbuf")?),
                 };
                 let size = size.map(|n| usize::try_from(n).unwrap_or(0));
                 ios.0.borrow_mut().set_vbuf(mode, size);
