@@ -1,7 +1,7 @@
 -- ios:lines(...): an iterator over reads, as file:lines. A read that fails
 -- with an error (timeout, reset, truncated) raises it instead of ending the
 -- loop quietly, so a cut-off stream never looks like a complete one.
-local read, is_ios, bad_self = ...
+local read, known, check_self = ...
 local select, error = select, error
 local unpack = table.unpack or unpack
 
@@ -11,7 +11,7 @@ local function check(v, msg, ...)
 end
 
 return function(self, ...)
-  if not is_ios(self) then bad_self("lines", self) end
+  if known[self] == nil then check_self(self, "lines") end
   local n = select("#", ...)
   if n == 0 then
     return function() return check(read(self, "l")) end
