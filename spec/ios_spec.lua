@@ -46,40 +46,18 @@ local function echo()
   end)
 end
 
--- What Lua's io gives for the same reads on a file holding `content`:
--- the packed results and what a following read("a") gives.
-local function io_reads(content, ...)
-  local name = os.tmpname()
-  local f = assert(io.open(name, "wb"))
-  f:write(content)
-  f:close()
-  f = assert(io.open(name, "rb"))
-  local r = pack(f:read(...))
-  local rest = f:read("a")
-  f:close()
-  os.remove(name)
-  return r, rest
-end
-
-local function ios_reads(content, ...)
-  local ios = sender(content)
-  local r = pack(ios:read(...))
-  local rest = ios:read("a")
-  ios:close()
-  return r, rest
-end
-
 -- Equal values with equal count and equal Lua types (integer vs float).
 local function same_typed(expected, got, what)
   local function show(r)
     local t = {}
-    for i = 1, r.n do t[i] = (math.type(r[i]) or type(r[i])) .. " " .. string.format("%q", r[i]) end
+    for i = 1, r.n do t[i] = (helper.math_type(r[i]) or type(r[i])) .. " "
+      .. (type(r[i]) == "string" and ("%q"):format(r[i]) or tostring(r[i])) end
     return "{" .. table.concat(t, ", ") .. "} (n=" .. r.n .. ")"
   end
   local ok = expected.n == got.n
   for i = 1, math.max(expected.n, got.n) do
     local a, b = expected[i], got[i]
-    if a ~= b or math.type(a) ~= math.type(b) or type(a) ~= type(b) then ok = false end
+    if a ~= b or helper.math_type(a) ~= helper.math_type(b) or type(a) ~= type(b) then ok = false end
   end
   assert(ok, (what or "") .. ": expected " .. show(expected) .. ", got " .. show(got))
 end
@@ -168,13 +146,14 @@ describe("ios (tcp)", function()
       local want = {
         { 42, "integer" }, { -7, "integer" }, { 3, "integer" }, { 1.5, "float" },
         { 1000.0, "float" }, { 0.25, "float" }, { 0.5, "float" }, { 31, "integer" },
-        { 21.0, "float" }, { 16, "integer" }, { math.maxinteger, "integer" },
+        { 21.0, "float" }, { 16, "integer" }, { math.maxinteger or 9223372036854775807, "integer" },
         { 9223372036854775808.0, "float" },
       }
       for i, w in ipairs(want) do
         local v = ios:read("n")
         assert.equal(w[1], v, "numeral #" .. i)
-        assert.equal(w[2], math.type(v), "numeral #" .. i)
+        -- Before Lua 5.3 numbers have no subtype: the values must agree.
+        if helper.subtypes then assert.equal(w[2], math.type(v), "numeral #" .. i) end
       end
       assert.same({ n = 1 }, pack(ios:read("n")))
       ios:close()
@@ -248,33 +227,8 @@ describe("ios (tcp)", function()
       ios:close()
     end)
 
-    describe("matches Lua's io on a file", function()
-      for _, case in ipairs({
-        { "0x1F", "n" }, { "1.5", "n" }, { "1e3", "n" }, { "-7", "n" }, { "  \n\t42\n", "n" },
-        { "abc", "n" }, { "1e+x", "n" }, { "0x", "n" }, { ".5", "n" }, { "5.", "n" },
-        { "0x1p4", "n" }, { "1E-2", "n" }, { "- 1", "n" }, { "--1", "n" }, { "1.2.3", "n" },
-        { "9223372036854775807", "n" }, { "9223372036854775808", "n" },
-        { "0xffffffffffffffff", "n" }, { "1 2 3", "n", "n", "n" }, { "12abc", "n" },
-        { "", "n" }, { "", "a" }, { "", "l" }, { "", "L" }, { "", 0 }, { "x", 0 }, { "", 3 },
-        { "a\nb", "l", "l", "l" }, { "a\nb", "L", "L", "L" }, { "hello", 2, 10, 1 },
-        { "\n\n", "l", "l", "l" }, { "x\ny", "a", "a" }, { "7\nseven", "n", "l", "l" },
-        { "1\n2\n", "n", "n", "n" }, { "abc", 0, "l", 0 },
-      }) do
-        local content = case[1]
-        local fmts = helper.pack(helper.unpack(case, 2))
-        local label = ("%q with %s"):format(content, table.concat((function()
-          local t = {}
-          for i = 1, fmts.n do t[i] = tostring(fmts[i]) end
-          return t
-        end)(), ", "))
-        it(label, function()
-          local want, want_rest = io_reads(content, helper.unpack(fmts, 1, fmts.n))
-          local got, got_rest = ios_reads(content, helper.unpack(fmts, 1, fmts.n))
-          same_typed(want, got, label)
-          assert.equal(want_rest, got_rest, "what is left after " .. label)
-        end)
-      end
-    end)
+    -- The comparison with Lua's io over every format sequence is in
+    -- ios_read_io_spec.lua.
 
     it("raises \"bad argument\" for an unknown format, naming its position", function()
       local ios = sender("data\n")
@@ -382,13 +336,13 @@ describe("ios (tcp)", function()
     end)
 
     it("writes numbers as file:write does", function()
-      local values = { 1, -3, 2.5, 2.0, 1e100, 2 ^ 63, math.mininteger, 0.1, -0.0, 1 / 0 }
+      local values = { 1, -3, 2.5, 2.0, 1e100, 2 ^ 63, math.mininteger or -2 ^ 63, 0.1, -0.0, 1 / 0 }
       local name = os.tmpname()
       local f = assert(io.open(name, "wb"))
       for _, v in ipairs(values) do f:write(v, " ") end
       f:close()
       f = assert(io.open(name, "rb"))
-      local want = f:read("a")
+      local want = f:read("*a")
       f:close()
       os.remove(name)
       local got

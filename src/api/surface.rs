@@ -60,43 +60,6 @@ pub(crate) fn bad_argument(n: usize, fname: &str, why: impl std::fmt::Display) -
     mlua::Error::runtime(format!("bad argument #{n} to '{fname}' ({why})"))
 }
 
-/// An integer argument as `luaL_checkinteger` takes it (a float with an
-/// integral value, or a numeric string, too), on every Lua version: Lua
-/// 5.1 has no integer type, and mlua would truncate `1.5` there.
-pub(crate) fn integer_arg(v: &Value, n: usize, fname: &str) -> mlua::Result<i64> {
-    let float = |f: f64| {
-        if f.fract() == 0.0 && f >= -(2f64.powi(63)) && f < 2f64.powi(63) {
-            Ok(f as i64)
-        } else {
-            Err(bad_argument(
-                n,
-                fname,
-                "number has no integer representation",
-            ))
-        }
-    };
-    match v {
-        Value::Integer(i) => Ok(*i),
-        Value::Number(f) => float(*f),
-        Value::String(s) => {
-            let text = s.to_string_lossy();
-            let text = text.trim();
-            match text.parse::<i64>() {
-                Ok(i) => Ok(i),
-                Err(_) => match text.parse::<f64>() {
-                    Ok(f) => float(f),
-                    Err(_) => Err(bad_argument(n, fname, "number expected, got string")),
-                },
-            }
-        }
-        other => Err(bad_argument(
-            n,
-            fname,
-            format_args!("number expected, got {}", type_name(other)),
-        )),
-    }
-}
-
 /// `self` of a method is not the object it belongs to.
 fn bad_self(fname: &str, what: &str, got: Option<&Value>) -> mlua::Error {
     let got = got.map_or("no value", type_name);
@@ -310,6 +273,8 @@ where
 
 /// The async twin of a function or method: the future's `Err` becomes
 /// `RAISE, value` too, which the wrapper checks after the twin returns.
+/// When the task is cancelled (`task:cancel`) while the future is pending,
+/// the future is dropped and the twin raises the cancellation value.
 pub(crate) fn async_function<A, R, F, FR>(
     lua: &Lua,
     name: &'static str,
@@ -326,7 +291,16 @@ where
         let fut = a.map(|a| f(lua.clone(), a));
         async move {
             let r = match fut {
-                Ok(fut) => fut.await.and_then(|r| r.into_lua_multi(&lua)),
+                // A cancelled task's wait raises the cancellation value.
+                Ok(fut) => match crate::runtime::cancel::unless_cancelled(&lua, fut).await {
+                    Ok(r) => r.and_then(|r| r.into_lua_multi(&lua)),
+                    Err(v) => {
+                        return Ok(MultiValue::from_iter([
+                            Value::LightUserData(raise_marker()),
+                            v,
+                        ]))
+                    }
+                },
                 Err(e) => Err(e),
             };
             Ok(settle(&lua, r))

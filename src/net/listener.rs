@@ -7,13 +7,14 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mlua::{
     Function, IntoLuaMulti, Lua, MetaMethod, Table, UserData, UserDataFields, UserDataMethods,
 };
 use socket2::{Domain, Socket, Type};
 
+use super::accept_errors::AcceptErrors;
 use super::options::TcpOptions;
 use crate::api::surface::method;
 use crate::error::{NetError, NetResult};
@@ -29,7 +30,12 @@ use crate::stream::transport::{Transport, Want};
 pub(crate) struct Protocol {
     pub(crate) make: MakeTransport,
     pub(crate) handshake: Option<Duration>,
+    /// `server:reload(opts)` for servers that have a configuration to swap.
+    pub(crate) reload: Option<Reload>,
 }
+
+/// Swaps a running server's configuration: `server:reload(opts)`.
+pub(crate) type Reload = Rc<dyn Fn(&Lua, mlua::Value) -> mlua::Result<mlua::MultiValue>>;
 
 /// Makes the transport for an accepted socket (plain TCP or TLS).
 pub(crate) type MakeTransport =
@@ -43,6 +49,9 @@ pub(crate) struct ServerShared {
     /// The socket and its registration, dropped by `close()` at once so the
     /// port is free (and refuses connections) as soon as `close` returns.
     socket: RefCell<Option<(mio::net::TcpListener, Registration)>>,
+    reload: Option<Reload>,
+    /// Accepts that failed for lack of descriptors or memory.
+    accept_errors: AcceptErrors,
 }
 
 impl ServerShared {
@@ -74,10 +83,31 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
     t.set(
+        "stats",
+        method(lua, "server:stats", |lua, s: &Server, ()| {
+            let t = lua.create_table()?;
+            t.set("accept_errors", s.0.accept_errors.total())?;
+            Ok(t)
+        })?,
+    )?;
+    t.set(
         "address",
         method(lua, "server:address", |lua, s: &Server, ()| {
             super::addr::to_lua(lua, s.0.addr)
         })?,
+    )?;
+    t.set(
+        "reload",
+        method(
+            lua,
+            "server:reload",
+            |lua, s: &Server, opts: mlua::Value| match &s.0.reload {
+                Some(reload) => reload(lua, opts),
+                None => Err(mlua::Error::runtime(
+                    "calling 'server:reload' on bad self (a TCP server has no TLS configuration)",
+                )),
+            },
+        )?,
     )?;
     Ok(t)
 }
@@ -136,7 +166,11 @@ pub(crate) fn listen(
     serve: Function,
     proto: Protocol,
 ) -> mlua::Result<NetResult<Server>> {
-    let Protocol { make, handshake } = proto;
+    let Protocol {
+        make,
+        handshake,
+        reload,
+    } = proto;
     let mut listener = match bind(addr, &opts) {
         Ok(l) => l,
         Err(e) => return Ok(Err(NetError::from_io(&format!("listen on {addr}"), &e))),
@@ -151,6 +185,8 @@ pub(crate) fn listen(
         closed: Cell::new(false),
         waker: RefCell::new(None),
         socket: RefCell::new(Some((listener, registration))),
+        reload,
+        accept_errors: AcceptErrors::default(),
     });
     let weak_lua = lua.weak();
     let state = shared.clone();
@@ -190,7 +226,10 @@ pub(crate) fn listen(
                 Accept::Backoff(e) => {
                     // Out of descriptors or memory: the connection stays
                     // queued; try again shortly rather than spin.
-                    eprintln!("tls: accept on {}: {e}; retrying in 100 ms", state.addr);
+                    let errors = &state.accept_errors;
+                    if let Some(line) = errors.failed(Instant::now(), state.addr, &e) {
+                        eprintln!("{line}");
+                    }
                     let mut pause = Deadline::after(&rt2, Some(Duration::from_millis(100)));
                     poll_fn(|cx| {
                         if pause.poll_expired(cx) {

@@ -1,5 +1,6 @@
 //! Sockets: addresses, options, the TCP transport, connecting, listening.
 
+pub(crate) mod accept_errors;
 pub(crate) mod addr;
 pub(crate) mod connect;
 pub(crate) mod listener;

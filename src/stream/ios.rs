@@ -19,11 +19,10 @@ use smallvec::SmallVec;
 
 use super::core::{failure, BufMode, Out, Step, Stream};
 use super::format::Format;
+use super::limits::{at_least, count_arg};
 use super::ops::{unit_step, wait, Dir};
 use super::transport::Transport;
-use crate::api::surface::{
-    bad_argument, integer_arg, method, raise_marker, raise_values, type_name,
-};
+use crate::api::surface::{bad_argument, method, raise_marker, raise_values, type_name};
 use crate::net::options::TcpOptions;
 use crate::runtime::context::{block_on, foreign_error, locate, Where};
 use crate::runtime::deadline::seconds_arg;
@@ -174,15 +173,10 @@ impl Waiting {
     /// In a task it parks the task on the socket and returns WAIT; the Lua
     /// wrapper yields and calls the retry method when woken, so no future
     /// is built (the stream keeps the deadline).
-    fn now(
-        self,
-        lua: &Lua,
-        ios: &Ios,
-        (first, rest): (Option<Value>, Variadic<Value>),
-    ) -> mlua::Result<(Value, Variadic<Value>)> {
-        let mut args: Args = SmallVec::new();
-        args.extend(first);
-        args.extend(rest);
+    /// Takes every argument, trailing nils included, so `write(nil)` is
+    /// told from `write()` (and raises, as `file:write(nil)` does).
+    fn now(self, lua: &Lua, ios: &Ios, args: MultiValue) -> mlua::Result<(Value, Variadic<Value>)> {
+        let args: Args = args.into_iter().collect();
         self.run(lua, ios, args)
     }
 
@@ -211,6 +205,15 @@ impl Waiting {
                     .current_waker()
                     .ok_or_else(|| foreign_error(&format!("ios:{}", self.name)))?;
                 let mut s = ios.0.borrow_mut();
+                // A cancelled task stops waiting: the stream forgets the
+                // wait, keeps what it buffered, and the wrapper raises.
+                if let Some(v) = rt.exec.current_cancel() {
+                    s.end_task_wait_of(d, &waker);
+                    return Ok((
+                        Value::LightUserData(raise_marker()),
+                        Variadic::from_iter([v]),
+                    ));
+                }
                 if s.park_task(d, want, &waker, self.name)? {
                     return Out::Fail(s.timeout_error(self.name)).into_lua(lua, marker);
                 }
@@ -256,10 +259,8 @@ fn retry_step(name: &str) -> StepFn {
 // ---- read ----
 
 fn fill_step(_: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<Out>> {
-    let n = match args.first() {
-        Some(Value::Integer(n)) if *n >= 0 => *n as usize,
-        Some(Value::Number(n)) if *n >= 0.0 && n.fract() == 0.0 => *n as usize,
-        _ => return Err(bad_argument(1, "ios:fill", "non-negative integer expected")),
+    let Some(n) = args.first().and_then(|v| at_least(v, 0)) else {
+        return Err(bad_argument(1, "ios:fill", "non-negative integer expected"));
     };
     s.try_fill(n)
 }
@@ -300,6 +301,12 @@ fn write_first(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<O
                 newline = newline || memchr::memchr(b'\n', &b).is_some();
                 s.put(&b)
             }
+            // Before Lua 5.3 every number is a float, which mlua hands over
+            // as an Integer when it is integral; file:write prints it
+            // with "%.14g" there.
+            Value::Integer(i) if !LUA_HAS_INTEGERS => {
+                s.put(&float_text(lua, *i as f64)?.as_bytes())
+            }
             Value::Integer(i) => s.put(i.to_string().as_bytes()),
             Value::Number(n) => s.put(&float_text(lua, *n)?.as_bytes()),
             _ => Ok(()),
@@ -316,6 +323,9 @@ fn write_first(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<O
 
 /// A float as `file:write` writes it: `"%.14g"` (Lua's `LUA_NUMBER_FMT`),
 /// so `2.0` is `2`; Lua's own `string.format` does the formatting.
+/// Whether numbers have an integer subtype (Lua 5.3 and 5.4).
+const LUA_HAS_INTEGERS: bool = cfg!(any(feature = "lua53", feature = "lua54"));
+
 fn float_text(lua: &Lua, n: f64) -> mlua::Result<mlua::LuaString> {
     let format: Function = lua.globals().get::<Table>("string")?.get("format")?;
     format.call(("%.14g", n))
@@ -405,11 +415,8 @@ fn plain_methods(lua: &Lua, t: &Table) -> mlua::Result<()> {
     t.set(
         "setmaxline",
         method(lua, "ios:setmaxline", |_, ios: &Ios, n: Value| {
-            let n = integer_arg(&n, 1, "ios:setmaxline")?;
-            let n = usize::try_from(n)
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| bad_argument(1, "ios:setmaxline", "positive integer expected"))?;
+            // The same rule as the `maxline` option.
+            let n = count_arg(&n, 1, 1, "ios:setmaxline")?;
             ios.0.borrow_mut().max_line = n;
             Ok(true)
         })?,
@@ -432,11 +439,12 @@ fn plain_methods(lua: &Lua, t: &Table) -> mlua::Result<()> {
                         ))
                     }
                 };
+                // A size is when buffered output is sent, not an
+                // allocation: any positive integer is fine, nothing else.
                 let size = match size {
                     Value::Nil => None,
-                    v => Some(integer_arg(&v, 2, "ios:setvbuf")?),
+                    v => Some(count_arg(&v, 1, 2, "ios:setvbuf")?),
                 };
-                let size = size.map(|n| usize::try_from(n).unwrap_or(0));
                 ios.0.borrow_mut().set_vbuf(mode, size);
                 Ok(true)
             },
@@ -463,6 +471,25 @@ fn plain_methods(lua: &Lua, t: &Table) -> mlua::Result<()> {
                 None => Ok(Value::Nil),
             }
         })?,
+    )?;
+    t.set(
+        "peer_contains_name",
+        method(
+            lua,
+            "ios:peer_contains_name",
+            |_, ios: &Ios, name: Value| {
+                let Value::String(name) = &name else {
+                    let why = format!("string expected, got {}", type_name(&name));
+                    return Err(bad_argument(1, "ios:peer_contains_name", why));
+                };
+                let s = ios.0.borrow();
+                let info = s.transport().and_then(|t| t.tls_info());
+                let leaf = info.as_ref().and_then(|i| i.peer_chain.first());
+                Ok(leaf.is_some_and(|der| {
+                    crate::tls::names::cert_contains_name(der, &name.to_string_lossy())
+                }))
+            },
+        )?,
     )?;
     Ok(())
 }
@@ -512,8 +539,16 @@ impl UserData for Ios {
                     if !s.has_task_wait(0) {
                         match s.try_read(lua, &[Format::Line { keep }]) {
                             Ok(Step::Ready(Out::One(v))) => return Ok((v, Variadic::new())),
+                            // A failure may have consumed a partial line:
+                            // answer now, a second try would not see it.
+                            Ok(Step::Ready(out)) => {
+                                let marker = Value::LightUserData(self_marker());
+                                return Ok(out
+                                    .into_lua(lua, marker)
+                                    .unwrap_or_else(|e| raised(lua, e)));
+                            }
                             Err(e) => return Ok(raised(lua, e)),
-                            _ => {}
+                            Ok(Step::Blocked(_)) => {}
                         }
                     }
                 }

@@ -3,12 +3,15 @@
 //! `ios` stream drives.
 
 pub mod cache;
+pub mod client_verifier;
 pub mod config;
 pub mod crl;
 pub mod date;
+pub mod depth;
 pub mod der;
 pub mod info;
 pub mod lua_config;
+pub mod names;
 pub mod ocsp;
 pub mod options;
 pub mod pem;
@@ -17,8 +20,11 @@ pub mod revocation;
 pub mod revocation_options;
 pub mod sni;
 mod sock;
+pub mod stamps;
 pub mod staple;
+pub mod tickets;
 pub mod transport;
+pub mod tuning;
 pub mod verifier;
 pub mod verify_errors;
 pub mod x509;

@@ -164,7 +164,17 @@ impl TlsTransport {
                     self.want = Want::Read;
                     return Err(e);
                 }
-                Err(e) => return Err(e),
+                // A socket error, or rustls refusing what it cannot buffer
+                // (a handshake message over its limit): the connection is
+                // over, and nothing more may be sent on it (no close_notify).
+                Err(e) => {
+                    let err = if e.kind() == io::ErrorKind::InvalidData {
+                        NetError::new("handshake", format!("peer sent what TLS cannot take ({e})"))
+                    } else {
+                        NetError::from_io("", &e)
+                    };
+                    return Err(self.fail(err));
+                }
             }
         };
         let processed = self.conn.process_new_packets();
@@ -288,7 +298,10 @@ impl Transport for TlsTransport {
     }
 
     fn shutdown(&mut self) -> io::Result<()> {
-        if self.failed.is_none() {
+        // close_notify only ends an established session: mid-handshake it
+        // would be a plaintext warning telling the peer "clean end" when
+        // nothing was agreed, so an unfinished handshake just closes TCP.
+        if self.failed.is_none() && !self.conn.is_handshaking() {
             if !self.close_sent {
                 self.conn.send_close_notify();
                 self.close_sent = true;

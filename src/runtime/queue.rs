@@ -1,0 +1,140 @@
+//! `loop.queue([capacity])`: a bounded FIFO channel between tasks.
+//!
+//! A put with room (and nobody ahead of it) or a get with an item answers
+//! at once. Otherwise the caller joins a FIFO line ([`super::sync`]):
+//! getters wait for an item, putters wait with their value until a get
+//! makes room. Items go straight to the first waiting getter, so the order
+//! of arrival is the order of service. Capacity 0 makes a rendezvous: a put
+//! finishes when a get takes its value.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Duration;
+
+use mlua::Value;
+
+use super::sync::{wait, WaitList};
+use super::Runtime;
+
+/// How a put or get ended.
+pub(crate) enum Outcome<T> {
+    Done(T),
+    Closed,
+    Timeout,
+}
+
+pub(crate) struct Queue {
+    items: RefCell<VecDeque<Value>>,
+    capacity: usize,
+    closed: Cell<bool>,
+    /// `Some(v)`: a value handed over; `None`: the queue closed.
+    getters: WaitList<Option<Value>>,
+    /// `true`: the value went in; `false`: the queue closed first.
+    putters: WaitList<bool>,
+}
+
+impl Queue {
+    /// `usize::MAX` for no limit.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            items: RefCell::new(VecDeque::new()),
+            capacity,
+            closed: Cell::new(false),
+            getters: WaitList::default(),
+            putters: WaitList::default(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.items.borrow().len()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    /// A put that needs no waiting: `Err(v)` hands the value back when the
+    /// caller must wait.
+    pub(crate) fn try_put(&self, v: Value) -> Result<Outcome<()>, Value> {
+        if self.closed.get() {
+            return Ok(Outcome::Closed);
+        }
+        if let Some(g) = self.getters.pop() {
+            g.finish(Some(v));
+            return Ok(Outcome::Done(()));
+        }
+        let mut items = self.items.borrow_mut();
+        if items.len() < self.capacity && self.putters.is_empty() {
+            items.push_back(v);
+            return Ok(Outcome::Done(()));
+        }
+        Err(v)
+    }
+
+    /// Waits in line to put `v`.
+    pub(crate) async fn put(
+        &self,
+        rt: &Rc<Runtime>,
+        v: Value,
+        timeout: Option<Duration>,
+    ) -> Outcome<()> {
+        let v = match self.try_put(v) {
+            Ok(done) => return done,
+            Err(v) => v,
+        };
+        let w = self.putters.push(Some(v));
+        match wait(rt, &self.putters, w, timeout).await {
+            Some(true) => Outcome::Done(()),
+            Some(false) => Outcome::Closed,
+            None => Outcome::Timeout,
+        }
+    }
+
+    /// A get that needs no waiting; `None` when the caller must wait.
+    pub(crate) fn try_get(&self) -> Option<Outcome<Value>> {
+        let front = self.items.borrow_mut().pop_front();
+        if let Some(v) = front {
+            // Room was made: the first waiting putter's value goes in.
+            if let Some(p) = self.putters.pop() {
+                if let Some(pv) = p.payload.borrow_mut().take() {
+                    self.items.borrow_mut().push_back(pv);
+                }
+                p.finish(true);
+            }
+            return Some(Outcome::Done(v));
+        }
+        // Capacity 0: take the value straight from a waiting putter.
+        if let Some(p) = self.putters.pop() {
+            let pv = p.payload.borrow_mut().take().unwrap_or(Value::Nil);
+            p.finish(true);
+            return Some(Outcome::Done(pv));
+        }
+        if self.closed.get() {
+            return Some(Outcome::Closed);
+        }
+        None
+    }
+
+    /// Waits in line for an item.
+    pub(crate) async fn get(&self, rt: &Rc<Runtime>, timeout: Option<Duration>) -> Outcome<Value> {
+        if let Some(now) = self.try_get() {
+            return now;
+        }
+        let w = self.getters.push(None);
+        match wait(rt, &self.getters, w, timeout).await {
+            Some(Some(v)) => Outcome::Done(v),
+            Some(None) => Outcome::Closed,
+            None => Outcome::Timeout,
+        }
+    }
+
+    /// Refuses further puts and wakes everyone waiting: getters get
+    /// "closed" (items already queued are still delivered to later gets),
+    /// putters get "closed" and their values are dropped.
+    pub(crate) fn close(&self) {
+        self.closed.set(true);
+        self.getters.wake_all(|| None);
+        self.putters.wake_all(|| false);
+    }
+}
