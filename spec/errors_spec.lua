@@ -59,7 +59,7 @@ end
 local function noop() end
 
 describe("errors", function()
-  local srv, addr, ios, tsrv, tios, task, cfg
+  local srv, addr, ios, tsrv, tios, task, cfg, cond, queue, signal
 
   setup(function()
     T.certs()
@@ -76,9 +76,12 @@ describe("errors", function()
     task = loop.spawn(function() return 1 end)
     assert(task:join())
     cfg = tls.config(T.trust())
+    cond, queue, signal = loop.cond(), loop.queue(), loop.signal("USR2")
   end)
 
   teardown(function()
+    signal:close()
+    queue:close()
     ios:close()
     tios:close()
     srv:close()
@@ -158,6 +161,20 @@ describe("errors", function()
         { "loop.step", 1, function() return loop.step("x") end, "number expected, got string" },
         { "loop.step", 1, function() return loop.step(-1) end, "non-negative" },
         { "loop.step", 1, function() return loop.step(0 / 0) end, "non-negative" },
+        { "loop.queue", 1, function() return loop.queue("x") end },
+        { "loop.queue", 1, function() return loop.queue(-1) end },
+        { "loop.queue", 1, function() return loop.queue(1.5) end },
+        { "loop.poll", 1, function() return loop.poll() end, "got nil" },
+        { "loop.poll", 1, function() return loop.poll({}) end },
+        { "loop.poll", 2, function() return loop.poll(0, "x") end },
+        { "loop.poll", 3, function() return loop.poll(0, "r", -1) end, "non-negative" },
+        { "loop.signal", 1, function() return loop.signal() end, "got nil" },
+        { "loop.signal", 1, function() return loop.signal("NOPE") end, "NOPE" },
+        { "task:join", 1, function() return task:join("x") end, "number expected, got string" },
+        { "cond:wait", 1, function() return cond:wait("x") end, "number expected, got string" },
+        { "queue:put", 2, function() return queue:put(1, "x") end, "number expected, got string" },
+        { "queue:get", 1, function() return queue:get("x") end, "number expected, got string" },
+        { "signal:wait", 1, function() return signal:wait("x") end, "number expected, got string" },
 
         { "dns.address", 1, function() return dns.address() end, "string expected, got nil" },
         { "dns.address", 1, function() return dns.address(42) end, "string expected, got number" },
@@ -204,6 +221,7 @@ describe("errors", function()
         { "ios:setmaxline", 1, function() return ios:setmaxline(0) end, "positive integer expected" },
         { "ios:fill", 1, function() return ios:fill(-1) end },
         { "ios:fill", 1, function() return ios:fill("x") end },
+        { "ios:peer_contains_name", 1, function() return tios:peer_contains_name(1) end, "string expected, got number" },
       }
     end
 
@@ -250,7 +268,8 @@ describe("errors", function()
 
   describe("bad self", function()
     local ios_methods = { "read", "write", "lines", "flush", "setvbuf", "settimeout", "setmaxline",
-                          "fill", "shutdown", "close", "getpeername", "getsockname", "info", "handshake" }
+                          "fill", "shutdown", "close", "getpeername", "getsockname", "info", "handshake",
+                          "peer_contains_name" }
 
     it("every ios method says it was called on something else", function()
       for _, m in ipairs(ios_methods) do
@@ -275,11 +294,30 @@ describe("errors", function()
         end
         bad_self(raised(srv[m]), "server:" .. m, "server")
       end
-      for _, m in ipairs({ "join", "done" }) do
+      for _, m in ipairs({ "join", "done", "cancel" }) do
         for _, other in ipairs({ "x", ios, srv }) do
           bad_self(raised(task[m], other), "task:" .. m, "task")
         end
         bad_self(raised(task[m]), "task:" .. m, "task")
+      end
+      bad_self(raised(srv.stats, ios), "server:stats", "server")
+    end)
+
+    it("so does every method of the loop's primitives", function()
+      local objects = {
+        { "cond", cond, { "wait", "signal", "broadcast" } },
+        { "queue", queue, { "put", "get", "close", "closed" } },
+        { "signal", signal, { "wait", "pending", "close" } },
+      }
+      for _, o in ipairs(objects) do
+        for _, m in ipairs(o[3]) do
+          local f = o[2][m]
+          assert.equal("function", type(f), o[1] .. ":" .. m)
+          for _, other in ipairs({ 42, ios, task }) do
+            bad_self(raised(f, other), o[1] .. ":" .. m, o[1])
+          end
+          bad_self(raised(f), o[1] .. ":" .. m, o[1])
+        end
       end
     end)
 
