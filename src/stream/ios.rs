@@ -393,6 +393,7 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         .call((&read, known, check_self))?;
     t.set("lines", lines)?;
     plain_methods(lua, &t)?;
+    t.set("starttls", crate::tls::starttls::method(lua)?)?;
     Ok(t)
 }
 
