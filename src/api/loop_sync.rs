@@ -4,15 +4,15 @@
 use std::rc::Rc;
 
 use mlua::{
-    AnyUserData, Function, Lua, MetaMethod, MultiValue, Table, UserData, UserDataFields,
+    AnyUserData, Function, LightUserData, Lua, MetaMethod, MultiValue, Table, UserData, UserDataFields,
     UserDataMethods, Value,
 };
 
 use super::surface;
 use crate::error::NetError;
-use crate::runtime::context::dispatch;
+use crate::runtime::context::{block_on, dispatch, foreign_error, locate, Where};
 use crate::runtime::deadline::{seconds_arg, timeout_value};
-use crate::runtime::queue::{Outcome, Queue};
+use crate::runtime::queue::{Outcome, Queue, Retry};
 use crate::runtime::sync::Cond;
 use crate::runtime::Runtime;
 use crate::stream::core::failure;
@@ -109,67 +109,131 @@ fn get_result(lua: &Lua, o: Outcome<Value>) -> mlua::Result<MultiValue> {
     }
 }
 
+/// Marks "parked: yield, then retry with this token" (see `queue.lua`).
+fn wait_marker() -> LightUserData {
+    static WAIT: u8 = 0;
+    LightUserData(&WAIT as *const u8 as *mut std::ffi::c_void)
+}
+
+fn parked(token: usize) -> MultiValue {
+    MultiValue::from_iter([
+        Value::LightUserData(wait_marker()),
+        Value::Integer(token as i64),
+    ])
+}
+
+/// `queue.lua` around a plain method and its retry: a task that must wait
+/// parks in line and yields without a Rust future (the common case of a
+/// queue between tasks, so it is the fast path).
+fn parking_method(lua: &Lua, plain: Function, retry: Function) -> mlua::Result<Function> {
+    let make: Function = match lua.named_registry_value::<Option<Function>>("tls.queue")? {
+        Some(f) => f,
+        None => {
+            let f: Function = lua
+                .load(include_str!("queue.lua"))
+                .set_name("=tls.queue")
+                .call((
+                    Value::LightUserData(wait_marker()),
+                    Value::LightUserData(Lua::poll_pending()),
+                    Value::LightUserData(surface::raise_marker()),
+                ))?;
+            lua.set_named_registry_value("tls.queue", &f)?;
+            f
+        }
+    };
+    make.call((plain, retry))
+}
+
+fn retried<T>(
+    lua: &Lua,
+    r: Retry<T>,
+    done: impl FnOnce(&Lua, Outcome<T>) -> mlua::Result<MultiValue>,
+) -> mlua::Result<MultiValue> {
+    match r {
+        Retry::Wait => Ok(MultiValue::from_iter([Value::LightUserData(wait_marker())])),
+        Retry::Done(o) => done(lua, o),
+        Retry::Cancelled(v) => Ok(MultiValue::from_iter([
+            Value::LightUserData(surface::raise_marker()),
+            v,
+        ])),
+    }
+}
+
 fn queue_put(lua: &Lua) -> mlua::Result<Function> {
-    let twin = surface::async_function(
-        lua,
-        "queue:put",
-        |lua, (ud, v, t): (AnyUserData, Value, Option<f64>)| async move {
+    let plain = lua.create_function(|lua, args: MultiValue| {
+        let r = (|| {
+            let q = queue_of(args.front(), "queue:put")?;
+            let v = args.get(1).cloned().unwrap_or(Value::Nil);
+            if v.is_nil() {
+                return Err(surface::bad_argument(
+                    1,
+                    "queue:put",
+                    "value expected, got nil",
+                ));
+            }
+            let limit = timeout_value(args.get(2), 2, "queue:put")?;
+            let v = match q.try_put(v) {
+                Ok(o) => return put_result(lua, o),
+                Err(v) => v,
+            };
+            if limit.is_some_and(|d| d.is_zero()) {
+                return timed_out(lua, "queue:put");
+            }
+            let rt = Runtime::get(lua)?;
+            match locate(lua, &rt) {
+                Where::Task => {
+                    let waker = rt.exec.current_waker().ok_or_else(|| foreign_error("queue:put"))?;
+                    Ok(parked(q.park_put(&rt, v, &waker, limit)))
+                }
+                Where::Blocking => put_result(lua, block_on(&rt, q.put(&rt, v, limit))?),
+                Where::Foreign => Err(foreign_error("queue:put")),
+            }
+        })();
+        Ok(surface::settle(lua, r))
+    })?;
+    let retry = lua.create_function(|lua, (ud, token): (AnyUserData, usize)| {
+        let r = (|| {
             let q = ud.borrow::<QueueHandle>()?.0.clone();
-            let rt = Runtime::get(&lua)?;
-            let o = q.put(&rt, v, seconds_arg(t, 2, "queue:put")?).await;
-            put_result(&lua, o)
-        },
-    )?;
-    surface::function(lua, "queue:put", move |lua, args: MultiValue| {
-        let q = queue_of(args.front(), "queue:put")?;
-        let v = args.get(1).cloned().unwrap_or(Value::Nil);
-        if v.is_nil() {
-            return Err(surface::bad_argument(
-                1,
-                "queue:put",
-                "value expected, got nil",
-            ));
-        }
-        let limit = timeout_value(args.get(2), 2, "queue:put")?;
-        let v = match q.try_put(v) {
-            Ok(o) => return put_result(lua, o),
-            Err(v) => v,
-        };
-        if limit.is_some_and(|d| d.is_zero()) {
-            return timed_out(lua, "queue:put");
-        }
-        let rt = Runtime::get(lua)?;
-        dispatch(lua, &rt, "queue:put", &twin, args, || async {
-            put_result(lua, q.put(&rt, v, limit).await)
-        })
-    })
+            let rt = Runtime::get(lua)?;
+            retried(lua, q.retry_put(&rt, token), put_result)
+        })();
+        Ok(surface::settle(lua, r))
+    })?;
+    parking_method(lua, plain, retry)
 }
 
 fn queue_get(lua: &Lua) -> mlua::Result<Function> {
-    let twin = surface::async_function(
-        lua,
-        "queue:get",
-        |lua, (ud, t): (AnyUserData, Option<f64>)| async move {
+    let plain = lua.create_function(|lua, args: MultiValue| {
+        let r = (|| {
+            let q = queue_of(args.front(), "queue:get")?;
+            let limit = timeout_value(args.get(1), 1, "queue:get")?;
+            if let Some(o) = q.try_get() {
+                return get_result(lua, o);
+            }
+            if limit.is_some_and(|d| d.is_zero()) {
+                return timed_out(lua, "queue:get");
+            }
+            let rt = Runtime::get(lua)?;
+            match locate(lua, &rt) {
+                Where::Task => {
+                    let waker = rt.exec.current_waker().ok_or_else(|| foreign_error("queue:get"))?;
+                    Ok(parked(q.park_get(&rt, &waker, limit)))
+                }
+                Where::Blocking => get_result(lua, block_on(&rt, q.get(&rt, limit))?),
+                Where::Foreign => Err(foreign_error("queue:get")),
+            }
+        })();
+        Ok(surface::settle(lua, r))
+    })?;
+    let retry = lua.create_function(|lua, (ud, token): (AnyUserData, usize)| {
+        let r = (|| {
             let q = ud.borrow::<QueueHandle>()?.0.clone();
-            let rt = Runtime::get(&lua)?;
-            let o = q.get(&rt, seconds_arg(t, 1, "queue:get")?).await;
-            get_result(&lua, o)
-        },
-    )?;
-    surface::function(lua, "queue:get", move |lua, args: MultiValue| {
-        let q = queue_of(args.front(), "queue:get")?;
-        let limit = timeout_value(args.get(1), 1, "queue:get")?;
-        if let Some(o) = q.try_get() {
-            return get_result(lua, o);
-        }
-        if limit.is_some_and(|d| d.is_zero()) {
-            return timed_out(lua, "queue:get");
-        }
-        let rt = Runtime::get(lua)?;
-        dispatch(lua, &rt, "queue:get", &twin, args, || async {
-            get_result(lua, q.get(&rt, limit).await)
-        })
-    })
+            let rt = Runtime::get(lua)?;
+            retried(lua, q.retry_get(&rt, token), get_result)
+        })();
+        Ok(surface::settle(lua, r))
+    })?;
+    parking_method(lua, plain, retry)
 }
 
 impl UserData for QueueHandle {

@@ -10,11 +10,14 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::time::Duration;
+use std::task::Waker;
+use std::time::{Duration, Instant};
 
 use mlua::Value;
+use slab::Slab;
 
-use super::sync::{wait, WaitList};
+use super::sync::{wait, WaitList, Waiter};
+use super::timer::TimerKey;
 use super::Runtime;
 
 /// How a put or get ended.
@@ -32,6 +35,78 @@ pub(crate) struct Queue {
     getters: WaitList<Option<Value>>,
     /// `true`: the value went in; `false`: the queue closed first.
     putters: WaitList<bool>,
+    /// Tasks parked without a future (see [`Queue::park_get`]), by token.
+    parked_gets: RefCell<Slab<Parked<Option<Value>>>>,
+    parked_puts: RefCell<Slab<Parked<bool>>>,
+}
+
+/// A task parked in line by a plain method: it yields from Lua and asks
+/// again ([`Queue::retry_get`]) each time it is woken, so no future is
+/// built (the fast path of `get` and `put` in a task).
+struct Parked<T> {
+    waiter: Rc<Waiter<T>>,
+    deadline: Option<Instant>,
+    timer: Option<TimerKey>,
+}
+
+/// What a parked task finds when it asks again.
+pub(crate) enum Retry<T> {
+    Wait,
+    Done(Outcome<T>),
+    Cancelled(Value),
+}
+
+fn park<T>(
+    rt: &Runtime,
+    list: &WaitList<T>,
+    slab: &RefCell<Slab<Parked<T>>>,
+    payload: Option<Value>,
+    waker: &Waker,
+    timeout: Option<Duration>,
+) -> usize {
+    let waiter = list.push(payload);
+    waiter.set_waker(waker);
+    let deadline = timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
+    let timer = deadline.map(|at| rt.timers.add(at, waker.clone()));
+    slab.borrow_mut().insert(Parked {
+        waiter,
+        deadline,
+        timer,
+    })
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365 * 30)
+}
+
+fn retry<T>(
+    rt: &Runtime,
+    list: &WaitList<T>,
+    slab: &RefCell<Slab<Parked<T>>>,
+    token: usize,
+    done: impl FnOnce(T) -> Outcome<T>,
+) -> Retry<T> {
+    let mut parked = slab.borrow_mut();
+    let Some(p) = parked.get(token) else {
+        return Retry::Done(Outcome::Closed);
+    };
+    let end = if let Some(o) = p.waiter.take_outcome() {
+        Retry::Done(done(o))
+    } else if let Some(v) = rt.exec.current_cancel() {
+        Retry::Cancelled(v)
+    } else if p.deadline.is_some_and(|d| Instant::now() >= d) {
+        Retry::Done(Outcome::Timeout)
+    } else {
+        return Retry::Wait;
+    };
+    let p = parked.remove(token);
+    if !matches!(end, Retry::Done(Outcome::Done(_)) | Retry::Done(Outcome::Closed)) {
+        list.remove(&p.waiter);
+    }
+    if let Some(k) = p.timer {
+        rt.timers.cancel(k);
+    }
+    end
 }
 
 impl Queue {
@@ -43,6 +118,8 @@ impl Queue {
             closed: Cell::new(false),
             getters: WaitList::default(),
             putters: WaitList::default(),
+            parked_gets: RefCell::new(Slab::new()),
+            parked_puts: RefCell::new(Slab::new()),
         }
     }
 
@@ -136,5 +213,51 @@ impl Queue {
         self.closed.set(true);
         self.getters.wake_all(|| None);
         self.putters.wake_all(|| false);
+    }
+
+    /// Parks the running task in line for an item; it asks again with the
+    /// returned token after each wake-up.
+    pub(crate) fn park_get(&self, rt: &Runtime, waker: &Waker, timeout: Option<Duration>) -> usize {
+        park(rt, &self.getters, &self.parked_gets, None, waker, timeout)
+    }
+
+    pub(crate) fn retry_get(&self, rt: &Runtime, token: usize) -> Retry<Value> {
+        match retry(rt, &self.getters, &self.parked_gets, token, |o| match o {
+            Some(v) => Outcome::Done(Some(v)),
+            None => Outcome::Closed,
+        }) {
+            Retry::Wait => Retry::Wait,
+            Retry::Cancelled(v) => Retry::Cancelled(v),
+            Retry::Done(Outcome::Done(Some(v))) => Retry::Done(Outcome::Done(v)),
+            Retry::Done(Outcome::Done(None) | Outcome::Closed) => Retry::Done(Outcome::Closed),
+            Retry::Done(Outcome::Timeout) => Retry::Done(Outcome::Timeout),
+        }
+    }
+
+    /// Parks the running task in line to put `v`.
+    pub(crate) fn park_put(
+        &self,
+        rt: &Runtime,
+        v: Value,
+        waker: &Waker,
+        timeout: Option<Duration>,
+    ) -> usize {
+        park(rt, &self.putters, &self.parked_puts, Some(v), waker, timeout)
+    }
+
+    pub(crate) fn retry_put(&self, rt: &Runtime, token: usize) -> Retry<()> {
+        match retry(rt, &self.putters, &self.parked_puts, token, |ok| {
+            if ok {
+                Outcome::Done(true)
+            } else {
+                Outcome::Closed
+            }
+        }) {
+            Retry::Wait => Retry::Wait,
+            Retry::Cancelled(v) => Retry::Cancelled(v),
+            Retry::Done(Outcome::Done(true)) => Retry::Done(Outcome::Done(())),
+            Retry::Done(Outcome::Done(false) | Outcome::Closed) => Retry::Done(Outcome::Closed),
+            Retry::Done(Outcome::Timeout) => Retry::Done(Outcome::Timeout),
+        }
     }
 }

@@ -27,6 +27,16 @@ pub(crate) struct Waiter<T> {
 }
 
 impl<T> Waiter<T> {
+    /// Who to wake (a task parked without a future).
+    pub(crate) fn set_waker(&self, waker: &Waker) {
+        *self.waker.borrow_mut() = Some(waker.clone());
+    }
+
+    /// The outcome, once one was handed over.
+    pub(crate) fn take_outcome(&self) -> Option<T> {
+        self.outcome.borrow_mut().take()
+    }
+
     /// Hands the waiter its outcome and wakes it.
     pub(crate) fn finish(&self, outcome: T) {
         *self.outcome.borrow_mut() = Some(outcome);
@@ -91,7 +101,7 @@ impl<T> WaitList<T> {
         n
     }
 
-    fn remove(&self, w: &Rc<Waiter<T>>) {
+    pub(crate) fn remove(&self, w: &Rc<Waiter<T>>) {
         self.list.borrow_mut().retain(|x| !Rc::ptr_eq(x, w));
     }
 }
