@@ -1,7 +1,7 @@
 -- Regressions where the loop hung or spun. A task that joined itself, or a
--- cycle of joins, waited
--- forever and loop.run() never returned. Now the join that would close the
--- cycle raises a clear error inside the task that called it.
+-- cycle of joins, waited forever and loop.run() never returned; now the
+-- join that would close the cycle raises a clear error inside the task
+-- that called it.
 local loop = require "tls.loop"
 local helper = require "helper"
 
