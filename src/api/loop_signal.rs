@@ -116,7 +116,11 @@ impl UserData for SignalHandle {
             Ok(())
         });
         m.add_meta_method(MetaMethod::ToString, |_, s, ()| {
-            let state = if s.watcher.is_closed() { " (closed)" } else { "" };
+            let state = if s.watcher.is_closed() {
+                " (closed)"
+            } else {
+                ""
+            };
             Ok(format!("tls.signal ({}){state}", s.watcher.name()))
         });
     }

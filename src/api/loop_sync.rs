@@ -4,8 +4,8 @@
 use std::rc::Rc;
 
 use mlua::{
-    AnyUserData, Function, LightUserData, Lua, MetaMethod, MultiValue, Table, UserData, UserDataFields,
-    UserDataMethods, Value,
+    AnyUserData, Function, LightUserData, Lua, MetaMethod, MultiValue, Table, UserData,
+    UserDataFields, UserDataMethods, Value,
 };
 
 use super::surface;
@@ -33,7 +33,10 @@ fn timed_out(lua: &Lua, fname: &str) -> mlua::Result<MultiValue> {
 }
 
 fn closed(lua: &Lua, fname: &str) -> mlua::Result<MultiValue> {
-    failure(lua, NetError::new("closed", format!("{fname}: queue is closed")))
+    failure(
+        lua,
+        NetError::new("closed", format!("{fname}: queue is closed")),
+    )
 }
 
 fn waited(lua: &Lua, ok: bool) -> mlua::Result<MultiValue> {
@@ -179,7 +182,10 @@ fn queue_put(lua: &Lua) -> mlua::Result<Function> {
             let rt = Runtime::get(lua)?;
             match locate(lua, &rt) {
                 Where::Task => {
-                    let waker = rt.exec.current_waker().ok_or_else(|| foreign_error("queue:put"))?;
+                    let waker = rt
+                        .exec
+                        .current_waker()
+                        .ok_or_else(|| foreign_error("queue:put"))?;
                     Ok(parked(q.park_put(&rt, v, &waker, limit)))
                 }
                 Where::Blocking => put_result(lua, block_on(&rt, q.put(&rt, v, limit))?),
@@ -213,7 +219,10 @@ fn queue_get(lua: &Lua) -> mlua::Result<Function> {
             let rt = Runtime::get(lua)?;
             match locate(lua, &rt) {
                 Where::Task => {
-                    let waker = rt.exec.current_waker().ok_or_else(|| foreign_error("queue:get"))?;
+                    let waker = rt
+                        .exec
+                        .current_waker()
+                        .ok_or_else(|| foreign_error("queue:get"))?;
                     Ok(parked(q.park_get(&rt, &waker, limit)))
                 }
                 Where::Blocking => get_result(lua, block_on(&rt, q.get(&rt, limit))?),
@@ -289,7 +298,8 @@ pub(crate) fn register(lua: &Lua, t: &Table) -> mlua::Result<()> {
                         format_args!(
                             "non-negative integer expected, got {}",
                             match other {
-                                Value::Integer(_) | Value::Number(_) => "a negative or fractional number",
+                                Value::Integer(_) | Value::Number(_) =>
+                                    "a negative or fractional number",
                                 v => surface::type_name(&v),
                             }
                         ),

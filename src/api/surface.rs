@@ -294,7 +294,12 @@ where
                 // A cancelled task's wait raises the cancellation value.
                 Ok(fut) => match crate::runtime::cancel::unless_cancelled(&lua, fut).await {
                     Ok(r) => r.and_then(|r| r.into_lua_multi(&lua)),
-                    Err(v) => return Ok(MultiValue::from_iter([Value::LightUserData(raise_marker()), v])),
+                    Err(v) => {
+                        return Ok(MultiValue::from_iter([
+                            Value::LightUserData(raise_marker()),
+                            v,
+                        ]))
+                    }
                 },
                 Err(e) => Err(e),
             };

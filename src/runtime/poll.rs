@@ -114,7 +114,12 @@ pub(crate) async fn poll_fd(
         Ok(Joined::Token(t)) => t,
         Ok(Joined::AlwaysReady) => return Ok(want),
         Err(e) if e.raw_os_error() == Some(libc::EBADF) => return Err(closed(fd)),
-        Err(e) => return Err(NetError::from_io(&format!("loop.poll: descriptor {fd}"), &e)),
+        Err(e) => {
+            return Err(NetError::from_io(
+                &format!("loop.poll: descriptor {fd}"),
+                &e,
+            ))
+        }
     };
     struct Leave<'a> {
         rt: &'a Rc<Runtime>,

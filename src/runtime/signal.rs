@@ -125,7 +125,9 @@ pub(crate) fn parse(name: &str) -> Result<Signal, String> {
     match sig {
         Signal::SIGKILL | Signal::SIGSTOP => Err(format!("{full} cannot be caught")),
         Signal::SIGSEGV | Signal::SIGBUS | Signal::SIGFPE | Signal::SIGILL | Signal::SIGTRAP => {
-            Err(format!("{full} reports a fault in this process and cannot be waited for"))
+            Err(format!(
+                "{full} reports a fault in this process and cannot be waited for"
+            ))
         }
         s => Ok(s),
     }
@@ -157,11 +159,11 @@ impl Signals {
         one.thread_block()?;
         let mut reader = self.reader.borrow_mut();
         let result: std::io::Result<()> = match reader.as_mut() {
-            Some(r) => r
-                .fd
-                .set_mask(&mask)
-                .map(|()| r.mask = mask)
-                .map_err(Into::into),
+            Some(r) => {
+                r.fd.set_mask(&mask)
+                    .map(|()| r.mask = mask)
+                    .map_err(Into::into)
+            }
             None => SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
                 .map_err(std::io::Error::from)
                 .and_then(|fd| {

@@ -209,7 +209,10 @@ impl Waiting {
                 // wait, keeps what it buffered, and the wrapper raises.
                 if let Some(v) = rt.exec.current_cancel() {
                     s.end_task_wait_of(d, &waker);
-                    return Ok((Value::LightUserData(raise_marker()), Variadic::from_iter([v])));
+                    return Ok((
+                        Value::LightUserData(raise_marker()),
+                        Variadic::from_iter([v]),
+                    ));
                 }
                 if s.park_task(d, want, &waker, self.name)? {
                     return Out::Fail(s.timeout_error(self.name)).into_lua(lua, marker);
