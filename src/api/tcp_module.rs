@@ -321,6 +321,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
             let proto = Protocol {
                 make,
                 handshake: None,
+                reload: None,
             };
             listen_common(lua, "tcp.listen", &host, port, handler, opts, proto)
         },

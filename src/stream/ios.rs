@@ -301,6 +301,12 @@ fn write_first(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<O
                 newline = newline || memchr::memchr(b'\n', &b).is_some();
                 s.put(&b)
             }
+            // Before Lua 5.3 every number is a float, which mlua hands over
+            // as an Integer when it is integral; file:write prints it
+            // with "%.14g" there.
+            Value::Integer(i) if !LUA_HAS_INTEGERS => {
+                s.put(&float_text(lua, *i as f64)?.as_bytes())
+            }
             Value::Integer(i) => s.put(i.to_string().as_bytes()),
             Value::Number(n) => s.put(&float_text(lua, *n)?.as_bytes()),
             _ => Ok(()),
@@ -317,6 +323,9 @@ fn write_first(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<O
 
 /// A float as `file:write` writes it: `"%.14g"` (Lua's `LUA_NUMBER_FMT`),
 /// so `2.0` is `2`; Lua's own `string.format` does the formatting.
+/// Whether numbers have an integer subtype (Lua 5.3 and 5.4).
+const LUA_HAS_INTEGERS: bool = cfg!(any(feature = "lua53", feature = "lua54"));
+
 fn float_text(lua: &Lua, n: f64) -> mlua::Result<mlua::LuaString> {
     let format: Function = lua.globals().get::<Table>("string")?.get("format")?;
     format.call(("%.14g", n))
@@ -384,6 +393,7 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         .call((&read, is_ios, bad_self))?;
     t.set("lines", lines)?;
     plain_methods(lua, &t)?;
+    t.set("starttls", crate::tls::starttls::method(lua)?)?;
     Ok(t)
 }
 
@@ -462,6 +472,25 @@ fn plain_methods(lua: &Lua, t: &Table) -> mlua::Result<()> {
                 None => Ok(Value::Nil),
             }
         })?,
+    )?;
+    t.set(
+        "peer_contains_name",
+        method(
+            lua,
+            "ios:peer_contains_name",
+            |_, ios: &Ios, name: Value| {
+                let Value::String(name) = &name else {
+                    let why = format!("string expected, got {}", type_name(&name));
+                    return Err(bad_argument(1, "ios:peer_contains_name", why));
+                };
+                let s = ios.0.borrow();
+                let info = s.transport().and_then(|t| t.tls_info());
+                let leaf = info.as_ref().and_then(|i| i.peer_chain.first());
+                Ok(leaf.is_some_and(|der| {
+                    crate::tls::names::cert_contains_name(der, &name.to_string_lossy())
+                }))
+            },
+        )?,
     )?;
     Ok(())
 }
