@@ -528,7 +528,7 @@ mod tests {
 
     #[test]
     fn wrong_types_name_the_option() {
-        assert!(err(r#"{cafile = 1}"#).contains("'cafile' must be a string, got integer"));
+        assert!(err(r#"{cafile = 1}"#).contains("'cafile' must be a string, got number"));
         assert!(err(r#"{resumption = "no"}"#).contains("'resumption' must be a boolean"));
         assert!(err(r#"{alpn = {"h2", 3}}"#).contains("'alpn' must be an array of strings"));
         assert!(err(r#"{alpn = {""}}"#).contains("'alpn'"));
