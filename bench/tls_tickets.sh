@@ -37,7 +37,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ln -s "$target/release/libtls.so" "$tmp/tls.so"
+# The Lua 5.4 module scripts/build.sh leaves in target/lua.
+ln -s "$target/lua/tls.so" "$tmp/tls.so"
 LUA_CPATH="$tmp/?.so;;"
 LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;;"
 export LUA_CPATH LUA_PATH

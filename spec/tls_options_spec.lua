@@ -39,7 +39,7 @@ local function other_process(keys, port)
   local text
   helper.hold(function()
     local f = io.open(portfile)
-    if f then text = f:read("l"); f:close() end
+    if f then text = f:read("*l"); f:close() end
     return text
   end, 15)
   os.remove(portfile)

@@ -149,6 +149,33 @@ mod tests {
     }
 
     #[test]
+    fn rebuilds_when_a_file_changes() {
+        use crate::tls::options::PemSource;
+        use crate::tls::testutil::path;
+        let dir = std::env::temp_dir().join(format!("lua-tls-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::copy(path("ca.pem"), &ca).unwrap();
+        let cfg = TlsConfig::new(TlsOptions {
+            cafile: Some(ca.clone()),
+            cert: Some(PemSource::Path(path("server.pem"))),
+            key: Some(PemSource::Path(path("server.key"))),
+            ..TlsOptions::default()
+        });
+        let a = cfg.client().unwrap();
+        assert!(Arc::ptr_eq(&a, &cfg.client().unwrap()));
+        std::fs::copy(path("ca2.pem"), dir.join("new.pem")).unwrap();
+        std::fs::rename(dir.join("new.pem"), &ca).unwrap();
+        let b = cfg.client().unwrap();
+        assert!(!Arc::ptr_eq(&a, &b));
+        std::fs::write(&ca, "garbage").unwrap();
+        assert_eq!(cfg.client().unwrap_err().code, "config");
+        std::fs::copy(path("ca.pem"), &ca).unwrap();
+        assert!(cfg.client().is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn shared_is_bounded() {
         let cache = SharedCache::new();
         let first = TlsOptions {

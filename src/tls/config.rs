@@ -141,7 +141,10 @@ pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
         }
         mode => {
             let roots = custom_roots(opts)?.ok_or_else(|| {
-                config_error("option 'verify_client' needs 'cafile' or 'ca' to name the client CAs")
+                config_error(
+                    "option 'verify_client' needs 'cafile' or 'ca' to name the client CAs \
+                     (or 'insecure_no_verify_cert' to accept any client certificate)",
+                )
             })?;
             let crls = crl::load(&opts.revocation)?;
             let roots = Arc::new(roots);

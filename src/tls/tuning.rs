@@ -290,7 +290,7 @@ fn misuse(msg: impl Into<String>) -> mlua::Error {
 fn wrong_type(key: &str, want: &str, v: &Value) -> mlua::Error {
     misuse(format!(
         "TLS option '{key}' must be {want}, got {}",
-        v.type_name()
+        crate::api::surface::type_name(v)
     ))
 }
 
