@@ -15,6 +15,13 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
+# Python peers from PyPI: aiosmtpd is the real STARTTLS SMTP server that
+# spec/starttls_spec.lua talks to.
+if ! python3 -c "import aiosmtpd" 2>/dev/null; then
+  echo "installing aiosmtpd (pip)"
+  python3 -m pip install -q aiosmtpd
+fi
+
 # A Gemini client from PyPI, a real peer for examples/gemini_server.lua
 # (spec/examples_spec.lua). Optional: the spec marks its test pending
 # without it.

@@ -207,6 +207,48 @@ describe("examples", function()
       end)
     end)
   end)
+  describe("smtp_starttls.lua", function()
+    it("runs its demo: a mail over STARTTLS to its own in-process server", function()
+      local code, out = run("smtp_starttls.lua", "", 30)
+      assert.equal(0, code, out)
+      assert.truthy(out:find("client: TLS up: TLSv1.3", 1, true), out)
+      assert.truthy(out:find("client: mail accepted", 1, true), out)
+      assert.truthy(out:find("This line was sent encrypted.\n.A line that starts with a dot.", 1, true), out)
+    end)
+
+    it("sends a mail to aiosmtpd (a real STARTTLS server) and exits 0", function()
+      local T = require "tls_support"
+      T.certs()
+      local port = helper.free_port()
+      local p = helper.process(("exec python3 %s smtp %s %s %d"):format(
+        T.q(ROOT .. "/spec/fixtures/starttls_peer.py"), T.q(T.pem("server")), T.q(T.key("server")), port))
+      local ok, err = pcall(function()
+        T.await_output(p, "listening (%d+)", 20)
+        local code, out = run("smtp_starttls.lua", ("127.0.0.1:%d localhost %s"):format(port, T.q(T.pem("ca"))), 30)
+        assert.equal(0, code, out)
+        assert.truthy(out:find("client: mail accepted", 1, true), out)
+        T.await_output(p, "(message tls=True from=demo@client.example)")
+      end)
+      p:stop()
+      assert(ok, err)
+    end)
+
+    it("exits 1 when the server's certificate is not trusted (the bundled roots do not know the test CA)", function()
+      local T = require "tls_support"
+      local port = helper.free_port()
+      local p = helper.process(("exec python3 %s smtp %s %s %d"):format(
+        T.q(ROOT .. "/spec/fixtures/starttls_peer.py"), T.q(T.pem("server")), T.q(T.key("server")), port))
+      local ok, err = pcall(function()
+        T.await_output(p, "listening (%d+)", 20)
+        local code2, out2 = run("smtp_starttls.lua", ("127.0.0.1:%d localhost"):format(port), 30)
+        assert.equal(1, code2, out2)
+        assert.truthy(out2:find("client: failed:", 1, true), out2)
+      end)
+      p:stop()
+      assert(ok, err)
+    end)
+  end)
+
   describe("gemini_server.lua and gemini_get.lua", function()
     local T = require "tls_support"
     local X = require "tls_extra_certs"
@@ -319,6 +361,35 @@ describe("examples", function()
       code, out = run("gemini_server.lua", "", 10)
       assert.equal(2, code, out)
       assert.truthy(out:find("usage:", 1, true), out)
+    end)
+  end)
+
+  describe("chat_server.lua", function()
+    it("runs its demo: clients chat, one is kicked (cancelled), one quits", function()
+      local code, out = run("chat_server.lua", "", 30)
+      assert.equal(0, code, out)
+      for _, line in ipairs {
+        "alice got: * welcome alice", "bob got: <alice> hello, all", "carol got: <alice> hello, all",
+        "bob got: * carol left (kicked by alice)", "carol was disconnected", "bob got: * bye",
+        "alice got: * bob left (quit)", "chat demo done",
+      } do
+        assert.truthy(out:find(line, 1, true), line .. " missing in:\n" .. out)
+      end
+      -- alice never hears her own words.
+      assert.falsy(out:find("alice got: <alice>", 1, true), out)
+    end)
+  end)
+
+  describe("graceful_shutdown.lua", function()
+    it("on SIGTERM stops accepting and lets the running requests finish", function()
+      local code, out = run("graceful_shutdown.lua", "", 30)
+      assert.equal(0, code, out)
+      assert.truthy(out:find("SIGTERM: no new connections; 3 request(s) running", 1, true), out)
+      assert.truthy(out:find("drained: 3 finished, 0 cancelled", 1, true), out)
+      assert.truthy(out:find("new connection after shutdown: refused", 1, true), out)
+      for i = 1, 3 do
+        assert.truthy(out:find(("client %d got: done: request %d"):format(i, i), 1, true), out)
+      end
     end)
   end)
 end)

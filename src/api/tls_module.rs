@@ -2,11 +2,9 @@
 //! before `connecta`/`connect` return and before a server's handler runs.
 
 use std::cell::RefCell;
-use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use mlua::{Lua, MultiValue, Table, Value};
@@ -22,8 +20,9 @@ use crate::net::options::TCP_KEYS;
 use crate::runtime::context::block_on;
 use crate::runtime::deadline::Deadline;
 use crate::runtime::Runtime;
-use crate::stream::core::{failure, Step};
+use crate::stream::core::{failure, Stream};
 use crate::stream::ios::Ios;
+use crate::stream::ops::Exclusive;
 use crate::tls::{new_config, tcp_options, tls_arg, TlsArg, TlsConfig, TlsTransport};
 
 /// How long a server waits for a client's handshake unless `timeout` says.
@@ -73,22 +72,9 @@ async fn connect_tls(
     let ios = Ios::new(Box::new(transport), registration, "tls", tcp);
     ios.0.borrow_mut().host = Some(hostname.into());
     let stream = ios.0.clone();
-    let done = poll_fn(|cx| {
-        let mut s = stream.borrow_mut();
-        match s.handshake_step() {
-            Ok(Step::Ready(())) => Poll::Ready(Ok(())),
-            Err(e) => Poll::Ready(Err(e)),
-            Ok(Step::Blocked(want)) => {
-                if deadline.poll_expired(cx) {
-                    let msg = format!("handshake with {}: timed out", s.what());
-                    return Poll::Ready(Err(NetError::new("timeout", msg)));
-                }
-                s.park(want, cx.waker());
-                Poll::Pending
-            }
-        }
-    })
-    .await;
+    let done = Exclusive::new(&stream, "connecta")?
+        .run(&mut deadline, "handshake", Stream::handshake_step)
+        .await;
     match done {
         Ok(()) => Ok(MultiValue::from_iter([Value::UserData(
             lua.create_userdata(ios)?,

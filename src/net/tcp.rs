@@ -58,4 +58,8 @@ impl Transport for TcpTransport {
     fn socket(&self) -> &mio::net::TcpStream {
         &self.socket
     }
+
+    fn into_socket(self: Box<Self>) -> Option<mio::net::TcpStream> {
+        Some(self.socket)
+    }
 }

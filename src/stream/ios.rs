@@ -205,6 +205,15 @@ impl Waiting {
                     .current_waker()
                     .ok_or_else(|| foreign_error(&format!("ios:{}", self.name)))?;
                 let mut s = ios.0.borrow_mut();
+                // A cancelled task stops waiting: the stream forgets the
+                // wait, keeps what it buffered, and the wrapper raises.
+                if let Some(v) = rt.exec.current_cancel() {
+                    s.end_task_wait_of(d, &waker);
+                    return Ok((
+                        Value::LightUserData(raise_marker()),
+                        Variadic::from_iter([v]),
+                    ));
+                }
                 if s.park_task(d, want, &waker, self.name)? {
                     return Out::Fail(s.timeout_error(self.name)).into_lua(lua, marker);
                 }
@@ -295,7 +304,9 @@ fn write_first(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<O
             // Before Lua 5.3 every number is a float, which mlua hands over
             // as an Integer when it is integral; file:write prints it
             // with "%.14g" there.
-            Value::Integer(i) if !LUA_HAS_INTEGERS => s.put(&float_text(lua, *i as f64)?.as_bytes()),
+            Value::Integer(i) if !LUA_HAS_INTEGERS => {
+                s.put(&float_text(lua, *i as f64)?.as_bytes())
+            }
             Value::Integer(i) => s.put(i.to_string().as_bytes()),
             Value::Number(n) => s.put(&float_text(lua, *n)?.as_bytes()),
             _ => Ok(()),
@@ -382,6 +393,7 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         .call((&read, is_ios, bad_self))?;
     t.set("lines", lines)?;
     plain_methods(lua, &t)?;
+    t.set("starttls", crate::tls::starttls::method(lua)?)?;
     Ok(t)
 }
 

@@ -46,7 +46,7 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
             provider.signature_verification_algorithms,
         )
     });
-    check_side(&opts.revocation, false, false)?;
+    check_side(opts, false)?;
     let crls = crl::load(&opts.revocation)?;
     let mut webpki = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone());
     if let Some(crls) = &crls {
@@ -118,11 +118,7 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
 pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
     unused_on_server(opts).map_err(config_error)?;
     let provider = crypto_provider(&opts.tuning);
-    check_side(
-        &opts.revocation,
-        true,
-        opts.verify_client != VerifyClient::None,
-    )?;
+    check_side(opts, true)?;
     let list = opts.server_certs();
     if list.is_empty() {
         return Err(config_error("a TLS server needs options 'cert' and 'key'"));
