@@ -13,6 +13,9 @@
 --
 -- The drain is built from the loop's primitives (loop.signal, loop.cond,
 -- task:join with a timeout, task:cancel), so it also shows how they fit.
+-- server:close(drain_seconds) does the waiting part in one call (it waits
+-- for the handlers, then closes what is left); this example keeps its own
+-- drain because it also cancels the work still running at the deadline.
 
 local loop = require "tls.loop"
 local tcp = require "tls.tcp"

@@ -12,8 +12,11 @@ local pem, key, trust = T.pem, T.key, T.trust
 
 local K1, K2, K3 = ("1"):rep(32), ("second key: more than 32 bytes long"), ("3"):rep(48)
 
+-- Peers started by a test, stopped after it (busted keeps only one
+-- `finally` per test, so they are collected here).
+local peers = {}
 local function stopping(p)
-  finally(function() p:stop() end)
+  peers[#peers + 1] = p
   return p
 end
 
@@ -74,6 +77,10 @@ describe("tls tuning options", function()
   end)
 
   after_each(function()
+    for i = #peers, 1, -1 do
+      peers[i]:stop()
+      peers[i] = nil
+    end
     T.cleanup()
   end)
 

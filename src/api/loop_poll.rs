@@ -18,8 +18,26 @@ fn fd_arg(v: &Value) -> mlua::Result<i64> {
     let got = match v {
         Value::Integer(n) => Value::Integer(*n),
         Value::Number(n) => Value::Number(*n),
-        Value::Table(t) => t.call_method::<Value>("getfd", ())?,
-        Value::UserData(ud) => ud.call_method::<Value>("getfd", ())?,
+        Value::Table(_) | Value::UserData(_) => {
+            let getfd = match v {
+                Value::Table(t) => t.get::<Value>("getfd"),
+                Value::UserData(ud) => ud.get::<Value>("getfd"),
+                _ => Ok(Value::Nil),
+            };
+            match getfd {
+                Ok(Value::Function(f)) => f.call::<Value>(v.clone())?,
+                _ => {
+                    return Err(surface::bad_argument(
+                        1,
+                        FNAME,
+                        format_args!(
+                            "file descriptor or object with getfd() expected, got {} without getfd",
+                            surface::type_name(v)
+                        ),
+                    ))
+                }
+            }
+        }
         other => {
             return Err(surface::bad_argument(
                 1,

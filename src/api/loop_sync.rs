@@ -4,8 +4,8 @@
 use std::rc::Rc;
 
 use mlua::{
-    AnyUserData, Function, LightUserData, Lua, MetaMethod, MultiValue, Table, UserData, UserDataFields,
-    UserDataMethods, Value,
+    AnyUserData, Function, LightUserData, Lua, MetaMethod, MultiValue, Table, UserData,
+    UserDataFields, UserDataMethods, Value,
 };
 
 use super::surface;
@@ -182,7 +182,10 @@ fn queue_put(lua: &Lua) -> mlua::Result<Function> {
             let rt = Runtime::get(lua)?;
             match locate(lua, &rt) {
                 Where::Task => {
-                    let waker = rt.exec.current_waker().ok_or_else(|| foreign_error("queue:put"))?;
+                    let waker = rt
+                        .exec
+                        .current_waker()
+                        .ok_or_else(|| foreign_error("queue:put"))?;
                     Ok(parked(q.park_put(&rt, v, &waker, limit)))
                 }
                 Where::Blocking => put_result(lua, block_on(&rt, q.put(&rt, v, limit))?),
@@ -216,7 +219,10 @@ fn queue_get(lua: &Lua) -> mlua::Result<Function> {
             let rt = Runtime::get(lua)?;
             match locate(lua, &rt) {
                 Where::Task => {
-                    let waker = rt.exec.current_waker().ok_or_else(|| foreign_error("queue:get"))?;
+                    let waker = rt
+                        .exec
+                        .current_waker()
+                        .ok_or_else(|| foreign_error("queue:get"))?;
                     Ok(parked(q.park_get(&rt, &waker, limit)))
                 }
                 Where::Blocking => get_result(lua, block_on(&rt, q.get(&rt, limit))?),

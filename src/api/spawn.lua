@@ -31,7 +31,8 @@ local function pass(co, ok, ...)
 end
 
 return function(f, ...)
-  local co = create(f)
+  -- coroutine.create takes functions only; f may be a callable table.
+  local co = create(function(...) return f(...) end)
   adopt(co)
   return pass(co, resume(co, ...))
 end

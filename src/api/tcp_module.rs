@@ -154,7 +154,7 @@ fn listen_later(lua: &Lua) -> mlua::Result<Function> {
     if let Some(f) = lua.named_registry_value::<Option<Function>>("tls.listen_later")? {
         return Ok(f);
     }
-    let f = lua.create_async_function(|lua, ud: mlua::AnyUserData| async move {
+    let f = surface::async_function(lua, "tcp.listen", |lua, ud: mlua::AnyUserData| async move {
         let p: PendingListen = ud.take()?;
         let rt = Runtime::get(&lua)?;
         match resolver::lookup(&rt, &p.host, Family::Any).await {

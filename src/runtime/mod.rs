@@ -91,6 +91,12 @@ impl Runtime {
     /// event could wake, so the turn must not wait (it would wait forever).
     /// A failed task nobody joins raises its error, as `turn` does.
     pub(crate) fn turn_for_tasks(&self, max_wait: Option<Duration>) -> mlua::Result<()> {
+        // No blocking call is waiting while run() or step() drives the loop
+        // (both refuse to run inside one), so a wake-up meant for one is
+        // stale: one that came after its call had ended (say, by a task's
+        // error raised out of it). Left set, every turn would poll without
+        // waiting, and run() would spin until its tasks end.
+        self.exec.take_main_wake();
         self.turn_inner(max_wait, true)?;
         self.exec.take_failure()
     }

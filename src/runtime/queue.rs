@@ -100,7 +100,10 @@ fn retry<T>(
         return Retry::Wait;
     };
     let p = parked.remove(token);
-    if !matches!(end, Retry::Done(Outcome::Done(_)) | Retry::Done(Outcome::Closed)) {
+    if !matches!(
+        end,
+        Retry::Done(Outcome::Done(_)) | Retry::Done(Outcome::Closed)
+    ) {
         list.remove(&p.waiter);
     }
     if let Some(k) = p.timer {
@@ -242,7 +245,14 @@ impl Queue {
         waker: &Waker,
         timeout: Option<Duration>,
     ) -> usize {
-        park(rt, &self.putters, &self.parked_puts, Some(v), waker, timeout)
+        park(
+            rt,
+            &self.putters,
+            &self.parked_puts,
+            Some(v),
+            waker,
+            timeout,
+        )
     }
 
     pub(crate) fn retry_put(&self, rt: &Runtime, token: usize) -> Retry<()> {

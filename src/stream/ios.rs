@@ -358,7 +358,7 @@ fn handshake_step(_: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out
 /// `lines`; mlua adds the plain methods to this same table.
 fn methods(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    let (make, is_ios, bad_self, raise): (Function, Function, Function, Function) = lua
+    let (make, known, check_self, raise): (Function, Table, Function, Function) = lua
         .load(include_str!("waiting.lua"))
         .set_name("=tls.ios")
         .call((
@@ -382,15 +382,15 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             Value::LightUserData(raise_marker()),
             &t,
             t.get::<Function>("read")?,
-            &is_ios,
-            &bad_self,
+            &known,
+            &check_self,
             raise,
         ))?;
     t.set("read", &read)?;
     let lines: Function = lua
         .load(include_str!("lines.lua"))
         .set_name("=tls.ios.lines")
-        .call((&read, is_ios, bad_self))?;
+        .call((&read, known, check_self))?;
     t.set("lines", lines)?;
     plain_methods(lua, &t)?;
     t.set("starttls", crate::tls::starttls::method(lua)?)?;

@@ -157,7 +157,7 @@ fn wrong_type(key: &str, want: &str, v: &Value) -> mlua::Error {
         "TLS option '{key}' must be {want}, got {}",
         match v {
             Value::String(_) => "an empty string",
-            other => other.type_name(),
+            other => crate::api::surface::type_name(other),
         }
     ))
 }
