@@ -35,6 +35,9 @@
 //! ```
 //! `self` is checked (`calling 'queue:put' on bad self (queue expected, got
 //! nil)`), and arguments count from #1 after it, as Lua counts for methods.
+//! A method that must hand its receiver on to an async twin (`task:join`)
+//! is a [`function`] taking `MultiValue` that checks `self` with
+//! [`this`]`::<T>(name, args.front())` and passes `args` to `go_async`.
 //! Do not also register the same name with mlua's `add_method`: mlua would
 //! overwrite the entry, and its errors are userdata again. Meta methods
 //! (`__tostring`, `__gc`, `__close`, `__len`) may stay with mlua as long as
