@@ -4,3 +4,4 @@ pub(crate) mod dns_module;
 pub(crate) mod loop_module;
 pub(crate) mod tcp_module;
 pub(crate) mod tls_module;
+pub(crate) mod udp_module;

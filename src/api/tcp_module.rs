@@ -85,6 +85,11 @@ pub(crate) fn dispatch_connect(
 /// A port argument: an integer 0..=65535, its text, or a TCP service
 /// name (`"https"`: `/etc/services`, then a built-in table).
 pub(crate) fn port_arg(v: &Value, arg: usize, fname: &str) -> mlua::Result<u16> {
+    port_arg_for(v, arg, fname, Proto::Tcp)
+}
+
+/// [`port_arg`], with service names looked up for `proto`.
+pub(crate) fn port_arg_for(v: &Value, arg: usize, fname: &str, proto: Proto) -> mlua::Result<u16> {
     let bad =
         |why: String| mlua::Error::runtime(format!("bad argument #{arg} to '{fname}' ({why})"));
     let n = match v {
@@ -98,7 +103,7 @@ pub(crate) fn port_arg(v: &Value, arg: usize, fname: &str) -> mlua::Result<u16> 
             if let Ok(n) = text.parse::<i64>() {
                 Some(n)
             } else {
-                return service_port(text, Proto::Tcp)
+                return service_port(text, proto)
                     .ok_or_else(|| bad(format!("unknown service '{text}'")));
             }
         }

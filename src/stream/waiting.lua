@@ -3,8 +3,10 @@
 -- on the socket and returns WAIT (plus what the retry needs); we then yield
 -- mlua's "pending" value, which suspends the task without a Rust future,
 -- and call the retry method when the loop wakes us. SELF in a result
--- stands for the stream itself.
-local WAIT, SELF, PENDING, methods = ...
+-- stands for the stream itself. `kind` names the object in misuse errors
+-- ("ios" unless the caller says, e.g. "s" for datagram sockets).
+local WAIT, SELF, PENDING, methods, kind = ...
+kind = kind or "ios"
 local type, error, yield = type, error, coroutine.yield
 
 return function(name, plain, retry_name)
@@ -17,7 +19,7 @@ return function(name, plain, retry_name)
   return function(self, ...)
     local f = methods[plain]
     if type(self) ~= "userdata" or f == nil then
-      error(("bad argument #1 to '%s' (ios expected; use ios:%s(...))"):format(name, name), 2)
+      error(("bad argument #1 to '%s' (%s expected; use %s:%s(...))"):format(name, kind, kind, name), 2)
     end
     return again(self, f(self, ...))
   end
