@@ -300,7 +300,7 @@ fn timeout_arg(v: &Value, fname: &str) -> mlua::Result<Option<Option<Duration>>>
     let bad = || {
         mlua::Error::runtime(format!(
             "bad argument #1 to '{fname}' (timeout in seconds expected, got {})",
-            v.type_name()
+            lua_type(v)
         ))
     };
     match v {
@@ -316,8 +316,16 @@ fn data_arg(v: &Value, fname: &str) -> mlua::Result<mlua::LuaString> {
         Value::String(s) => Ok(s.clone()),
         other => Err(mlua::Error::runtime(format!(
             "bad argument #1 to '{fname}' (string expected, got {})",
-            other.type_name()
+            lua_type(other)
         ))),
+    }
+}
+
+/// The type as Lua's `type()` names it (mlua says "integer").
+fn lua_type(v: &Value) -> &'static str {
+    match v {
+        Value::Integer(_) => "number",
+        other => other.type_name(),
     }
 }
 
@@ -615,7 +623,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
         let Value::String(h) = &host else {
             return Err(mlua::Error::runtime(format!(
                 "bad argument #1 to 'udp.bind' (host expected, got {})",
-                host.type_name()
+                lua_type(&host)
             )));
         };
         let h = h.to_str()?.to_string();
@@ -645,7 +653,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
             Value::Table(t) => Ok(Some(t.clone())),
             other => Err(mlua::Error::runtime(format!(
                 "bad argument #{n} to 'udp.connect' (options table expected, got {})",
-                other.type_name()
+                lua_type(other)
             ))),
         };
         // connect(host, port [, opts]) when a port follows; else connect(addr [, opts]).
