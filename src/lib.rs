@@ -8,7 +8,7 @@
 mod api;
 pub mod dns;
 pub mod error;
-mod net;
+pub mod net;
 mod runtime;
 pub mod stream;
 

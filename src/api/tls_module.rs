@@ -2,7 +2,6 @@
 //! before `connecta`/`connect` return and before a server's handler runs.
 
 use std::future::poll_fn;
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
@@ -12,9 +11,10 @@ use mlua::{Lua, MultiValue, Table, Value};
 use super::tcp_module::{dispatch_connect, listen_common, port_arg};
 use crate::error::NetError;
 use crate::net::addr;
-use crate::net::connect::{connect, connect_host, Connected};
+use crate::net::connect::{connect_endpoint, connect_host, Connected};
 use crate::net::listener::{MakeTransport, Protocol};
 use crate::net::options::TcpOptions;
+use crate::net::socket::Endpoint;
 use crate::runtime::context::{block_on, wrap};
 use crate::runtime::deadline::Deadline;
 use crate::runtime::Runtime;
@@ -27,7 +27,7 @@ const SERVER_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where a client connects: an address, or a host name and port.
 enum Target {
-    Addr(SocketAddr),
+    Addr(Endpoint),
     Host(String, u16),
 }
 
@@ -47,7 +47,7 @@ async fn connect_tls(
 ) -> mlua::Result<MultiValue> {
     let mut deadline = Deadline::after(rt, arg.timeout);
     let connected = match target {
-        Target::Addr(a) => connect(rt, *a, arg.timeout, tcp.nodelay).await,
+        Target::Addr(a) => connect_endpoint(rt, a, arg.timeout, tcp.nodelay).await,
         Target::Host(h, p) => connect_host(rt, h, *p, arg.timeout, tcp.nodelay).await,
     };
     let Connected {
@@ -107,14 +107,14 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     let twin =
         lua.create_async_function(|lua, (to, host, opts): (Value, Value, Value)| async move {
             let rt = Runtime::get(&lua)?;
-            let target = Target::Addr(addr::from_lua(&to, 1, "connecta")?);
+            let target = Target::Addr(addr::endpoint_from_lua(&to, 1, "connecta")?);
             let host = hostname_arg(&host, 2, "connecta")?;
             let arg = tls_arg(&opts, "opts")?;
             let tcp = tcp_opts(&opts, "tls.connecta")?;
             connect_tls(&lua, &rt, &target, &host, &arg, &tcp).await
         })?;
     let connecta = lua.create_function(move |lua, (to, host, opts): (Value, Value, Value)| {
-        let target = Target::Addr(addr::from_lua(&to, 1, "connecta")?);
+        let target = Target::Addr(addr::endpoint_from_lua(&to, 1, "connecta")?);
         let hostname = hostname_arg(&host, 2, "connecta")?;
         let arg = tls_arg(&opts, "opts")?;
         let tcp = tcp_opts(&opts, "tls.connecta")?;

@@ -369,7 +369,10 @@ impl UserData for Udp {
         });
         m.add_method("getsockname", |lua, s, ()| {
             if s.sock.borrow().is_none() {
-                return failure(lua, NetError::new("closed", "s:getsockname: socket is closed"));
+                return failure(
+                    lua,
+                    NetError::new("closed", "s:getsockname: socket is closed"),
+                );
             }
             Ok(MultiValue::from_iter([Value::Table(addr::to_lua(
                 lua, s.local,
@@ -389,7 +392,10 @@ impl UserData for Udp {
         });
         m.add_method("getfd", |_, s, ()| {
             use std::os::fd::AsRawFd;
-            Ok(s.sock.borrow().as_ref().map_or(-1, |u| u.socket.as_raw_fd()))
+            Ok(s.sock
+                .borrow()
+                .as_ref()
+                .map_or(-1, |u| u.socket.as_raw_fd()))
         });
         m.add_meta_method(MetaMethod::ToString, |_, s, ()| {
             let state = if s.sock.borrow().is_none() {
@@ -453,9 +459,7 @@ fn options(t: Option<&Table>, fname: &str) -> mlua::Result<UdpOptions> {
         };
         let count = |v: &Value, max: i64| match v {
             Value::Integer(i) if (0..=max).contains(i) => Ok(*i),
-            Value::Number(n) if n.fract() == 0.0 && (0.0..=max as f64).contains(n) => {
-                Ok(*n as i64)
-            }
+            Value::Number(n) if n.fract() == 0.0 && (0.0..=max as f64).contains(n) => Ok(*n as i64),
             _ => Err(bad(&key, &format!("must be an integer 0-{max}"))),
         };
         match key.as_str() {
@@ -514,9 +518,7 @@ fn multicast(v: &Value, fname: &str) -> mlua::Result<Multicast> {
         Value::Integer(i) if group.is_ipv6() => {
             index = u32::try_from(i).map_err(|_| bad(format!("interface {i} out of range")))?;
         }
-        _ if group.is_ipv4() => {
-            return Err(bad("interface must be an IPv4 address (text)".into()))
-        }
+        _ if group.is_ipv4() => return Err(bad("interface must be an IPv4 address (text)".into())),
         _ => return Err(bad("interface must be an interface index (integer)".into())),
     }
     let looped = match t.get::<Value>("loop")? {
@@ -619,25 +621,27 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
         let o = options(opts.as_ref(), "udp.bind")?;
         open_host(&lua, &rt, "udp.bind", &host, port, false, &o).await
     })?;
-    let bind = lua.create_function(move |lua, (host, port, opts): (Value, Value, Option<Table>)| {
-        let Value::String(h) = &host else {
-            return Err(mlua::Error::runtime(format!(
-                "bad argument #1 to 'udp.bind' (host expected, got {})",
-                lua_type(&host)
-            )));
-        };
-        let h = h.to_str()?.to_string();
-        let p = port_arg_for(&port, 2, "udp.bind", Proto::Udp)?;
-        let o = options(opts.as_ref(), "udp.bind")?;
-        let rt = Runtime::get(lua)?;
-        if let Some(a) = literal(&h, p) {
-            return open(lua, &rt, a, None, &o);
-        }
-        let args = MultiValue::from_iter([host, port, opts.map_or(Value::Nil, Value::Table)]);
-        dispatch_connect(lua, &twin, args, "udp.bind", |rt| {
-            block_on(rt, open_host(lua, rt, "udp.bind", &h, p, false, &o))?
-        })
-    })?;
+    let bind = lua.create_function(
+        move |lua, (host, port, opts): (Value, Value, Option<Table>)| {
+            let Value::String(h) = &host else {
+                return Err(mlua::Error::runtime(format!(
+                    "bad argument #1 to 'udp.bind' (host expected, got {})",
+                    lua_type(&host)
+                )));
+            };
+            let h = h.to_str()?.to_string();
+            let p = port_arg_for(&port, 2, "udp.bind", Proto::Udp)?;
+            let o = options(opts.as_ref(), "udp.bind")?;
+            let rt = Runtime::get(lua)?;
+            if let Some(a) = literal(&h, p) {
+                return open(lua, &rt, a, None, &o);
+            }
+            let args = MultiValue::from_iter([host, port, opts.map_or(Value::Nil, Value::Table)]);
+            dispatch_connect(lua, &twin, args, "udp.bind", |rt| {
+                block_on(rt, open_host(lua, rt, "udp.bind", &h, p, false, &o))?
+            })
+        },
+    )?;
     t.set("bind", wrap(lua, bind)?)?;
 
     let twin = lua.create_async_function(|lua, (host, port, opts): HostArgs| async move {

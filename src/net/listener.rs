@@ -4,7 +4,6 @@
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::io;
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
@@ -13,6 +12,7 @@ use mlua::{Function, IntoLuaMulti, Lua, MetaMethod, UserData, UserDataMethods};
 use socket2::{Domain, Socket, Type};
 
 use super::options::TcpOptions;
+use super::socket::{Endpoint, Listener, StreamSocket};
 use crate::error::{NetError, NetResult};
 use crate::runtime::deadline::Deadline;
 use crate::runtime::executor::OnError;
@@ -30,16 +30,16 @@ pub(crate) struct Protocol {
 
 /// Makes the transport for an accepted socket (plain TCP or TLS).
 pub(crate) type MakeTransport =
-    Box<dyn Fn(mio::net::TcpStream) -> io::Result<(Box<dyn Transport>, &'static str)>>;
+    Box<dyn Fn(StreamSocket) -> io::Result<(Box<dyn Transport>, &'static str)>>;
 
 /// State shared by the accept loop and the `server` handle.
 pub(crate) struct ServerShared {
-    addr: SocketAddr,
+    addr: Endpoint,
     closed: Cell<bool>,
     waker: RefCell<Option<Waker>>,
     /// The socket and its registration, dropped by `close()` at once so the
     /// port is free (and refuses connections) as soon as `close` returns.
-    socket: RefCell<Option<(mio::net::TcpListener, Registration)>>,
+    socket: RefCell<Option<(Listener, Registration)>>,
 }
 
 impl ServerShared {
@@ -65,7 +65,9 @@ impl UserData for Server {
             s.0.close();
             Ok(true)
         });
-        m.add_method("address", |lua, s, ()| super::addr::to_lua(lua, s.0.addr));
+        m.add_method("address", |lua, s, ()| {
+            super::addr::endpoint_to_lua(lua, &s.0.addr)
+        });
         m.add_meta_method(MetaMethod::ToString, |_, s, ()| {
             let state = if s.0.closed.get() { " (closed)" } else { "" };
             Ok(format!("tls.server ({}){state}", s.0.addr))
@@ -74,14 +76,18 @@ impl UserData for Server {
 }
 
 enum Accept {
-    Socket(mio::net::TcpStream),
+    Socket(StreamSocket),
     Closed,
     Retry,
     Backoff(io::Error),
 }
 
-/// Binds and listens on `addr`.
-fn bind(addr: SocketAddr, opts: &TcpOptions) -> io::Result<mio::net::TcpListener> {
+/// Binds and listens on `addr` (a Unix path: see [`super::unix::bind`]).
+fn bind(addr: &Endpoint, opts: &TcpOptions) -> io::Result<Listener> {
+    let addr = match addr {
+        Endpoint::Ip(a) => *a,
+        unix => return super::unix::bind(unix).map(Listener::Unix),
+    };
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking().cloexec(),
@@ -97,7 +103,9 @@ fn bind(addr: SocketAddr, opts: &TcpOptions) -> io::Result<mio::net::TcpListener
     }
     socket.bind(&addr.into())?;
     socket.listen(opts.backlog)?;
-    Ok(mio::net::TcpListener::from_std(socket.into()))
+    Ok(Listener::Tcp(mio::net::TcpListener::from_std(
+        socket.into(),
+    )))
 }
 
 /// Starts a server: binds, then runs an accept loop as a task that spawns
@@ -107,14 +115,14 @@ fn bind(addr: SocketAddr, opts: &TcpOptions) -> io::Result<mio::net::TcpListener
 pub(crate) fn listen(
     lua: &Lua,
     rt: &Rc<Runtime>,
-    addr: SocketAddr,
+    addr: Endpoint,
     opts: TcpOptions,
     handler: Function,
     serve: Function,
     proto: Protocol,
 ) -> mlua::Result<NetResult<Server>> {
     let Protocol { make, handshake } = proto;
-    let mut listener = match bind(addr, &opts) {
+    let mut listener = match bind(&addr, &opts) {
         Ok(l) => l,
         Err(e) => return Ok(Err(NetError::from_io(&format!("listen on {addr}"), &e))),
     };
@@ -142,7 +150,7 @@ pub(crate) fn listen(
                     return Poll::Ready(Accept::Closed);
                 };
                 match listener.accept() {
-                    Ok((socket, _)) => Poll::Ready(Accept::Socket(socket)),
+                    Ok(socket) => Poll::Ready(Accept::Socket(socket)),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         registration.park(Want::Read, cx.waker());
                         *state.waker.borrow_mut() = Some(cx.waker().clone());
@@ -198,7 +206,7 @@ pub(crate) fn listen(
 fn start_connection(
     lua: &Lua,
     rt: &Rc<Runtime>,
-    mut socket: mio::net::TcpStream,
+    mut socket: StreamSocket,
     opts: &TcpOptions,
     make: &MakeTransport,
     handler: &Function,

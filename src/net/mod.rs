@@ -1,8 +1,10 @@
-//! Sockets: addresses, options, the TCP transport, UDP, connecting, listening.
+//! Sockets: addresses, TCP and Unix stream sockets, options, the TCP transport, UDP, connecting, listening.
 
 pub(crate) mod addr;
 pub(crate) mod connect;
 pub(crate) mod listener;
 pub(crate) mod options;
+pub mod socket;
 pub(crate) mod tcp;
 pub(crate) mod udp;
+pub(crate) mod unix;

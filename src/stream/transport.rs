@@ -74,7 +74,7 @@ pub trait Transport {
     fn want(&self) -> Want;
 
     /// The connected socket (registration, addresses, options).
-    fn socket(&self) -> &mio::net::TcpStream;
+    fn socket(&self) -> &crate::net::socket::StreamSocket;
 
     /// TLS details; `None` for plain TCP.
     fn tls_info(&self) -> Option<TlsInfo> {

@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::sync::Arc;
 
-use mio::net::TcpStream;
+use crate::net::socket::StreamSocket;
 use rustls::{
     ClientConfig, ClientConnection, Connection, HandshakeKind, ServerConfig, ServerConnection,
 };
@@ -23,9 +23,9 @@ use super::verify_errors::{tls_error, Context, Side};
 use crate::error::NetError;
 use crate::stream::transport::{coded, TlsInfo, Transport, Want};
 
-/// A TLS connection over a connected, non-blocking TCP socket.
+/// A TLS connection over a connected, non-blocking TCP or Unix socket.
 pub struct TlsTransport {
-    sock: TcpStream,
+    sock: StreamSocket,
     conn: Connection,
     cx: Context,
     want: Want,
@@ -50,19 +50,28 @@ impl TlsTransport {
     /// Client side with a [`TlsConfig`]: verifies `host` (a DNS name or an
     /// IP literal, `[::1]` brackets allowed), unless the config's
     /// `servername` option names another.
-    pub fn connect(sock: TcpStream, config: &TlsConfig, host: &str) -> Result<Self, NetError> {
+    pub fn connect(
+        sock: impl Into<StreamSocket>,
+        config: &TlsConfig,
+        host: &str,
+    ) -> Result<Self, NetError> {
         let name = config.options().servername.as_deref().unwrap_or(host);
-        Self::client(sock, config.client()?, name, config.options().protocols)
+        Self::client(
+            sock.into(),
+            config.client()?,
+            name,
+            config.options().protocols,
+        )
     }
 
     /// Server side with a [`TlsConfig`] (which needs `cert` and `key`).
-    pub fn accept(sock: TcpStream, config: &TlsConfig) -> Result<Self, NetError> {
-        Self::server(sock, config.server()?, config.options().protocols)
+    pub fn accept(sock: impl Into<StreamSocket>, config: &TlsConfig) -> Result<Self, NetError> {
+        Self::server(sock.into(), config.server()?, config.options().protocols)
     }
 
     /// Client side over a rustls config; `protocols` only refines messages.
     pub fn client(
-        sock: TcpStream,
+        sock: StreamSocket,
         config: Arc<ClientConfig>,
         name: &str,
         protocols: Protocols,
@@ -97,7 +106,7 @@ impl TlsTransport {
 
     /// Server side over a rustls config; `protocols` only refines messages.
     pub fn server(
-        sock: TcpStream,
+        sock: StreamSocket,
         config: Arc<ServerConfig>,
         protocols: Protocols,
     ) -> Result<Self, NetError> {
@@ -114,7 +123,7 @@ impl TlsTransport {
     }
 
     fn new(
-        sock: TcpStream,
+        sock: StreamSocket,
         conn: Connection,
         side: Side,
         protocols: Protocols,
@@ -293,7 +302,7 @@ impl Transport for TlsTransport {
         self.want
     }
 
-    fn socket(&self) -> &TcpStream {
+    fn socket(&self) -> &StreamSocket {
         &self.sock
     }
 
