@@ -47,6 +47,9 @@ pub(crate) struct Udp {
     /// One receive buffer, `maxsize + 1` bytes (see [`UdpSock::try_recv`]).
     buf: RefCell<Vec<u8>>,
     waits: RefCell<SmallVec<[TaskWait; 1]>>,
+    /// The address object of the last sender: a peer that sends again
+    /// (always, on a connected socket) gets the same table, not a new one.
+    last_from: RefCell<Option<(SocketAddr, Table)>>,
 }
 
 /// What one attempt at an operation does.
@@ -87,6 +90,7 @@ impl Udp {
             maxsize,
             buf: RefCell::new(Vec::new()),
             waits: RefCell::new(SmallVec::new()),
+            last_from: RefCell::new(None),
         }
     }
 
@@ -95,6 +99,18 @@ impl Udp {
             Some(p) => format!("udp {} to {p}", self.local),
             None => format!("udp {}", self.local),
         }
+    }
+
+    fn from_object(&self, lua: &Lua, from: SocketAddr) -> mlua::Result<Value> {
+        let mut last = self.last_from.borrow_mut();
+        if let Some((a, t)) = last.as_ref() {
+            if *a == from {
+                return Ok(Value::Table(t.clone()));
+            }
+        }
+        let t = addr::to_lua(lua, from)?;
+        *last = Some((from, t.clone()));
+        Ok(Value::Table(t))
     }
 
     /// One try: `Some(results)` when done (either way), `None` on WouldBlock.
@@ -113,7 +129,7 @@ impl Udp {
                 match sock.try_recv(&mut buf) {
                     Ok(Received::Whole(n, from)) => Ok(Some(MultiValue::from_iter([
                         Value::String(lua.create_string(&buf[..n])?),
-                        Value::Table(addr::to_lua(lua, from)?),
+                        self.from_object(lua, from)?,
                     ]))),
                     Ok(Received::Cut(n, from)) => {
                         let msg = format!(
