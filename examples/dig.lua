@@ -1,8 +1,8 @@
-#!/usr/bin/env lua5.4
+#!/usr/bin/env lua
 -- dig: look a name up the way tcp.connect and tls.connect would.
 --
---   lua5.4 examples/dig.lua [@SERVER] [-4|-6] NAME [PORT]
---   lua5.4 examples/dig.lua            # demo: names that need no network
+--   lua examples/dig.lua [@SERVER] [-4|-6] NAME [PORT]
+--   lua examples/dig.lua            # demo: names that need no network
 --
 -- NAME is a host name or a literal address. -4 asks for IPv4 addresses
 -- only, -6 for IPv6 only; the default is both, in the order a connect would
@@ -39,7 +39,7 @@ local function dig(name, family, port)
   return true
 end
 
-local args = { table.unpack(arg) }
+local args = { (table.unpack or unpack)(arg) }
 local server, family = nil, "ip"
 while args[1] and (args[1]:sub(1, 1) == "@" or args[1]:sub(1, 1) == "-") do
   local a = table.remove(args, 1)

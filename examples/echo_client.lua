@@ -1,7 +1,7 @@
-#!/usr/bin/env lua5.4
+#!/usr/bin/env lua
 -- echo_client: sends lines to an echo server and checks what comes back.
 --
---   lua5.4 examples/echo_client.lua [HOST:PORT [MESSAGE...]]
+--   lua examples/echo_client.lua [HOST:PORT [MESSAGE...]]
 --
 -- With an address (127.0.0.1:7000, [::1]:7000, localhost:7000) it sends
 -- each MESSAGE (default: three greetings) as a line and prints the reply.
@@ -53,7 +53,7 @@ if arg[1] then
     io.stderr:write("usage: echo_client.lua [HOST:PORT [MESSAGE...]]\n")
     os.exit(2)
   end
-  local messages = { table.unpack(arg, 2) }
+  local messages = { (table.unpack or unpack)(arg, 2) }
   if #messages == 0 then messages = { "hello", "hej", "bonjour" } end
   -- Blocking mode: called from the main thread, converse() just waits.
   local ok, err = converse("client", host, port, messages)

@@ -1,7 +1,7 @@
-#!/usr/bin/env lua5.4
+#!/usr/bin/env lua
 -- echo_server: a TCP server that sends every line back as it came.
 --
---   lua5.4 examples/echo_server.lua [HOST [PORT]]
+--   lua examples/echo_server.lua [HOST [PORT]]
 --
 -- HOST defaults to 127.0.0.1 ("*" listens on every IPv4 address, "::" on
 -- every IPv6 one), PORT to 0, which lets the system pick a free port. The

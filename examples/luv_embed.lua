@@ -1,7 +1,7 @@
-#!/usr/bin/env lua5.4
+#!/usr/bin/env lua
 -- luv_embed: our loop running inside luv's (libuv) event loop.
 --
---   lua5.4 examples/luv_embed.lua
+--   lua examples/luv_embed.lua
 --
 -- A program already built around another event loop does not call
 -- loop.run(). It lets the other loop wait, and gives ours a turn whenever
@@ -51,8 +51,12 @@ ticker:start(50, 50, function() ticks = ticks + 1 end)
 
 -- Our side: an upper-casing echo server and a client, as tasks.
 local server = assert(tcp.listen("127.0.0.1", 0, function(ios)
-  for line in ios:lines() do
+  -- A while loop, not `for line in ios:lines()`: Lua 5.1 cannot yield
+  -- inside a for iterator, and this runs on every Lua version.
+  local line = ios:read("l")
+  while line do
     ios:write(line:upper(), "\n")
+    line = ios:read("l")
   end
 end))
 

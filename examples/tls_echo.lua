@@ -1,8 +1,8 @@
-#!/usr/bin/env lua5.4
+#!/usr/bin/env lua
 -- tls_echo: a TLS echo server that requires client certificates, and
 -- clients that connect to it with and without one.
 --
---   lua5.4 examples/tls_echo.lua [CERTDIR]
+--   lua examples/tls_echo.lua [CERTDIR]
 --
 -- CERTDIR holds the test certificates that scripts/gen-certs.sh writes
 -- (ca.pem, server.pem/key, client.pem/key, foreign-client.pem/key); when
@@ -53,8 +53,12 @@ local server = assert(tls.listen("127.0.0.1", 0, function(ios)
   local info = ios:info()
   print(("server: client %q (issued by %s) over %s, alpn %s"):format(
     info.peer.common_name, info.peer.issuer, info.version, tostring(info.alpn)))
-  for line in ios:lines("L") do
+  -- A while loop, not `for line in ios:lines("L")`: Lua 5.1 cannot yield
+  -- inside a for iterator, and this runs on every Lua version.
+  local line = ios:read("L")
+  while line do
     ios:write(line)
+    line = ios:read("L")
   end
 end, {
   cert = path("server.pem"),

@@ -2,7 +2,7 @@
 # Installs the Debian packages the demo, the tests and the benchmarks use.
 # Safe to run again: it only installs what is missing.
 set -e
-pkgs="lua5.4 liblua5.4-dev lua-busted luarocks nginx-light dnsmasq-base openssl curl
+pkgs="lua5.1 lua5.2 lua5.3 lua5.4 liblua5.1-0-dev liblua5.2-dev liblua5.3-dev liblua5.4-dev luajit2 libluajit2-5.1-dev lua-busted luarocks nginx-light dnsmasq-base openssl curl
       python3 lua-cqueues lua-luaossl lua-sec lua-socket lua-luv pkg-config"
 missing=""
 for p in $pkgs; do

@@ -12,7 +12,7 @@ local ROOT = helper.root
 
 local function tmpdir()
   local p = io.popen("mktemp -d /tmp/tls-dns-spec.XXXXXX")
-  local d = p:read("l"); p:close()
+  local d = p:read("*l"); p:close()
   return d
 end
 
@@ -22,7 +22,7 @@ end
 
 local function readfile(path)
   local f = io.open(path); if not f then return nil end
-  local s = f:read("a"); f:close(); return s
+  local s = f:read("*a"); f:close(); return s
 end
 
 -- Waits (running the loop) until `path` exists and holds something.
@@ -60,8 +60,8 @@ end
 
 local function timed(f, ...)
   local t0 = loop.now()
-  local r = table.pack(f(...))
-  return loop.now() - t0, table.unpack(r, 1, r.n)
+  local r = helper.pack(f(...))
+  return loop.now() - t0, helper.unpack(r, 1, r.n)
 end
 
 -- The system settings, to restore after each group.
@@ -163,15 +163,15 @@ describe("tls.dns without the network", function()
   end)
 
   it("raises on misuse, naming the argument", function()
-    raises("bad argument #1 to 'address' (string expected, got nil)", dns.address)
+    raises("bad argument #1 to 'dns.address' (string expected, got nil)", dns.address)
     assert.has_error(function() dns.address(42) end)
-    raises("bad argument #2 to 'address' (family must be 'ip', 'ip4' or 'ip6', got 'ipx')",
+    raises("bad argument #2 to 'dns.address' (family must be 'ip', 'ip4' or 'ip6', got 'ipx')",
       dns.address, "x", "ipx")
     assert.has_error(function() dns.address("x", "ip", "sctp") end)
     assert.has_error(function() dns.address("x", "ip", "tcp", 70000) end)
     assert.has_error(function() dns.address("x", "ip", "tcp", -1) end)
     assert.has_error(function() dns.address("x", "ip", "tcp", 1.5) end)
-    raises("bad argument #4 to 'address' (unknown tcp service 'no-such-service')",
+    raises("bad argument #4 to 'dns.address' (unknown tcp service 'no-such-service')",
       dns.address, "x", "ip", "tcp", "no-such-service")
     assert.has_error(function() dns.address("x", "ip", "tcp", {}) end)
   end)
@@ -216,8 +216,9 @@ describe("dns.config", function()
   end)
 
   it("raises on unknown keys and bad values", function()
-    raises("dns.config: unknown key 'bogus'", dns.config, { bogus = 1 })
-    raises("dns.config: 'timeout' must be a number", dns.config, { timeout = "x" })
+    raises("bad argument #1 to 'dns.config' (unknown option 'bogus'", dns.config, { bogus = 1 })
+    raises("bad argument #1 to 'dns.config' (option 'timeout': number expected, got string)",
+      dns.config, { timeout = "x" })
     assert.has_error(function() dns.config { timeout = -1 } end)
     assert.has_error(function() dns.config { attempts = 0 } end)
     assert.has_error(function() dns.config { nameservers = {} } end)
@@ -252,7 +253,7 @@ describe("tls.dns against dnsmasq", function()
     dir = tmpdir()
     local big = {}
     for i = 1, N_BIG do
-      big[i] = ("10.1.%d.%d big.test"):format(i // 200, i % 200 + 1)
+      big[i] = ("10.1.%d.%d big.test"):format(math.floor(i / 200), i % 200 + 1)
     end
     write(dir .. "/big", table.concat(big, "\n") .. "\n")
     port = helper.free_port()
@@ -329,7 +330,7 @@ describe("tls.dns against dnsmasq", function()
     local seen = {}
     for _, a in ipairs(r) do seen[a.addr] = true end
     assert.is_true(seen["10.1.0.2"])
-    assert.is_true(seen[("10.1.%d.%d"):format(N_BIG // 200, N_BIG % 200 + 1)])
+    assert.is_true(seen[("10.1.%d.%d"):format(math.floor(N_BIG / 200), N_BIG % 200 + 1)])
   end)
 
   it("applies the search list by the ndots rule", function()
@@ -618,7 +619,7 @@ describe("connect by name", function()
     assert.is_nil(ios)
     assert.equal("refused", code)
     assert.equal(("connect to [::1]:%d: connection refused"):format(port), msg)
-    raises("bad argument #2 to 'connect' (unknown service 'no-such-service')",
+    raises("bad argument #2 to 'tcp.connect' (unknown service 'no-such-service')",
       tcp.connect, "localhost", "no-such-service")
     srv:close()
   end)

@@ -5,17 +5,19 @@
 -- order (in an expected text, PORT matches any port number). A block after
 -- `<!-- example: examples/NAME.lua -->` must instead be that file, byte for
 -- byte. Blocks that require tls.dns are pending where the module is not
--- built in.
+-- built in; a block after `<!-- Lua 5.4 only -->` uses Lua 5.4 syntax
+-- (`<close>`) and is pending on the other interpreters.
 local helper = require "helper"
 
 local ROOT = helper.root
-local ENV = "LUA_CPATH='target/lua/?.so;;' LUA_PATH='lua/?.lua;lua/?/init.lua;;'"
+local ENV = helper.env
+local LUA = helper.interpreter
 local DOCS = { "README.md", "docs/getting-started.md", "docs/reference.md", "docs/comparison.md" }
 
 local function slurp(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -38,7 +40,8 @@ local function blocks(text)
       local lang = line:match("^```(%w*)%s*$")
       if lang then
         local example = last_nonblank and last_nonblank:match("^<!%-%- example: (%S+) %-%->$")
-        current = { lang = lang, lines = {}, line = n, example = example }
+        local only54 = last_nonblank == "<!-- Lua 5.4 only -->"
+        current = { lang = lang, lines = {}, line = n, example = example, only54 = only54 }
       elseif line:match("%S") then
         last_nonblank = line
       end
@@ -78,17 +81,17 @@ local function matched(want, lines)
   return out
 end
 
---- Runs `code` with lua5.4 from the repository root: exit code, stdout
+--- Runs `code` with this interpreter from the repository root: exit code, stdout
 -- lines (squeezed), stdout and stderr as text.
 local function run(code)
   local file, errfile = os.tmpname(), os.tmpname()
   local f = assert(io.open(file, "w"))
   f:write(code)
   f:close()
-  local cmd = ("cd %q && %s timeout -k 2 30 lua5.4 %s 2>%s; echo \"exit=$?\"")
-    :format(ROOT, ENV, file, errfile)
+  local cmd = ("cd %q && %s timeout -k 2 30 %s %s 2>%s; echo \"exit=$?\"")
+    :format(ROOT, ENV, LUA, file, errfile)
   local p = io.popen(cmd)
-  local out = p:read("a")
+  local out = p:read("*a")
   p:close()
   local err = slurp(errfile) or ""
   os.remove(file)
@@ -126,6 +129,8 @@ describe("documentation", function()
         elseif b.lang == "lua" then
           if b.code:find('require "tls.dns"', 1, true) and not has_dns then
             pending(name .. " (needs tls.dns)")
+          elseif b.only54 and helper.version ~= "lua54" then
+            pending(name .. " (Lua 5.4 syntax, after <!-- Lua 5.4 only -->)")
           else
             it(name .. " runs", function()
               local status, lines, out, err = run(b.code)

@@ -4,15 +4,16 @@
 local helper = require "helper"
 
 local ROOT = helper.root
-local ENV = "LUA_CPATH='target/lua/?.so;;' LUA_PATH='lua/?.lua;lua/?/init.lua;;'"
+local ENV = helper.env
+local LUA = helper.interpreter
 
---- Runs `lua5.4 examples/<script> <args>`; returns the exit code and
+--- Runs `LUA examples/<script> <args>` (LUA: this interpreter); returns the exit code and
 -- everything printed (stdout and stderr).
 local function run(script, args, seconds)
-  local cmd = ("cd %q && %s timeout -k 2 %d lua5.4 examples/%s %s 2>&1; echo \"exit=$?\"")
-    :format(ROOT, ENV, seconds or 30, script, args or "")
+  local cmd = ("cd %q && %s timeout -k 2 %d %s examples/%s %s 2>&1; echo \"exit=$?\"")
+    :format(ROOT, ENV, seconds or 30, LUA, script, args or "")
   local p = io.popen(cmd)
-  local out = p:read("a")
+  local out = p:read("*a")
   p:close()
   return tonumber(out:match("exit=(%d+)%s*$")), (out:gsub("exit=%d+%s*$", ""))
 end
@@ -64,7 +65,7 @@ describe("examples", function()
     local server, port
 
     setup(function()
-      server = helper.process(("cd %q && %s lua5.4 examples/echo_server.lua 127.0.0.1 0"):format(ROOT, ENV))
+      server = helper.process(("cd %q && %s %s examples/echo_server.lua 127.0.0.1 0"):format(ROOT, ENV, LUA))
       for _ = 1, 200 do
         port = server:output():match("listening on 127%.0%.0%.1:(%d+)")
         if port then break end

@@ -3,13 +3,14 @@
 local helper = require "helper"
 
 local ROOT = helper.root
-local ENV = "LUA_CPATH='target/lua/?.so;;' LUA_PATH='lua/?.lua;lua/?/init.lua;;'"
+local ENV = helper.env
+local LUA = helper.interpreter
 
 local function run(args)
-  local cmd = ("cd %q && %s timeout 120 lua5.4 examples/fetch.lua %s 2>&1; echo \"exit=$?\"")
-    :format(ROOT, ENV, args)
+  local cmd = ("cd %q && %s timeout 120 %s examples/fetch.lua %s 2>&1; echo \"exit=$?\"")
+    :format(ROOT, ENV, LUA, args)
   local p = io.popen(cmd)
-  local out = p:read("a")
+  local out = p:read("*a")
   p:close()
   return tonumber(out:match("exit=(%d+)%s*$")), out
 end
@@ -17,7 +18,7 @@ end
 local function slurp(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -38,8 +39,8 @@ describe("examples/fetch.lua", function()
       assert(os.execute(("sh %q/scripts/gen-certs.sh %q >/dev/null"):format(ROOT, certs)))
       local portfile = os.tmpname()
       os.remove(portfile)
-      server = helper.process(("cd %q && %s lua5.4 spec/fixtures/http_server.lua %q %q")
-        :format(ROOT, ENV, portfile, certs))
+      server = helper.process(("cd %q && %s %s spec/fixtures/http_server.lua %q %q")
+        :format(ROOT, ENV, LUA, portfile, certs))
       for _ = 1, 200 do
         local text = slurp(portfile)
         if text then

@@ -7,6 +7,38 @@ local helper = {}
 local ROOT = (debug.getinfo(1, "S").source:match("^@(.*)/spec/helper%.lua$")) or "."
 helper.root = ROOT
 
+-- The interpreter running the specs, as a version name (lua51 .. lua54,
+-- luajit) and as the command that starts it; subprocesses use the same
+-- one, with the module built for it (see .busted and scripts/build.sh).
+local jit = rawget(_G, "jit")
+helper.version = jit and "luajit" or ("lua" .. _VERSION:gsub("%D", ""))
+helper.interpreter = jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+helper.module_dir = helper.version == "lua54" and "target/lua" or ("target/" .. helper.version)
+--- Environment assignments for a shell command run from the repository
+-- root: this interpreter finds tls.so and lua/tls/*.lua there.
+helper.env = ("LUA_CPATH='%s/?.so;;' LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;'")
+  :format(helper.module_dir)
+
+local unpack = table.unpack or unpack
+--- table.pack and table.unpack on every Lua version.
+function helper.pack(...) return { n = select("#", ...), ... } end
+helper.unpack = unpack
+
+--- Whether a coroutine can yield across pcall, xpcall and a for iterator
+-- (not on Lua 5.1; LuaJIT can).
+helper.yields_across_pcall = not (_VERSION == "Lua 5.1" and not jit)
+
+--- Whether numbers have subtypes (Lua 5.3+: integer and float).
+helper.subtypes = math.type ~= nil
+--- math.type where it exists. Before Lua 5.3 a number has no subtype:
+-- an integral one (within 2^53) counts as "integer", any other as "float".
+function helper.math_type(v)
+  if math.type then return math.type(v) end
+  if type(v) ~= "number" then return nil end
+  if v == math.floor(v) and v >= -2 ^ 53 and v <= 2 ^ 53 then return "integer" end
+  return "float"
+end
+
 --- Runs f(...) as a task and drives the loop until it ends or `seconds`
 -- pass; fails the test with the task's traceback either way.
 function helper.bounded(seconds, f, ...)
@@ -18,9 +50,9 @@ function helper.bounded(seconds, f, ...)
     end
     loop.step(math.min(0.05, math.max(0, deadline - loop.now())))
   end
-  local res = table.pack(task:join())
+  local res = helper.pack(task:join())
   if not res[1] then error(res[2], 2) end
-  return table.unpack(res, 2, res.n)
+  return unpack(res, 2, res.n)
 end
 
 --- A TCP port that was free a moment ago on 127.0.0.1.
@@ -52,14 +84,14 @@ function helper.process(cmd, logfile)
   logfile = logfile or os.tmpname()
   local pidfile = os.tmpname()
   assert(os.execute(("(%s) >%s 2>&1 & echo $! > %s"):format(cmd, logfile, pidfile)))
-  local f = assert(io.open(pidfile)); local pid = f:read("n"); f:close(); os.remove(pidfile)
+  local f = assert(io.open(pidfile)); local pid = f:read("*n"); f:close(); os.remove(pidfile)
   local p = { pid = pid, log = logfile }
   function p:stop()
     os.execute(("kill %d 2>/dev/null; sleep 0.05; kill -9 %d 2>/dev/null"):format(self.pid, self.pid))
   end
   function p:output()
     local h = io.open(self.log); if not h then return "" end
-    local s = h:read("a"); h:close(); return s
+    local s = h:read("*a"); h:close(); return s
   end
   return p
 end
@@ -71,9 +103,9 @@ end
 function helper.lua(code, seconds)
   local file = os.tmpname()
   local f = assert(io.open(file, "w")); f:write(code); f:close()
-  local cmd = ("cd %q && LUA_CPATH='target/lua/?.so;;' LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' timeout -k 2 %d lua5.4 %s 2>&1; echo \"exit=$?\"")
-    :format(ROOT, math.ceil(seconds or 30), file)
-  local p = io.popen(cmd); local out = p:read("a"); p:close()
+  local cmd = ("cd %q && %s timeout -k 2 %d %s %s 2>&1; echo \"exit=$?\"")
+    :format(ROOT, helper.env, math.ceil(seconds or 30), helper.interpreter, file)
+  local p = io.popen(cmd); local out = p:read("*a"); p:close()
   os.remove(file)
   local code_ = tonumber(out:match("exit=(%d+)%s*$"))
   return code_ == 0, code_, (out:gsub("exit=%d+%s*$", ""))
@@ -142,7 +174,5 @@ function helper.ipv6()
   return ipv6
 end
 
---- Packs results with their count: helper.pack(f(...)).n counts trailing nils.
-helper.pack = table.pack
 
 return helper

@@ -4,6 +4,7 @@
 -- separate.
 
 local http = require "tls.http"
+local helper = require "helper"
 local url = require "tls.url"
 
 -- fake(data [, opts]): a stream over the string data.
@@ -44,7 +45,7 @@ local function fake(data, opts)
       local s = data:sub(pos)
       pos = #data + 1
       return s
-    elseif math.type(fmt) == "integer" then
+    elseif helper.math_type(fmt) == "integer" then
       if pos > #data then
         return at_end()
       end
@@ -227,7 +228,7 @@ describe("tls.http", function()
       local k, n = kind("HTTP/1.1 200 OK\r\nContent-Length: 42\r\n")
       assert.equal("length", k)
       assert.equal(42, n)
-      assert.equal("integer", math.type(n))
+      assert.equal("integer", helper.math_type(n))
     end)
 
     it("accepts repeated equal Content-Length values", function()

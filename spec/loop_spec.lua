@@ -7,7 +7,7 @@ local loop = require "tls.loop"
 local tcp = require "tls.tcp"
 local helper = require "helper"
 
-local pack = table.pack
+local pack = helper.pack
 
 -- tostring() of an error, whatever its type (mlua raises userdata errors).
 local function msg(e) return tostring(e) end
@@ -42,17 +42,17 @@ describe("tls.loop", function()
 
     for _, bad in ipairs({ { "a number", 42 }, { "nil", nil }, { "a string", "print" },
                            { "a plain table", {} }, { "a boolean", true } }) do
-      it("raises \"bad argument #1 to 'spawn'\" for " .. bad[1], function()
+      it("raises \"bad argument #1 to 'loop.spawn'\" for " .. bad[1], function()
         local ok, err = pcall(loop.spawn, bad[2])
         assert.is_false(ok)
-        assert.matches("bad argument #1 to 'spawn'", msg(err), 1, true)
+        assert.matches("bad argument #1 to 'loop.spawn'", msg(err), 1, true)
       end)
     end
 
     it("raises for a call with no argument at all", function()
       local ok, err = pcall(loop.spawn)
       assert.is_false(ok)
-      assert.matches("bad argument #1 to 'spawn'", msg(err), 1, true)
+      assert.matches("bad argument #1 to 'loop.spawn'", msg(err), 1, true)
     end)
 
     it("accepts a callable table", function()
@@ -79,7 +79,7 @@ describe("tls.loop", function()
       local task = loop.spawn(function()
         local t = {}
         for i = 1, 500 do t[i] = i end
-        return table.unpack(t)
+        return helper.unpack(t)
       end)
       local r = pack(helper.bounded(5, function() return task:join() end))
       assert.equal(501, r.n)
@@ -94,8 +94,8 @@ describe("tls.loop", function()
       assert.equal(7, r.n)
       assert.is_true(rawequal(t, r[2]))
       assert.is_true(rawequal(f, r[3]))
-      assert.equal("float", math.type(r[4]))
-      assert.equal("integer", math.type(r[5]))
+      assert.equal("float", helper.math_type(r[4]))
+      assert.equal("integer", helper.math_type(r[5]))
       assert.equal("s", r[6])
       assert.is_false(r[7])
     end)
@@ -138,7 +138,7 @@ describe("tls.loop", function()
       local r = pack(helper.bounded(5, function()
         local res = pack(worker:join())
         order[#order + 1] = "joiner"
-        return table.unpack(res, 1, res.n)
+        return helper.unpack(res, 1, res.n)
       end))
       assert.same({ n = 2, true, "done" }, r)
       assert.same({ "worker", "joiner" }, order)
@@ -297,7 +297,7 @@ describe("tls.loop", function()
       local tasks = {}
       for i = 1, 3 do tasks[i] = loop.spawn(function() loop.sleep(0.05) end) end
       local n = loop.step(0)
-      assert.equal("integer", math.type(n))
+      assert.equal("integer", helper.math_type(n))
       assert.equal(3, n)
       helper.wait_until(function() return tasks[1]:done() and tasks[2]:done() and tasks[3]:done() end)
       assert.equal(0, loop.step(0))
@@ -470,7 +470,7 @@ describe("tls.loop", function()
   describe("fd", function()
     it("is a non-negative integer, the same on every call", function()
       local fd = loop.fd()
-      assert.equal("integer", math.type(fd))
+      assert.equal("integer", helper.math_type(fd))
       assert.is_true(fd >= 0)
       assert.equal(fd, loop.fd())
     end)

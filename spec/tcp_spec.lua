@@ -4,7 +4,7 @@ local loop = require "tls.loop"
 local tcp = require "tls.tcp"
 local helper = require "helper"
 
-local pack = table.pack
+local pack = helper.pack
 
 local function msg(e) return tostring(e) end
 
@@ -307,7 +307,7 @@ describe("tls.tcp", function()
       local a = srv:address()
       assert.equal("ip4", a.family)
       assert.equal("127.0.0.1", a.addr)
-      assert.equal("integer", math.type(a.port))
+      assert.equal("integer", helper.math_type(a.port))
       assert.is_true(a.port > 0 and a.port < 65536)
       assert.equal("127.0.0.1:" .. a.port, tostring(a))
       assert.equal("string", type(tostring(srv)))

@@ -12,7 +12,7 @@ local S = {}
 local function absolute(path)
   if path:sub(1, 1) == "/" then return path end
   local p = io.popen("cd " .. ("%q"):format(path) .. " && pwd")
-  local abs = p:read("l")
+  local abs = p:read("*l")
   p:close()
   return assert(abs, "cannot resolve " .. path)
 end
@@ -37,7 +37,7 @@ function S.key(name) return S.dir .. name .. ".key" end
 
 function S.slurp(path)
   local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -101,25 +101,27 @@ end
 --- helper.bounded, with the failure message kept: the loop reports a
 -- table error value (busted's assertion failures) as just "table".
 function S.bounded(seconds, f, ...)
-  local args = table.pack(...)
+  -- Lua 5.1 cannot yield across xpcall: f runs as the task itself there.
+  if not helper.yields_across_pcall then return helper.bounded(seconds, f, ...) end
+  local args = helper.pack(...)
   return helper.bounded(seconds, function()
-    local r = table.pack(xpcall(f, function(e)
+    local r = helper.pack(xpcall(f, function(e)
       return debug.traceback(type(e) == "table" and tostring(e) or e, 2)
-    end, table.unpack(args, 1, args.n)))
+    end, helper.unpack(args, 1, args.n)))
     if not r[1] then error(r[2], 0) end
-    return table.unpack(r, 2, r.n)
+    return helper.unpack(r, 2, r.n)
   end)
 end
 
 --- `nil, msg, code` as a table, so one assert can look at all three.
 function S.result(...)
-  return table.pack(...)
+  return helper.pack(...)
 end
 
 --- Asserts that the results are a failure `nil, msg, code` with this code
 -- and with each of `words` somewhere in the message; returns the message.
 function S.fails(code, words, ...)
-  local r = table.pack(...)
+  local r = helper.pack(...)
   assert(r[1] == nil, ("expected a failure (%s), got %s %s"):format(code, tostring(r[1]), tostring(r[2])))
   assert.is_string(r[2])
   assert.equal(code, r[3], "message was: " .. tostring(r[2]))
@@ -155,7 +157,7 @@ function S.run(cmd, seconds, input)
   local rc
   local done = helper.hold(function()
     local f = io.open(base .. ".rc")
-    if f then rc = f:read("n"); f:close() end
+    if f then rc = f:read("*n"); f:close() end
     return rc ~= nil
   end, seconds + 5)
   if not done then p:stop() end

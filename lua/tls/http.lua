@@ -29,7 +29,6 @@
 local find, format, lower, match, sub, gsub = string.find, string.format, string.lower,
   string.match, string.sub, string.gsub
 local concat = table.concat
-local tointeger = math.tointeger
 
 local url = require "tls.url"
 
@@ -297,7 +296,7 @@ function http.read_response(ios, method)
     if not headers then
       return nil, hmsg, hcode
     end
-    status = tointeger(tonumber(status))
+    status = tonumber(status)
     if status >= 200 or status == 101 or status < 100 then
       local resp = {
         version = major .. "." .. minor,
@@ -339,7 +338,7 @@ function http.body_kind(resp, method)
       if not find(v, "^%d+$") or #v > 15 then
         return protocol(format("invalid Content-Length %q", cl))
       end
-      local this = tointeger(tonumber(v))
+      local this = tonumber(v)
       if n and n ~= this then
         return protocol(format("conflicting Content-Length %q", cl))
       end

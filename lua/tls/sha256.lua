@@ -1,4 +1,4 @@
--- tls.sha256: SHA-256 (FIPS 180-4) in plain Lua 5.3+ (64-bit integers).
+-- tls.sha256: SHA-256 (FIPS 180-4) in plain Lua, for Lua 5.1 to 5.4 and LuaJIT.
 --
 --   local sha256 = require "tls.sha256"
 --   sha256.hex("abc")                  --> "ba7816bf..."
@@ -8,8 +8,16 @@
 --
 -- Meant for checking downloads, not for anything secret: it is not
 -- constant-time. After digest()/hexdigest() the object cannot be updated.
+--
+-- The 32-bit arithmetic comes from what the interpreter has: 64-bit
+-- integers and bitwise operators on Lua 5.3 and 5.4, the `bit` library on
+-- LuaJIT, `bit32` on Lua 5.2, and on Lua 5.1 byte-wise lookup tables.
 
-local unpack, pack, rep, format, byte = string.unpack, string.pack, string.rep, string.format, string.byte
+local rep, format, byte, char, floor = string.rep, string.format, string.byte, string.char, math.floor
+local concat = table.concat
+-- Generated code is compiled with the interpreter's own loader; it reaches
+-- nothing global (everything comes in as arguments).
+local compile = rawget(_G, "loadstring") or load
 
 local K = {
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -35,7 +43,7 @@ local M = 0xffffffff
 -- Sums carry into the high half and break it, so every sum that is shifted
 -- later is masked and doubled again; the low 32 bits of a sum are always
 -- right, whatever sits above them.
-local function generate()
+local function generate_native()
   local src = {}
   local function emit(line)
     src[#src + 1] = line
@@ -81,12 +89,160 @@ local function generate()
   emit("  end")
   emit("  H[1], H[2], H[3], H[4], H[5], H[6], H[7], H[8] = h0, h1, h2, h3, h4, h5, h6, h7")
   emit("end")
-  return assert(load(table.concat(src, "\n"), "=sha256-blocks", "t", {}))(unpack, M)
+  return assert(compile(concat(src, "\n"), "=sha256-blocks"))(string.unpack, M)
 end
 
--- blocks(H, s, i, j) compresses the 64-byte blocks of s from byte i to
--- byte j (inclusive, j - i + 1 a multiple of 64) into the state H.
-local blocks = generate()
+-- Lua 5.1 and 5.2: words are numbers in [0, 2^32) (doubles, exact), sums
+-- are reduced with % 2^32, and the bitwise functions come in as arguments:
+-- bxor of three words, band of two, rotate and shift right (bit32 has
+-- them; the Lua 5.1 tables below provide the same). Calls are what costs
+-- there, so Ch and Maj take two each, using sums of disjoint bits for or:
+-- Ch = (e & f) + (~e & g), Maj = (a & b) + (c & (a ^ b)), with
+-- a ^ b = a + b - 2 (a & b). Also fully unrolled, with the same rotating
+-- roles as above.
+local function generate_portable()
+  local src = {}
+  local function emit(line)
+    src[#src + 1] = line
+  end
+  emit("local byte, bxor, band, ror, shr = ...")
+  emit("local M = 4294967296")
+  emit("return function(H, s, i, j)")
+  emit("  local h0, h1, h2, h3, h4, h5, h6, h7 = H[1], H[2], H[3], H[4], H[5], H[6], H[7], H[8]")
+  emit("  local b1, b2, b3, b4")
+  emit("  for pos = i, j, 64 do")
+  for t = 1, 16 do
+    emit(("    b1, b2, b3, b4 = byte(s, pos + %d, pos + %d)"):format(4 * t - 4, 4 * t - 1))
+    emit(("    local w%d = b1 * 16777216 + b2 * 65536 + b3 * 256 + b4"):format(t))
+  end
+  for t = 17, 64 do
+    local x, y = "w" .. (t - 15), "w" .. (t - 2)
+    emit(("    local w%d = (w%d + bxor(ror(%s, 7), ror(%s, 18), shr(%s, 3)) + w%d"
+      .. " + bxor(ror(%s, 17), ror(%s, 19), shr(%s, 10))) %% M"):format(
+      t, t - 16, x, x, x, t - 7, y, y, y))
+  end
+  emit("    local a, b, c, d, e, f, g, h = h0, h1, h2, h3, h4, h5, h6, h7")
+  emit("    local t1, t2, ab")
+  local r = { "a", "b", "c", "d", "e", "f", "g", "h" }
+  for t = 1, 64 do
+    local a, b, c, d, e, f, g, h = r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]
+    emit(("    t1 = %s + bxor(ror(%s, 6), ror(%s, 11), ror(%s, 25)) + band(%s, %s) + band(4294967295 - %s, %s) + %d + w%d"):format(
+      h, e, e, e, e, f, e, g, K[t], t))
+    emit(("    ab = band(%s, %s)"):format(a, b))
+    emit(("    t2 = bxor(ror(%s, 2), ror(%s, 13), ror(%s, 22)) + ab + band(%s, %s + %s - 2 * ab)"):format(
+      a, a, a, c, a, b))
+    emit(("    %s = (%s + t1) %% M"):format(d, d))
+    emit(("    %s = (t1 + t2) %% M"):format(h))
+    r = { h, a, b, c, d, e, f, g }
+  end
+  emit("    h0, h1, h2, h3 = (h0 + a) % M, (h1 + b) % M, (h2 + c) % M, (h3 + d) % M")
+  emit("    h4, h5, h6, h7 = (h4 + e) % M, (h5 + f) % M, (h6 + g) % M, (h7 + h) % M")
+  emit("  end")
+  emit("  H[1], H[2], H[3], H[4], H[5], H[6], H[7], H[8] = h0, h1, h2, h3, h4, h5, h6, h7")
+  emit("end")
+  return assert(compile(concat(src, "\n"), "=sha256-blocks"))
+end
+
+-- Lua 5.1: xor and and a byte at a time through 256 x 256 tables (built
+-- once, 64 K entries each); rotations and shifts are exact double
+-- arithmetic. Arguments are words in [0, 2^32).
+local function lua51_bits()
+  local XOR, AND = {}, {}
+  for x = 0, 255 do
+    for y = 0, 255 do
+      local rx, ry, b, vx, va = x, y, 1, 0, 0
+      for _ = 1, 8 do
+        local px, py = rx % 2, ry % 2
+        if px ~= py then vx = vx + b end
+        if px == 1 and py == 1 then va = va + b end
+        rx, ry, b = (rx - px) / 2, (ry - py) / 2, b * 2
+      end
+      XOR[x * 256 + y] = vx
+      AND[x * 256 + y] = va
+    end
+  end
+  local function bxor(x, y, z)
+    local x1, y1, z1 = x % 256, y % 256, z % 256
+    x, y, z = (x - x1) / 256, (y - y1) / 256, (z - z1) / 256
+    local x2, y2, z2 = x % 256, y % 256, z % 256
+    x, y, z = (x - x2) / 256, (y - y2) / 256, (z - z2) / 256
+    local x3, y3, z3 = x % 256, y % 256, z % 256
+    x, y, z = (x - x3) / 256, (y - y3) / 256, (z - z3) / 256
+    return XOR[XOR[x1 * 256 + y1] * 256 + z1] + XOR[XOR[x2 * 256 + y2] * 256 + z2] * 256
+      + XOR[XOR[x3 * 256 + y3] * 256 + z3] * 65536 + XOR[XOR[x * 256 + y] * 256 + z] * 16777216
+  end
+  local function band(x, y)
+    local x1, y1 = x % 256, y % 256
+    x, y = (x - x1) / 256, (y - y1) / 256
+    local x2, y2 = x % 256, y % 256
+    x, y = (x - x2) / 256, (y - y2) / 256
+    local x3, y3 = x % 256, y % 256
+    x, y = (x - x3) / 256, (y - y3) / 256
+    return AND[x1 * 256 + y1] + AND[x2 * 256 + y2] * 256 + AND[x3 * 256 + y3] * 65536 + AND[x * 256 + y] * 16777216
+  end
+  local P = {}
+  for n = 0, 32 do P[n] = 2 ^ n end
+  local function ror(x, n)
+    local low = x % P[n]
+    return (x - low) / P[n] + low * P[32 - n]
+  end
+  local function shr(x, n)
+    return floor(x / P[n])
+  end
+  return bxor, band, ror, shr
+end
+
+-- LuaJIT: its trace compiler wants loops, not a 2000-line function, so
+-- here the schedule is a table and the rounds a loop. `bit` works on
+-- signed 32-bit values; tobit() reduces a sum to one.
+local function luajit_blocks(bit)
+  local bxor, band, bor, ror, rshift, lshift, tobit =
+    bit.bxor, bit.band, bit.bor, bit.ror, bit.rshift, bit.lshift, bit.tobit
+  local W = {}
+  return function(H, s, i, j)
+    local h0, h1, h2, h3, h4, h5, h6, h7 = H[1], H[2], H[3], H[4], H[5], H[6], H[7], H[8]
+    for pos = i, j, 64 do
+      for t = 1, 16 do
+        local b1, b2, b3, b4 = byte(s, pos + 4 * t - 4, pos + 4 * t - 1)
+        W[t] = bor(lshift(b1, 24), lshift(b2, 16), lshift(b3, 8), b4)
+      end
+      for t = 17, 64 do
+        local x, y = W[t - 15], W[t - 2]
+        W[t] = tobit(W[t - 16] + bxor(ror(x, 7), ror(x, 18), rshift(x, 3)) + W[t - 7]
+          + bxor(ror(y, 17), ror(y, 19), rshift(y, 10)))
+      end
+      local a, b, c, d, e, f, g, h = h0, h1, h2, h3, h4, h5, h6, h7
+      for t = 1, 64 do
+        local t1 = h + bxor(ror(e, 6), ror(e, 11), ror(e, 25)) + bxor(g, band(e, bxor(f, g))) + K[t] + W[t]
+        local t2 = bxor(ror(a, 2), ror(a, 13), ror(a, 22)) + bor(band(a, b), band(c, bor(a, b)))
+        h, g, f, e, d, c, b, a = g, f, e, tobit(d + t1), c, b, a, tobit(t1 + t2)
+      end
+      h0, h1, h2, h3 = tobit(h0 + a), tobit(h1 + b), tobit(h2 + c), tobit(h3 + d)
+      h4, h5, h6, h7 = tobit(h4 + e), tobit(h5 + f), tobit(h6 + g), tobit(h7 + h)
+    end
+    H[1], H[2], H[3], H[4], H[5], H[6], H[7], H[8] = h0, h1, h2, h3, h4, h5, h6, h7
+  end
+end
+
+local native = compile("return 1 >> 1") ~= nil
+local blocks
+if native then
+  blocks = generate_native()
+else
+  local jit_bit, bit32 = rawget(_G, "jit") and require("bit"), rawget(_G, "bit32")
+  if jit_bit then
+    blocks = luajit_blocks(jit_bit)
+  elseif bit32 then
+    blocks = generate_portable()(byte, bit32.bxor, bit32.band, bit32.rrotate, bit32.rshift)
+  else
+    blocks = generate_portable()(byte, lua51_bits())
+  end
+end
+
+
+-- blocks(H, s, i, j), chosen above, compresses the 64-byte blocks of s
+-- from byte i to byte j (inclusive, j - i + 1 a multiple of 64) into the
+-- state H.
 
 local Hash = {}
 Hash.__index = Hash
@@ -124,13 +280,24 @@ function Hash:update(s)
     blocks(self.H, p .. s:sub(1, need), 1, 64)
     i = need + 1
   end
-  local full = (n - i + 1) // 64 * 64
+  local full = n - i + 1 - (n - i + 1) % 64
   if full > 0 then
     blocks(self.H, s, i, i + full - 64)
     i = i + full
   end
   self.pending = s:sub(i)
   return self
+end
+
+-- The n-byte big-endian form of a whole number v >= 0 (below 2^53).
+local function bytes(v, n)
+  local out = {}
+  for k = n, 1, -1 do
+    local b = v % 256
+    out[k] = char(b)
+    v = (v - b) / 256
+  end
+  return concat(out)
 end
 
 function Hash:digest()
@@ -140,9 +307,11 @@ function Hash:digest()
   end
   local p = self.pending
   local zeros = (55 - #p) % 64
-  local tail = p .. "\128" .. rep("\0", zeros) .. pack(">I8", self.length * 8)
+  local tail = p .. "\128" .. rep("\0", zeros) .. bytes(self.length * 8, 8)
   blocks(H, tail, 1, #tail - 63)
-  self.result = pack(">I4I4I4I4I4I4I4I4", H[1], H[2], H[3], H[4], H[5], H[6], H[7], H[8])
+  local out = {}
+  for k = 1, 8 do out[k] = bytes(H[k] % 4294967296, 4) end -- LuaJIT's are signed
+  self.result = concat(out)
   self.H, self.pending = nil, nil
   return self.result
 end

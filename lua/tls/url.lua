@@ -26,7 +26,6 @@ local byte, char, find, format, gsub, lower, sub, match =
   string.byte, string.char, string.find, string.format, string.gsub,
   string.lower, string.sub, string.match
 local concat = table.concat
-local tointeger = math.tointeger
 
 local url = {}
 
@@ -256,7 +255,7 @@ local function parse_port(p)
   if not match(p, "^%d+$") or #p > 5 then
     return fail("invalid port '" .. p .. "'")
   end
-  local n = tointeger(tonumber(p))
+  local n = tonumber(p)
   if n > 65535 then
     return fail("port out of range '" .. p .. "'")
   end

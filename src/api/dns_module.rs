@@ -5,13 +5,14 @@ use std::rc::Rc;
 
 use mlua::{AnyUserData, Function, Lua, MultiValue, Table, UserData, Value};
 
+use super::surface;
 use crate::dns::addr::Family;
 use crate::dns::resolve::Resolved;
 use crate::dns::resolver::{finish, service_port, Running, Settings, Start};
 use crate::dns::services::Proto;
 use crate::error::NetResult;
 use crate::net::addr;
-use crate::runtime::context::{block_on, foreign_error, go_async, locate, wrap, Where};
+use crate::runtime::context::{block_on, foreign_error, go_async, locate, Where};
 use crate::runtime::Runtime;
 use crate::stream::core::failure;
 
@@ -23,7 +24,7 @@ struct Query {
 }
 
 fn bad(arg: usize, why: impl std::fmt::Display) -> mlua::Error {
-    mlua::Error::runtime(format!("bad argument #{arg} to 'address' ({why})"))
+    surface::bad_argument(arg, "dns.address", why)
 }
 
 fn text_arg(v: &Value, arg: usize, what: &str) -> mlua::Result<Option<String>> {
@@ -36,7 +37,7 @@ fn text_arg(v: &Value, arg: usize, what: &str) -> mlua::Result<Option<String>> {
         )),
         other => Err(bad(
             arg,
-            format!("{what} expected, got {}", other.type_name()),
+            format!("{what} expected, got {}", surface::type_name(&other)),
         )),
     }
 }
@@ -52,7 +53,7 @@ fn args(args: &MultiValue) -> mlua::Result<(String, Query)> {
         other => {
             return Err(bad(
                 1,
-                format!("string expected, got {}", other.type_name()),
+                format!("string expected, got {}", surface::type_name(&other)),
             ))
         }
     };
@@ -85,7 +86,7 @@ fn args(args: &MultiValue) -> mlua::Result<(String, Query)> {
                 4,
                 format!(
                     "port number or service name expected, got {}",
-                    other.type_name()
+                    surface::type_name(&other)
                 ),
             ))
         }
@@ -123,13 +124,13 @@ struct Pending {
 impl UserData for Pending {}
 
 fn address(lua: &Lua) -> mlua::Result<Function> {
-    let twin = lua.create_async_function(|lua, ud: AnyUserData| async move {
+    let twin = surface::async_function(lua, "dns.address", |lua, ud: AnyUserData| async move {
         let p: Pending = ud.take()?;
         let rt = Runtime::get(&lua)?;
         let result = finish(&rt, p.running).await;
         answer(&lua, &rt, result, p.port)
     })?;
-    let sync = lua.create_function(move |lua, a: MultiValue| {
+    surface::function(lua, "dns.address", move |lua, a: MultiValue| {
         let (host, q) = args(&a)?;
         let rt = Runtime::get(lua)?;
         let running = match rt.dns.start(&host, q.family) {
@@ -150,8 +151,7 @@ fn address(lua: &Lua) -> mlua::Result<Function> {
             }
             Where::Foreign => Err(foreign_error("dns.address")),
         }
-    })?;
-    wrap(lua, sync)
+    })
 }
 
 /// Keys `dns.config` knows.
@@ -166,7 +166,11 @@ const CONFIG_KEYS: &[&str] = &[
 ];
 
 fn config_error(why: impl std::fmt::Display) -> mlua::Error {
-    mlua::Error::runtime(format!("dns.config: {why}"))
+    surface::bad_argument(1, "dns.config", why)
+}
+
+fn override_error(e: crate::dns::conf::OverrideError) -> mlua::Error {
+    config_error(format_args!("option '{}': {}", e.key, e.reason))
 }
 
 /// A list of strings: an array, or one string for a list of one.
@@ -180,8 +184,8 @@ fn string_list(v: &Value, key: &str) -> mlua::Result<Vec<String>> {
                     Value::String(s) => out.push(s.to_string_lossy()),
                     other => {
                         return Err(config_error(format!(
-                            "'{key}' must list strings, found a {}",
-                            other.type_name()
+                            "option '{key}': array of strings expected, found a {} in it",
+                            surface::type_name(&other)
                         )))
                     }
                 }
@@ -189,8 +193,8 @@ fn string_list(v: &Value, key: &str) -> mlua::Result<Vec<String>> {
             Ok(out)
         }
         other => Err(config_error(format!(
-            "'{key}' must be an array of strings, got {}",
-            other.type_name()
+            "option '{key}': array of strings expected, got {}",
+            surface::type_name(&other)
         ))),
     }
 }
@@ -200,8 +204,8 @@ fn number(v: &Value, key: &str) -> mlua::Result<f64> {
         Value::Integer(i) => Ok(*i as f64),
         Value::Number(n) => Ok(*n),
         other => Err(config_error(format!(
-            "'{key}' must be a number, got {}",
-            other.type_name()
+            "option '{key}': number expected, got {}",
+            surface::type_name(&other)
         ))),
     }
 }
@@ -211,10 +215,10 @@ fn integer(v: &Value, key: &str) -> mlua::Result<i64> {
         Value::Integer(i) => Ok(*i),
         Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Ok(*n as i64),
         other => Err(config_error(format!(
-            "'{key}' must be an integer, got {}",
+            "option '{key}': integer expected, got {}",
             match other {
                 Value::Number(n) => n.to_string(),
-                o => o.type_name().to_string(),
+                o => surface::type_name(o).to_string(),
             }
         ))),
     }
@@ -229,14 +233,14 @@ fn read_settings(t: &Table, mut settings: Settings) -> mlua::Result<Settings> {
             Value::String(s) => s.to_string_lossy(),
             other => {
                 return Err(config_error(format!(
-                    "keys must be strings, got {}",
-                    other.type_name()
+                    "option names are strings, got {}",
+                    surface::type_name(&other)
                 )))
             }
         };
         if !CONFIG_KEYS.contains(&key.as_str()) {
             return Err(config_error(format!(
-                "unknown key '{key}' (known: {})",
+                "unknown option '{key}'; known: {}",
                 CONFIG_KEYS.join(", ")
             )));
         }
@@ -246,19 +250,19 @@ fn read_settings(t: &Table, mut settings: Settings) -> mlua::Result<Settings> {
             "nameservers" if reset => over.nameservers = None,
             "nameservers" => over
                 .set_nameservers(&string_list(&v, "nameservers")?)
-                .map_err(mlua::Error::runtime)?,
+                .map_err(override_error)?,
             "timeout" if reset => over.timeout = None,
             "timeout" => over
                 .set_timeout(number(&v, "timeout")?)
-                .map_err(mlua::Error::runtime)?,
+                .map_err(override_error)?,
             "attempts" if reset => over.attempts = None,
             "attempts" => over
                 .set_attempts(integer(&v, "attempts")?)
-                .map_err(mlua::Error::runtime)?,
+                .map_err(override_error)?,
             "search" if reset => over.search = None,
             "search" => over
                 .set_search(&string_list(&v, "search")?)
-                .map_err(mlua::Error::runtime)?,
+                .map_err(override_error)?,
             "hosts" if reset => over.hosts = None,
             "hosts" => match &v {
                 Value::String(s) if !s.as_bytes().is_empty() => {
@@ -266,8 +270,8 @@ fn read_settings(t: &Table, mut settings: Settings) -> mlua::Result<Settings> {
                 }
                 other => {
                     return Err(config_error(format!(
-                        "'hosts' must be a file name, got {}",
-                        other.type_name()
+                        "option 'hosts': file name expected, got {}",
+                        surface::type_name(&other)
                     )))
                 }
             },
@@ -275,15 +279,15 @@ fn read_settings(t: &Table, mut settings: Settings) -> mlua::Result<Settings> {
                 Value::Boolean(b) => settings.cache = b,
                 other => {
                     return Err(config_error(format!(
-                        "'cache' must be a boolean, got {}",
-                        other.type_name()
+                        "option 'cache': boolean expected, got {}",
+                        surface::type_name(&other)
                     )))
                 }
             },
             "ndots" if reset => settings.ndots = None,
             "ndots" => settings
                 .set_ndots(integer(&v, "ndots")?)
-                .map_err(mlua::Error::runtime)?,
+                .map_err(config_error)?,
             _ => unreachable!("checked against CONFIG_KEYS"),
         }
     }
@@ -331,10 +335,11 @@ fn config(lua: &Lua, arg: Option<Value>) -> mlua::Result<Table> {
             rt.dns.state().configure(settings);
         }
         Some(other) => {
-            return Err(mlua::Error::runtime(format!(
-                "bad argument #1 to 'config' (table expected, got {})",
-                other.type_name()
-            )))
+            return Err(surface::bad_argument(
+                1,
+                "dns.config",
+                format_args!("table expected, got {}", surface::type_name(&other)),
+            ))
         }
     }
     settings_table(lua, &rt)
@@ -343,6 +348,6 @@ fn config(lua: &Lua, arg: Option<Value>) -> mlua::Result<Table> {
 pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.set("address", address(lua)?)?;
-    t.set("config", lua.create_function(config)?)?;
+    t.set("config", surface::function(lua, "dns.config", config)?)?;
     Ok(t)
 }

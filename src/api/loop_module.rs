@@ -9,8 +9,9 @@ use mlua::{
     Function, Lua, MetaMethod, MultiValue, Table, UserData, UserDataFields, UserDataMethods, Value,
 };
 
-use crate::runtime::context::{block_on, foreign_error, go_async, locate, wrap, Where};
-use crate::runtime::deadline::{seconds, Deadline};
+use super::surface;
+use crate::runtime::context::{block_on, foreign_error, go_async, locate, Where};
+use crate::runtime::deadline::{seconds_arg, Deadline};
 use crate::runtime::executor::{OnError, TaskShared};
 use crate::runtime::Runtime;
 
@@ -23,7 +24,7 @@ fn joined(lua: &Lua, r: Result<MultiValue, Value>) -> mlua::Result<MultiValue> {
         Err(e) => {
             let e = match e {
                 // Keep Lua error values; Rust errors become their message.
-                Value::Error(err) => Value::String(lua.create_string(err.to_string())?),
+                Value::Error(err) => Value::String(lua.create_string(surface::message(&err))?),
                 other => other,
             };
             let mut m = MultiValue::new();
@@ -37,35 +38,28 @@ fn joined(lua: &Lua, r: Result<MultiValue, Value>) -> mlua::Result<MultiValue> {
 }
 
 fn join_method(lua: &Lua) -> mlua::Result<Function> {
-    let twin = lua.create_async_function(|lua, ud: mlua::AnyUserData| async move {
-        let shared = ud.borrow::<Task>()?.0.clone();
-        let r = poll_fn(|cx| shared.poll_result(cx)).await;
-        joined(&lua, r)
-    })?;
-    let sync = lua.create_function(move |lua, ud: mlua::AnyUserData| {
-        let shared = match ud.borrow::<Task>() {
-            Ok(t) => t.0.clone(),
-            Err(_) => {
-                return Err(mlua::Error::runtime(
-                    "bad argument #1 to 'join' (task expected; use task:join())",
-                ))
-            }
-        };
+    let twin =
+        surface::async_function(lua, "task:join", |lua, ud: mlua::AnyUserData| async move {
+            let shared = ud.borrow::<Task>()?.0.clone();
+            let r = poll_fn(|cx| shared.poll_result(cx)).await;
+            joined(&lua, r)
+        })?;
+    surface::function(lua, "task:join", move |lua, args: MultiValue| {
+        let shared = surface::this::<Task>("task:join", args.front())?.0.clone();
         if shared.is_done() {
             let r = shared.result.borrow().clone().expect("done");
             return joined(lua, r);
         }
         let rt = Runtime::get(lua)?;
         match locate(lua, &rt) {
-            Where::Task => go_async(lua, &twin, ud),
+            Where::Task => go_async(lua, &twin, args),
             Where::Blocking => {
                 let r = block_on(&rt, poll_fn(|cx| shared.poll_result(cx)))?;
                 joined(lua, r)
             }
             Where::Foreign => Err(foreign_error("task:join")),
         }
-    })?;
-    wrap(lua, sync)
+    })
 }
 
 impl UserData for Task {
@@ -74,12 +68,15 @@ impl UserData for Task {
         f.add_meta_field_with("__index", |lua| {
             let t = lua.create_table()?;
             t.set("join", join_method(lua)?)?;
+            t.set(
+                "done",
+                surface::method(lua, "task:done", |_, t: &Task, ()| Ok(t.0.is_done()))?,
+            )?;
             Ok(t)
         });
     }
 
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("done", |_, t, ()| Ok(t.0.is_done()));
         m.add_meta_method(MetaMethod::ToString, |_, t, ()| {
             Ok(format!(
                 "tls.task ({})",
@@ -111,13 +108,13 @@ fn not_in_task(lua: &Lua, rt: &Runtime, name: &str) -> mlua::Result<()> {
 }
 
 fn sleep_method(lua: &Lua) -> mlua::Result<Function> {
-    let twin = lua.create_async_function(|lua, s: Option<f64>| async move {
+    let twin = surface::async_function(lua, "loop.sleep", |lua, s: Option<f64>| async move {
         let rt = Runtime::get(&lua)?;
         sleep(&rt, s).await;
         Ok(())
     })?;
-    let sync = lua.create_function(move |lua, s: Option<f64>| {
-        seconds(Some(s.unwrap_or(0.0)), "loop.sleep")?;
+    surface::function(lua, "loop.sleep", move |lua, s: Option<f64>| {
+        seconds_arg(Some(s.unwrap_or(0.0)), 1, "loop.sleep")?;
         let rt = Runtime::get(lua)?;
         match locate(lua, &rt) {
             Where::Task => go_async(lua, &twin, s),
@@ -127,8 +124,7 @@ fn sleep_method(lua: &Lua) -> mlua::Result<Function> {
             }
             Where::Foreign => Err(foreign_error("loop.sleep")),
         }
-    })?;
-    wrap(lua, sync)
+    })
 }
 
 /// Sleeps `s` seconds; 0 (or none) yields once to the other ready tasks.
@@ -172,67 +168,66 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     let weak = Rc::downgrade(&rt);
     t.set(
         "spawn",
-        lua.create_function(move |lua, (f, args): (Value, MultiValue)| {
-            if !callable(&f) {
-                return Err(mlua::Error::runtime(format!(
-                    "bad argument #1 to 'spawn' (function expected, got {})",
-                    f.type_name()
-                )));
-            }
-            let rt = weak
-                .upgrade()
-                .ok_or_else(|| mlua::Error::runtime("loop is shut down"))?;
-            let mut args = args;
-            args.push_front(f);
-            let shared =
-                rt.exec
-                    .spawn_lua(weak.clone(), lua, wrapper.clone(), args, OnError::Raise)?;
-            Ok(Task(shared))
-        })?,
+        surface::function(
+            lua,
+            "loop.spawn",
+            move |lua, (f, args): (Value, MultiValue)| {
+                if !callable(&f) {
+                    return Err(surface::bad_argument(
+                        1,
+                        "loop.spawn",
+                        format_args!("function expected, got {}", surface::type_name(&f)),
+                    ));
+                }
+                let rt = weak
+                    .upgrade()
+                    .ok_or_else(|| mlua::Error::runtime("loop.spawn: the loop is shut down"))?;
+                let mut args = args;
+                args.push_front(f);
+                let shared =
+                    rt.exec
+                        .spawn_lua(weak.clone(), lua, wrapper.clone(), args, OnError::Raise)?;
+                Ok(Task(shared))
+            },
+        )?,
     )?;
-    // run and step hand a failed task's error back as a value; their Lua
-    // wrappers raise it unchanged (a string keeps being a string).
+    // A failed task that nobody joins raises its error out of run and step,
+    // unchanged (see surface: a table stays that table).
     let r = rt.clone();
-    let run = lua.create_function(move |lua, ()| {
+    let run = surface::function(lua, "loop.run", move |lua, ()| {
         not_in_task(lua, &r, "run")?;
         while r.exec.count() > 0 {
-            if let Some(e) = r.turn_for_tasks(None)? {
-                return Ok((Value::Nil, e));
-            }
+            r.turn_for_tasks(None)?;
         }
-        Ok((Value::Boolean(true), Value::Nil))
+        Ok(true)
     })?;
     let r = rt.clone();
-    let step = lua.create_function(move |lua, timeout: Option<f64>| {
+    let step = surface::function(lua, "loop.step", move |lua, timeout: Option<f64>| {
         not_in_task(lua, &r, "step")?;
-        let wait = seconds(timeout, "loop.step")?;
+        let wait = seconds_arg(timeout, 1, "loop.step")?;
         if r.exec.count() == 0 && r.timeout().is_none() {
-            return Ok((Value::Integer(0), Value::Nil));
+            return Ok(0);
         }
-        if let Some(e) = r.turn_for_tasks(wait)? {
-            return Ok((Value::Nil, e));
-        }
-        Ok((Value::Integer(r.exec.count() as i64), Value::Nil))
+        r.turn_for_tasks(wait)?;
+        Ok(r.exec.count() as i64)
     })?;
-    let (run, step): (Function, Function) = lua
-        .load(
-            r#"local run, step, error = ...
-            return function() local ok, e = run() if ok == nil then error(e, 0) end return ok end,
-                   function(t) local n, e = step(t) if n == nil then error(e, 0) end return n end"#,
-        )
-        .set_name("=tls.loop")
-        .call((run, step, lua.globals().get::<Function>("error")?))?;
     t.set("run", run)?;
     t.set("step", step)?;
     t.set("sleep", sleep_method(lua)?)?;
     let r = rt.clone();
-    t.set("fd", lua.create_function(move |_, ()| Ok(r.reactor.fd()))?)?;
+    t.set(
+        "fd",
+        surface::function(lua, "loop.fd", move |_, ()| Ok(r.reactor.fd()))?,
+    )?;
     let r = rt.clone();
     t.set(
         "timeout",
-        lua.create_function(move |_, ()| Ok(r.timeout()))?,
+        surface::function(lua, "loop.timeout", move |_, ()| Ok(r.timeout()))?,
     )?;
     let r = rt.clone();
-    t.set("now", lua.create_function(move |_, ()| Ok(r.now()))?)?;
+    t.set(
+        "now",
+        surface::function(lua, "loop.now", move |_, ()| Ok(r.now()))?,
+    )?;
     Ok(t)
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod dns_module;
 pub(crate) mod loop_module;
+pub(crate) mod surface;
 pub(crate) mod tcp_module;
 pub(crate) mod tls_module;
 pub(crate) mod udp_module;

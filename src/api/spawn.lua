@@ -1,9 +1,10 @@
--- The body of every task: runs f(...) under xpcall so a failure carries its
--- traceback. Table error values are kept as they are.
-local xpcall, traceback, type, tostring = xpcall, debug.traceback, type, tostring
+-- The body of every task: runs f(...) under xpcall so a failure message
+-- carries its traceback. Other error values (tables, numbers, nil) are
+-- kept as they are.
+local xpcall, traceback, type = xpcall, debug.traceback, type
 local function handler(e)
-  if type(e) == "table" then return e end
-  return traceback(tostring(e), 2)
+  if type(e) ~= "string" then return e end
+  return traceback(e, 2)
 end
 -- Lua 5.1's xpcall passes no arguments and cannot be yielded across: run
 -- f directly there; the loop adds the traceback of a failure itself.

@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use mlua::{Function, Lua, MultiValue, Table, Value};
 
+use super::surface;
 use crate::dns::addr::{parse_ip, Family};
 use crate::dns::resolver::{self, service_port, Start};
 use crate::dns::services::Proto;
@@ -15,7 +16,7 @@ use crate::net::listener::{listen, MakeTransport, Protocol};
 use crate::net::options::TcpOptions;
 use crate::net::socket::Endpoint;
 use crate::net::tcp::TcpTransport;
-use crate::runtime::context::{block_on, foreign_error, go_async, locate, wrap, Where};
+use crate::runtime::context::{block_on, foreign_error, go_async, locate, Where};
 use crate::runtime::Runtime;
 use crate::stream::core::failure;
 use crate::stream::ios::Ios;
@@ -184,8 +185,8 @@ fn listen_error(fname: &str, e: NetError) -> NetError {
     NetError::new(e.code, format!("{fname}: {}", e.message))
 }
 
-fn opts_arg(v: Option<Table>, fname: &str) -> mlua::Result<TcpOptions> {
-    TcpOptions::from_lua(v.as_ref(), fname, &[])
+fn opts_arg(v: Option<Table>, arg: usize, fname: &str) -> mlua::Result<TcpOptions> {
+    TcpOptions::from_lua(v.as_ref(), arg, fname, &[])
 }
 
 fn serve_function(lua: &Lua) -> mlua::Result<Function> {
@@ -211,16 +212,17 @@ pub(crate) fn listen_common(
     proto: Protocol,
 ) -> mlua::Result<MultiValue> {
     let Value::Function(handler) = handler else {
-        return Err(mlua::Error::runtime(format!(
-            "bad argument #3 to '{fname}' (function expected, got {})",
-            handler.type_name()
-        )));
+        return Err(surface::bad_argument(
+            3,
+            fname,
+            format_args!("function expected, got {}", surface::type_name(&handler)),
+        ));
     };
     let rt = Runtime::get(lua)?;
     // `unix:/path` and `unix:@name` listen on a Unix socket; `port` is ignored.
     if let Some(rest) = host.trim().strip_prefix("unix:") {
-        let ep = crate::net::unix::parse(rest)
-            .map_err(|why| mlua::Error::runtime(format!("bad argument #1 to '{fname}' ({why})")))?;
+        let ep =
+            crate::net::unix::parse(rest).map_err(|why| surface::bad_argument(1, fname, why))?;
         return listen_at(lua, &rt, ep, handler, opts, proto);
     }
     let ip = match listen_ip_now(&rt, host) {
@@ -277,34 +279,46 @@ fn listen_at(
 pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
 
-    let twin = lua.create_async_function(|lua, (to, opts): (Value, Option<Table>)| async move {
-        let rt = Runtime::get(&lua)?;
-        let to = addr::endpoint_from_lua(&to, 1, "connecta")?;
-        let opts = opts_arg(opts, "tcp.connecta")?;
-        connect_ios(&lua, &rt, &to, &opts).await
-    })?;
-    let connecta = lua.create_function(move |lua, (to, opts): (Value, Option<Table>)| {
-        let addr = addr::endpoint_from_lua(&to, 1, "connecta")?;
-        let o = opts_arg(opts.clone(), "tcp.connecta")?;
-        let args = MultiValue::from_iter([to, opts.map_or(Value::Nil, Value::Table)]);
-        dispatch_connect(lua, &twin, args, "tcp.connecta", |rt| {
-            block_on(rt, connect_ios(lua, rt, &addr, &o))?
-        })
-    })?;
-    t.set("connecta", wrap(lua, connecta)?)?;
+    let twin = surface::async_function(
+        lua,
+        "tcp.connecta",
+        |lua, (to, opts): (Value, Option<Table>)| async move {
+            let rt = Runtime::get(&lua)?;
+            let to = addr::endpoint_from_lua(&to, 1, "tcp.connecta")?;
+            let opts = opts_arg(opts, 2, "tcp.connecta")?;
+            connect_ios(&lua, &rt, &to, &opts).await
+        },
+    )?;
+    let connecta = surface::function(
+        lua,
+        "tcp.connecta",
+        move |lua, (to, opts): (Value, Option<Table>)| {
+            let addr = addr::endpoint_from_lua(&to, 1, "tcp.connecta")?;
+            let o = opts_arg(opts.clone(), 2, "tcp.connecta")?;
+            let args = MultiValue::from_iter([to, opts.map_or(Value::Nil, Value::Table)]);
+            dispatch_connect(lua, &twin, args, "tcp.connecta", |rt| {
+                block_on(rt, connect_ios(lua, rt, &addr, &o))?
+            })
+        },
+    )?;
+    t.set("connecta", connecta)?;
 
-    let twin = lua.create_async_function(
+    let twin = surface::async_function(
+        lua,
+        "tcp.connect",
         |lua, (host, port, opts): (String, Value, Option<Table>)| async move {
             let rt = Runtime::get(&lua)?;
-            let port = port_arg(&port, 2, "connect")?;
-            let opts = opts_arg(opts, "tcp.connect")?;
+            let port = port_arg(&port, 2, "tcp.connect")?;
+            let opts = opts_arg(opts, 3, "tcp.connect")?;
             connect_host_ios(&lua, &rt, &host, port, &opts).await
         },
     )?;
-    let connect_fn = lua.create_function(
+    let connect_fn = surface::function(
+        lua,
+        "tcp.connect",
         move |lua, (host, port, opts): (String, Value, Option<Table>)| {
-            let p = port_arg(&port, 2, "connect")?;
-            let o = opts_arg(opts.clone(), "tcp.connect")?;
+            let p = port_arg(&port, 2, "tcp.connect")?;
+            let o = opts_arg(opts.clone(), 3, "tcp.connect")?;
             let args = MultiValue::from_iter([
                 Value::String(lua.create_string(&host)?),
                 port,
@@ -315,13 +329,15 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
             })
         },
     )?;
-    t.set("connect", wrap(lua, connect_fn)?)?;
+    t.set("connect", connect_fn)?;
 
-    // Wrapped: a host name that needs DNS continues asynchronously in a task.
-    let listen_fn = lua.create_function(
+    // A host name that needs DNS continues asynchronously in a task.
+    let listen_fn = surface::function(
+        lua,
+        "tcp.listen",
         |lua, (host, port, handler, opts): (String, Value, Value, Option<Table>)| {
-            let port = port_arg(&port, 2, "listen")?;
-            let opts = opts_arg(opts, "tcp.listen")?;
+            let port = port_arg(&port, 2, "tcp.listen")?;
+            let opts = opts_arg(opts, 4, "tcp.listen")?;
             let make: MakeTransport = Box::new(|s| {
                 let kind = if s.is_unix() { "unix" } else { "tcp" };
                 Ok((Box::new(TcpTransport::new(s)), kind))
@@ -333,6 +349,6 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
             listen_common(lua, "tcp.listen", &host, port, handler, opts, proto)
         },
     )?;
-    t.set("listen", wrap(lua, listen_fn)?)?;
+    t.set("listen", listen_fn)?;
     Ok(t)
 }

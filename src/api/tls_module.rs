@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use mlua::{Lua, MultiValue, Table, Value};
 
+use super::surface;
 use super::tcp_module::{dispatch_connect, listen_common, port_arg};
 use crate::error::NetError;
 use crate::net::addr;
@@ -15,7 +16,7 @@ use crate::net::connect::{connect_endpoint, connect_host, Connected};
 use crate::net::listener::{MakeTransport, Protocol};
 use crate::net::options::TcpOptions;
 use crate::net::socket::Endpoint;
-use crate::runtime::context::{block_on, wrap};
+use crate::runtime::context::block_on;
 use crate::runtime::deadline::Deadline;
 use crate::runtime::Runtime;
 use crate::stream::core::{failure, Step};
@@ -32,8 +33,13 @@ enum Target {
 }
 
 /// The TCP keys of a TLS `opts` (the TLS keys were checked by `tls_arg`).
-fn tcp_opts(opts: &Value, fname: &str) -> mlua::Result<TcpOptions> {
-    TcpOptions::from_lua(tcp_options(opts)?.as_ref(), fname, crate::tls::TLS_KEYS)
+fn tcp_opts(opts: &Value, arg: usize, fname: &str) -> mlua::Result<TcpOptions> {
+    TcpOptions::from_lua(
+        tcp_options(opts)?.as_ref(),
+        arg,
+        fname,
+        crate::tls::TLS_KEYS,
+    )
 }
 
 /// Connects, wraps in TLS and completes the handshake within `timeout`.
@@ -94,48 +100,58 @@ async fn connect_tls(
 fn hostname_arg(v: &Value, arg: usize, fname: &str) -> mlua::Result<String> {
     match v {
         Value::String(s) => Ok(s.to_str()?.to_string()),
-        other => Err(mlua::Error::runtime(format!(
-            "bad argument #{arg} to '{fname}' (host name expected, got {})",
-            other.type_name()
-        ))),
+        other => Err(surface::bad_argument(
+            arg,
+            fname,
+            format_args!("host name expected, got {}", surface::type_name(other)),
+        )),
     }
 }
 
 pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
 
-    let twin =
-        lua.create_async_function(|lua, (to, host, opts): (Value, Value, Value)| async move {
+    let twin = surface::async_function(
+        lua,
+        "tls.connecta",
+        |lua, (to, host, opts): (Value, Value, Value)| async move {
             let rt = Runtime::get(&lua)?;
-            let target = Target::Addr(addr::endpoint_from_lua(&to, 1, "connecta")?);
-            let host = hostname_arg(&host, 2, "connecta")?;
-            let arg = tls_arg(&opts, "opts")?;
-            let tcp = tcp_opts(&opts, "tls.connecta")?;
+            let target = Target::Addr(addr::endpoint_from_lua(&to, 1, "tls.connecta")?);
+            let host = hostname_arg(&host, 2, "tls.connecta")?;
+            let arg = tls_arg(&opts, 3, "tls.connecta")?;
+            let tcp = tcp_opts(&opts, 3, "tls.connecta")?;
             connect_tls(&lua, &rt, &target, &host, &arg, &tcp).await
-        })?;
-    let connecta = lua.create_function(move |lua, (to, host, opts): (Value, Value, Value)| {
-        let target = Target::Addr(addr::endpoint_from_lua(&to, 1, "connecta")?);
-        let hostname = hostname_arg(&host, 2, "connecta")?;
-        let arg = tls_arg(&opts, "opts")?;
-        let tcp = tcp_opts(&opts, "tls.connecta")?;
-        // A bad cafile is reported now, not after a connect.
-        if let Err(e) = arg.config.client() {
-            return failure(lua, e);
-        }
-        let args = MultiValue::from_iter([to, host, opts]);
-        dispatch_connect(lua, &twin, args, "tls.connecta", |rt| {
-            block_on(rt, connect_tls(lua, rt, &target, &hostname, &arg, &tcp))?
-        })
-    })?;
-    t.set("connecta", wrap(lua, connecta)?)?;
+        },
+    )?;
+    let connecta = surface::function(
+        lua,
+        "tls.connecta",
+        move |lua, (to, host, opts): (Value, Value, Value)| {
+            let target = Target::Addr(addr::endpoint_from_lua(&to, 1, "tls.connecta")?);
+            let hostname = hostname_arg(&host, 2, "tls.connecta")?;
+            let arg = tls_arg(&opts, 3, "tls.connecta")?;
+            let tcp = tcp_opts(&opts, 3, "tls.connecta")?;
+            // A bad cafile is reported now, not after a connect.
+            if let Err(e) = arg.config.client() {
+                return failure(lua, e);
+            }
+            let args = MultiValue::from_iter([to, host, opts]);
+            dispatch_connect(lua, &twin, args, "tls.connecta", |rt| {
+                block_on(rt, connect_tls(lua, rt, &target, &hostname, &arg, &tcp))?
+            })
+        },
+    )?;
+    t.set("connecta", connecta)?;
 
-    let twin = lua.create_async_function(
+    let twin = surface::async_function(
+        lua,
+        "tls.connect",
         |lua, (host, port, opts): (Value, Value, Value)| async move {
             let rt = Runtime::get(&lua)?;
-            let host = hostname_arg(&host, 1, "connect")?;
-            let port = port_arg(&port, 2, "connect")?;
-            let arg = tls_arg(&opts, "opts")?;
-            let tcp = tcp_opts(&opts, "tls.connect")?;
+            let host = hostname_arg(&host, 1, "tls.connect")?;
+            let port = port_arg(&port, 2, "tls.connect")?;
+            let arg = tls_arg(&opts, 3, "tls.connect")?;
+            let tcp = tcp_opts(&opts, 3, "tls.connect")?;
             connect_tls(
                 &lua,
                 &rt,
@@ -147,12 +163,14 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
             .await
         },
     )?;
-    let connect_fn =
-        lua.create_function(move |lua, (host, port, opts): (Value, Value, Value)| {
-            let hostname = hostname_arg(&host, 1, "connect")?;
-            let p = port_arg(&port, 2, "connect")?;
-            let arg = tls_arg(&opts, "opts")?;
-            let tcp = tcp_opts(&opts, "tls.connect")?;
+    let connect_fn = surface::function(
+        lua,
+        "tls.connect",
+        move |lua, (host, port, opts): (Value, Value, Value)| {
+            let hostname = hostname_arg(&host, 1, "tls.connect")?;
+            let p = port_arg(&port, 2, "tls.connect")?;
+            let arg = tls_arg(&opts, 3, "tls.connect")?;
+            let tcp = tcp_opts(&opts, 3, "tls.connect")?;
             if let Err(e) = arg.config.client() {
                 return failure(lua, e);
             }
@@ -161,29 +179,36 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
             dispatch_connect(lua, &twin, args, "tls.connect", |rt| {
                 block_on(rt, connect_tls(lua, rt, &target, &hostname, &arg, &tcp))?
             })
-        })?;
-    t.set("connect", wrap(lua, connect_fn)?)?;
+        },
+    )?;
+    t.set("connect", connect_fn)?;
 
-    // Wrapped: a host name that needs DNS continues asynchronously in a task.
-    let listen_fn = lua.create_function(
+    // A host name that needs DNS continues asynchronously in a task.
+    let listen_fn = surface::function(
+        lua,
+        "tls.listen",
         |lua, (host, port, handler, opts): (String, Value, Value, Value)| {
-            let port = port_arg(&port, 2, "listen")?;
+            let port = port_arg(&port, 2, "tls.listen")?;
             if opts.is_nil() {
-                return Err(mlua::Error::runtime(
-                    "bad argument #4 to 'listen' (options with cert and key expected)",
+                return Err(surface::bad_argument(
+                    4,
+                    "tls.listen",
+                    "options with cert and key expected, got nil",
                 ));
             }
-            let arg = tls_arg(&opts, "opts")?;
+            let arg = tls_arg(&opts, 4, "tls.listen")?;
             if arg.config.options().server_certs().is_empty() {
-                return Err(mlua::Error::runtime(
-                    "tls.listen: options need 'cert' and 'key' (or 'certs')",
+                return Err(surface::bad_argument(
+                    4,
+                    "tls.listen",
+                    "options need 'cert' and 'key' (or 'certs')",
                 ));
             }
             // Build now, so an unreadable key fails here and not per client.
             if let Err(e) = arg.config.server() {
                 return failure(lua, e);
             }
-            let tcp = tcp_opts(&opts, "tls.listen")?;
+            let tcp = tcp_opts(&opts, 4, "tls.listen")?;
             let handshake = Some(arg.timeout.unwrap_or(SERVER_HANDSHAKE_TIMEOUT));
             let config = arg.config.clone();
             let make: MakeTransport = Box::new(move |s| {
@@ -204,11 +229,13 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
             )
         },
     )?;
-    t.set("listen", wrap(lua, listen_fn)?)?;
+    t.set("listen", listen_fn)?;
 
     t.set(
         "config",
-        lua.create_function(|lua, opts: Option<Table>| new_config(lua, opts))?,
+        surface::function(lua, "tls.config", |lua, opts: Option<Table>| {
+            new_config(lua, opts)
+        })?,
     )?;
     Ok(t)
 }

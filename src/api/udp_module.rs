@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use mlua::{Function, LightUserData, Lua, MetaMethod, MultiValue, Table, UserData, Value};
 use smallvec::SmallVec;
 
+use super::surface;
 use super::tcp_module::{dispatch_connect, port_arg_for};
 use crate::dns::addr::{parse_ip, socket_addr, Family};
 use crate::dns::resolver;
@@ -22,7 +23,7 @@ use crate::dns::services::Proto;
 use crate::error::{NetError, NetResult};
 use crate::net::addr;
 use crate::net::udp::{Multicast, Received, UdpOptions, UdpSock, MAX_DATAGRAM};
-use crate::runtime::context::{block_on, foreign_error, locate, wrap, Where};
+use crate::runtime::context::{block_on, foreign_error, locate, Where};
 use crate::runtime::deadline::{seconds, Deadline};
 use crate::runtime::timer::TimerKey;
 use crate::runtime::Runtime;
@@ -321,10 +322,14 @@ fn timeout_arg(v: &Value, fname: &str) -> mlua::Result<Option<Option<Duration>>>
     };
     match v {
         Value::Nil => Ok(None),
-        Value::Integer(i) => seconds(Some(*i as f64), fname).map(Some),
-        Value::Number(n) if !n.is_nan() && *n >= 0.0 => seconds(Some(*n), fname).map(Some),
+        Value::Integer(i) => secs(Some(*i as f64), 1, fname).map(Some),
+        Value::Number(n) if !n.is_nan() && *n >= 0.0 => secs(Some(*n), 1, fname).map(Some),
         _ => Err(bad()),
     }
+}
+
+fn secs(v: Option<f64>, n: usize, fname: &str) -> mlua::Result<Option<Duration>> {
+    seconds(v).map_err(|why| surface::bad_argument(n, fname, why))
 }
 
 fn data_arg(v: &Value, fname: &str) -> mlua::Result<mlua::LuaString> {
@@ -352,66 +357,9 @@ impl UserData for Udp {
     }
 
     fn add_methods<M: mlua::UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("_recv", |lua, s, t: Value| {
-            let timeout = timeout_arg(&t, "s:recv")?.unwrap_or(s.timeout.get());
-            s.run(lua, Op::Recv, timeout, || wait_result(lua, t.clone()))
-        });
-        m.add_method("_send", |lua, s, d: Value| {
-            let data = data_arg(&d, "s:send")?;
-            let bytes = data.as_bytes();
-            let op = Op::Send(&bytes, None);
-            s.run(lua, op, s.timeout.get(), || wait_result(lua, d.clone()))
-        });
-        m.add_method("_sendto", |lua, s, (d, to): (Value, Value)| {
-            let data = data_arg(&d, "s:sendto")?;
-            let addr = addr::from_lua(&to, 2, "s:sendto")?;
-            let bytes = data.as_bytes();
-            let op = Op::Send(&bytes, Some(addr));
-            s.run(lua, op, s.timeout.get(), || {
-                wait_result(lua, (d.clone(), to.clone()))
-            })
-        });
-        m.add_method("close", |_, s, ()| {
-            s.close();
-            Ok(true)
-        });
         m.add_meta_method("__close", |_, s, _: MultiValue| {
             s.close();
             Ok(())
-        });
-        m.add_method("settimeout", |_, s, t: Value| {
-            s.timeout.set(timeout_arg(&t, "s:settimeout")?.flatten());
-            Ok(true)
-        });
-        m.add_method("getsockname", |lua, s, ()| {
-            if s.sock.borrow().is_none() {
-                return failure(
-                    lua,
-                    NetError::new("closed", "s:getsockname: socket is closed"),
-                );
-            }
-            Ok(MultiValue::from_iter([Value::Table(addr::to_lua(
-                lua, s.local,
-            )?)]))
-        });
-        m.add_method("getpeername", |lua, s, ()| {
-            let peer = match s.sock.borrow().as_ref() {
-                None => Err(NetError::new("closed", "s:getpeername: socket is closed")),
-                Some(u) => u.peer.ok_or_else(|| {
-                    NetError::new("notconnected", format!("{} is not connected", s.what()))
-                }),
-            };
-            match peer {
-                Ok(p) => Ok(MultiValue::from_iter([Value::Table(addr::to_lua(lua, p)?)])),
-                Err(e) => failure(lua, e),
-            }
-        });
-        m.add_method("getfd", |_, s, ()| {
-            use std::os::fd::AsRawFd;
-            Ok(s.sock
-                .borrow()
-                .as_ref()
-                .map_or(-1, |u| u.socket.as_raw_fd()))
         });
         m.add_meta_method(MetaMethod::ToString, |_, s, ()| {
             let state = if s.sock.borrow().is_none() {
@@ -430,10 +378,106 @@ impl Drop for Udp {
     }
 }
 
-/// The methods table: the waiting methods' wrappers; mlua adds the plain
-/// methods to this same table.
+/// A plain method behind `waiting.lua`: errors come back as `RAISE, value`.
+fn plain<A, F>(lua: &Lua, name: &'static str, f: F) -> mlua::Result<Function>
+where
+    A: mlua::FromLuaMulti,
+    F: Fn(&Lua, &Udp, A) -> mlua::Result<MultiValue> + 'static,
+{
+    lua.create_function(move |lua, mut args: MultiValue| {
+        let receiver = args.pop_front();
+        let r = surface::this::<Udp>(name, receiver.as_ref()).and_then(|s| {
+            let a = A::from_lua_args(args, 1, Some(name), lua)?;
+            f(lua, &s, a)
+        });
+        Ok(surface::settle(lua, r))
+    })
+}
+
+/// The methods table (`__index`).
 fn methods(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
+    t.set(
+        "_recv",
+        plain(lua, "s:recv", |lua, s, t: Value| {
+            let timeout = timeout_arg(&t, "s:recv")?.unwrap_or(s.timeout.get());
+            s.run(lua, Op::Recv, timeout, || wait_result(lua, t.clone()))
+        })?,
+    )?;
+    t.set(
+        "_send",
+        plain(lua, "s:send", |lua, s, d: Value| {
+            let data = data_arg(&d, "s:send")?;
+            let bytes = data.as_bytes();
+            let op = Op::Send(&bytes, None);
+            s.run(lua, op, s.timeout.get(), || wait_result(lua, d.clone()))
+        })?,
+    )?;
+    t.set(
+        "_sendto",
+        plain(lua, "s:sendto", |lua, s, (d, to): (Value, Value)| {
+            let data = data_arg(&d, "s:sendto")?;
+            let addr = addr::from_lua(&to, 2, "s:sendto")?;
+            let bytes = data.as_bytes();
+            let op = Op::Send(&bytes, Some(addr));
+            s.run(lua, op, s.timeout.get(), || {
+                wait_result(lua, (d.clone(), to.clone()))
+            })
+        })?,
+    )?;
+    t.set(
+        "close",
+        surface::method(lua, "s:close", |_, s: &Udp, ()| {
+            s.close();
+            Ok(true)
+        })?,
+    )?;
+    t.set(
+        "settimeout",
+        surface::method(lua, "s:settimeout", |_, s: &Udp, t: Value| {
+            s.timeout.set(timeout_arg(&t, "s:settimeout")?.flatten());
+            Ok(true)
+        })?,
+    )?;
+    t.set(
+        "getsockname",
+        surface::method(lua, "s:getsockname", |lua, s: &Udp, ()| {
+            if s.sock.borrow().is_none() {
+                return failure(
+                    lua,
+                    NetError::new("closed", "s:getsockname: socket is closed"),
+                );
+            }
+            Ok(MultiValue::from_iter([Value::Table(addr::to_lua(
+                lua, s.local,
+            )?)]))
+        })?,
+    )?;
+    t.set(
+        "getpeername",
+        surface::method(lua, "s:getpeername", |lua, s: &Udp, ()| {
+            let peer = match s.sock.borrow().as_ref() {
+                None => Err(NetError::new("closed", "s:getpeername: socket is closed")),
+                Some(u) => u.peer.ok_or_else(|| {
+                    NetError::new("notconnected", format!("{} is not connected", s.what()))
+                }),
+            };
+            match peer {
+                Ok(p) => Ok(MultiValue::from_iter([Value::Table(addr::to_lua(lua, p)?)])),
+                Err(e) => failure(lua, e),
+            }
+        })?,
+    )?;
+    t.set(
+        "getfd",
+        surface::method(lua, "s:getfd", |_, s: &Udp, ()| {
+            use std::os::fd::AsRawFd;
+            Ok(s.sock
+                .borrow()
+                .as_ref()
+                .map_or(-1, |u| u.socket.as_raw_fd()))
+        })?,
+    )?;
     let make: Function = lua
         .load(include_str!("../stream/waiting.lua"))
         .set_name("=tls.udp")
@@ -441,6 +485,7 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             Value::LightUserData(wait_marker()),
             Value::LightUserData(self_marker()),
             Value::LightUserData(Lua::poll_pending()),
+            Value::LightUserData(surface::raise_marker()),
             &t,
             "s",
         ))?;
@@ -492,8 +537,10 @@ fn options(t: Option<&Table>, fname: &str) -> mlua::Result<UdpOptions> {
             "timeout" => {
                 o.timeout = match &v {
                     Value::Nil => None,
-                    Value::Integer(i) => seconds(Some(*i as f64), fname)?,
-                    Value::Number(n) => seconds(Some(*n), fname)?,
+                    Value::Integer(i) => {
+                        seconds(Some(*i as f64)).map_err(|why| bad("timeout", &why))?
+                    }
+                    Value::Number(n) => seconds(Some(*n)).map_err(|why| bad("timeout", &why))?,
                     _ => return Err(bad("timeout", "must be a number of seconds")),
                 }
             }
@@ -631,13 +678,19 @@ type HostArgs = (String, Value, Option<Table>);
 pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
 
-    let twin = lua.create_async_function(|lua, (host, port, opts): HostArgs| async move {
-        let rt = Runtime::get(&lua)?;
-        let port = port_arg_for(&port, 2, "udp.bind", Proto::Udp)?;
-        let o = options(opts.as_ref(), "udp.bind")?;
-        open_host(&lua, &rt, "udp.bind", &host, port, false, &o).await
-    })?;
-    let bind = lua.create_function(
+    let twin = surface::async_function(
+        lua,
+        "udp.bind",
+        |lua, (host, port, opts): HostArgs| async move {
+            let rt = Runtime::get(&lua)?;
+            let port = port_arg_for(&port, 2, "udp.bind", Proto::Udp)?;
+            let o = options(opts.as_ref(), "udp.bind")?;
+            open_host(&lua, &rt, "udp.bind", &host, port, false, &o).await
+        },
+    )?;
+    let bind = surface::function(
+        lua,
+        "udp.bind",
         move |lua, (host, port, opts): (Value, Value, Option<Table>)| {
             let Value::String(h) = &host else {
                 return Err(mlua::Error::runtime(format!(
@@ -658,44 +711,52 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
             })
         },
     )?;
-    t.set("bind", wrap(lua, bind)?)?;
+    t.set("bind", bind)?;
 
-    let twin = lua.create_async_function(|lua, (host, port, opts): HostArgs| async move {
-        let rt = Runtime::get(&lua)?;
-        let port = port_arg_for(&port, 2, "udp.connect", Proto::Udp)?;
-        let o = options(opts.as_ref(), "udp.connect")?;
-        open_host(&lua, &rt, "udp.connect", &host, port, true, &o).await
-    })?;
-    let connect = lua.create_function(move |lua, (to, b, c): (Value, Value, Value)| {
-        let rt = Runtime::get(lua)?;
-        let opts_of = |v: &Value, n: usize| match v {
-            Value::Nil => Ok(None),
-            Value::Table(t) => Ok(Some(t.clone())),
-            other => Err(mlua::Error::runtime(format!(
-                "bad argument #{n} to 'udp.connect' (options table expected, got {})",
-                lua_type(other)
-            ))),
-        };
-        // connect(host, port [, opts]) when a port follows; else connect(addr [, opts]).
-        if let (Value::String(h), Value::Integer(_) | Value::Number(_) | Value::String(_)) =
-            (&to, &b)
-        {
-            let h = h.to_str()?.to_string();
-            let p = port_arg_for(&b, 2, "udp.connect", Proto::Udp)?;
-            let opts = opts_of(&c, 3)?;
+    let twin = surface::async_function(
+        lua,
+        "udp.connect",
+        |lua, (host, port, opts): HostArgs| async move {
+            let rt = Runtime::get(&lua)?;
+            let port = port_arg_for(&port, 2, "udp.connect", Proto::Udp)?;
             let o = options(opts.as_ref(), "udp.connect")?;
-            if let Some(a) = literal(&h, p) {
-                return open(lua, &rt, unspecified(&a), Some(a), &o);
+            open_host(&lua, &rt, "udp.connect", &host, port, true, &o).await
+        },
+    )?;
+    let connect = surface::function(
+        lua,
+        "udp.connect",
+        move |lua, (to, b, c): (Value, Value, Value)| {
+            let rt = Runtime::get(lua)?;
+            let opts_of = |v: &Value, n: usize| match v {
+                Value::Nil => Ok(None),
+                Value::Table(t) => Ok(Some(t.clone())),
+                other => Err(mlua::Error::runtime(format!(
+                    "bad argument #{n} to 'udp.connect' (options table expected, got {})",
+                    lua_type(other)
+                ))),
+            };
+            // connect(host, port [, opts]) when a port follows; else connect(addr [, opts]).
+            if let (Value::String(h), Value::Integer(_) | Value::Number(_) | Value::String(_)) =
+                (&to, &b)
+            {
+                let h = h.to_str()?.to_string();
+                let p = port_arg_for(&b, 2, "udp.connect", Proto::Udp)?;
+                let opts = opts_of(&c, 3)?;
+                let o = options(opts.as_ref(), "udp.connect")?;
+                if let Some(a) = literal(&h, p) {
+                    return open(lua, &rt, unspecified(&a), Some(a), &o);
+                }
+                let args = MultiValue::from_iter([to, b, opts.map_or(Value::Nil, Value::Table)]);
+                return dispatch_connect(lua, &twin, args, "udp.connect", |rt| {
+                    block_on(rt, open_host(lua, rt, "udp.connect", &h, p, true, &o))?
+                });
             }
-            let args = MultiValue::from_iter([to, b, opts.map_or(Value::Nil, Value::Table)]);
-            return dispatch_connect(lua, &twin, args, "udp.connect", |rt| {
-                block_on(rt, open_host(lua, rt, "udp.connect", &h, p, true, &o))?
-            });
-        }
-        let a = addr::from_lua(&to, 1, "udp.connect")?;
-        let o = options(opts_of(&b, 2)?.as_ref(), "udp.connect")?;
-        open(lua, &rt, unspecified(&a), Some(a), &o)
-    })?;
-    t.set("connect", wrap(lua, connect)?)?;
+            let a = addr::from_lua(&to, 1, "udp.connect")?;
+            let o = options(opts_of(&b, 2)?.as_ref(), "udp.connect")?;
+            open(lua, &rt, unspecified(&a), Some(a), &o)
+        },
+    )?;
+    t.set("connect", connect)?;
     Ok(t)
 }

@@ -83,9 +83,7 @@ impl Settings {
                 self.ndots = Some(n);
                 Ok(())
             }
-            _ => Err(format!(
-                "dns.config: bad 'ndots': {n} is not in 0..{MAX_NDOTS}"
-            )),
+            _ => Err(format!("option 'ndots': {n} is not in 0..{MAX_NDOTS}")),
         }
     }
 }

@@ -44,7 +44,10 @@ pub(crate) fn from_lua(v: &Value, arg: usize, fname: &str) -> mlua::Result<Socke
             let port = u16::try_from(port).map_err(|_| bad(format!("port {port} out of range")))?;
             Ok(SocketAddr::new(ip, port))
         }
-        other => Err(bad(format!("address expected, got {}", other.type_name()))),
+        other => Err(bad(format!(
+            "address expected, got {}",
+            crate::api::surface::type_name(other)
+        ))),
     }
 }
 

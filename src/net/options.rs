@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use mlua::{Table, Value};
 
+use crate::api::surface::{bad_argument, type_name};
 use crate::runtime::deadline::seconds;
 use crate::stream::core::DEFAULT_MAX_LINE;
 
@@ -33,20 +34,33 @@ impl Default for TcpOptions {
 }
 
 impl TcpOptions {
-    /// Reads the TCP keys of `t`; any other key must be in `also`, or it raises.
-    pub(crate) fn from_lua(t: Option<&Table>, fname: &str, also: &[&str]) -> mlua::Result<Self> {
+    /// Reads the TCP keys of `t`, argument `arg` of `fname`; any other key
+    /// must be in `also`, or it raises.
+    pub(crate) fn from_lua(
+        t: Option<&Table>,
+        arg: usize,
+        fname: &str,
+        also: &[&str],
+    ) -> mlua::Result<Self> {
         let mut o = Self::default();
         let Some(t) = t else { return Ok(o) };
-        let bad = |k: &str, why: &str| mlua::Error::runtime(format!("{fname}: option '{k}' {why}"));
+        let bad = |k: &str, why: &str, v: &Value| {
+            bad_argument(
+                arg,
+                fname,
+                format_args!("option '{k}': {why} expected, got {}", type_name(v)),
+            )
+        };
         for pair in t.pairs::<Value, Value>() {
             let (k, v) = pair?;
             let key = match &k {
                 Value::String(s) => s.to_string_lossy(),
                 other => {
-                    return Err(mlua::Error::runtime(format!(
-                        "{fname}: option keys must be strings, got {}",
-                        other.type_name()
-                    )))
+                    return Err(bad_argument(
+                        arg,
+                        fname,
+                        format_args!("option names are strings, got {}", type_name(other)),
+                    ))
                 }
             };
             match key.as_str() {
@@ -55,34 +69,37 @@ impl TcpOptions {
                         Value::Nil => None,
                         Value::Integer(i) => Some(i as f64),
                         Value::Number(n) => Some(n),
-                        _ => return Err(bad("timeout", "must be a number of seconds")),
+                        _ => return Err(bad("timeout", "number of seconds", &v)),
                     };
-                    o.timeout = seconds(s, fname)?;
+                    o.timeout = seconds(s).map_err(|why| {
+                        bad_argument(arg, fname, format_args!("option 'timeout': {why}"))
+                    })?;
                 }
                 "nodelay" => {
-                    o.nodelay = boolean(&v).ok_or_else(|| bad("nodelay", "must be a boolean"))?
+                    o.nodelay = boolean(&v).ok_or_else(|| bad("nodelay", "boolean", &v))?
                 }
                 "reuseport" => {
-                    o.reuseport =
-                        boolean(&v).ok_or_else(|| bad("reuseport", "must be a boolean"))?
+                    o.reuseport = boolean(&v).ok_or_else(|| bad("reuseport", "boolean", &v))?
                 }
                 "backlog" => {
                     o.backlog = integer(&v)
                         .and_then(|n| i32::try_from(n).ok())
                         .filter(|n| *n > 0)
-                        .ok_or_else(|| bad("backlog", "must be a positive integer"))?
+                        .ok_or_else(|| bad("backlog", "positive integer", &v))?
                 }
                 "maxline" => {
                     o.max_line = integer(&v)
                         .and_then(|n| usize::try_from(n).ok())
                         .filter(|n| *n > 0)
-                        .ok_or_else(|| bad("maxline", "must be a positive integer"))?
+                        .ok_or_else(|| bad("maxline", "positive integer", &v))?
                 }
                 k if also.contains(&k) => {}
                 k => {
-                    return Err(mlua::Error::runtime(format!(
-                        "{fname}: unknown option '{k}'"
-                    )))
+                    return Err(bad_argument(
+                        arg,
+                        fname,
+                        format_args!("unknown option '{k}'"),
+                    ))
                 }
             }
         }

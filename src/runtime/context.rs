@@ -86,19 +86,3 @@ pub(crate) fn go_async(
     out.push_front(Value::LightUserData(pending_marker()));
     Ok(out)
 }
-
-/// Wraps a sync method so that `PENDING, f, args...` becomes `f(args...)`.
-pub(crate) fn wrap(lua: &Lua, sync: Function) -> mlua::Result<Function> {
-    let maker: Function = match lua.named_registry_value::<Option<Function>>("tls.wrap")? {
-        Some(f) => f,
-        None => {
-            let f: Function = lua
-                .load(include_str!("wrap.lua"))
-                .set_name("=tls.wrap")
-                .call(Value::LightUserData(pending_marker()))?;
-            lua.set_named_registry_value("tls.wrap", &f)?;
-            f
-        }
-    };
-    maker.call(sync)
-}

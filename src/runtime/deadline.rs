@@ -73,16 +73,23 @@ impl Drop for Deadline {
 }
 
 /// Converts a Lua timeout in seconds (`nil`: none) to a duration; negative,
-/// NaN or absurd values are misuse.
-pub(crate) fn seconds(value: Option<f64>, what: &str) -> mlua::Result<Option<Duration>> {
+/// NaN or absurd values are misuse, and the error says why.
+pub(crate) fn seconds(value: Option<f64>) -> Result<Option<Duration>, String> {
     match value {
         None => Ok(None),
         Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(
             Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX),
         )),
         Some(s) if s == f64::INFINITY => Ok(None),
-        Some(s) => Err(mlua::Error::runtime(format!(
-            "{what}: timeout must be a non-negative number of seconds, got {s}"
-        ))),
+        Some(s) => Err(format!("non-negative number of seconds expected, got {s}")),
     }
+}
+
+/// [`seconds`] for argument `n` of `fname`.
+pub(crate) fn seconds_arg(
+    value: Option<f64>,
+    n: usize,
+    fname: &str,
+) -> mlua::Result<Option<Duration>> {
+    seconds(value).map_err(|why| crate::api::surface::bad_argument(n, fname, why))
 }

@@ -104,7 +104,7 @@ pub(crate) enum OnError {
 
 /// `debug.traceback(thread, message)` for a task that ended in `e`.
 fn traceback(thread: &mlua::Thread, e: mlua::Error) -> Value {
-    let text = e.to_string();
+    let text = crate::api::surface::message(&e);
     let lua = thread.weak_lua().try_upgrade();
     let traced = lua.and_then(|lua| {
         let debug: mlua::Table = lua.globals().get("debug").ok()?;
@@ -126,6 +126,8 @@ pub(crate) struct Executor {
     current: Cell<Option<usize>>,
     /// Errors of tasks that nobody was joining, to raise from the driver.
     failures: RefCell<VecDeque<Value>>,
+    /// The failure being raised right now (see `take_failure`).
+    raised: RefCell<Option<Value>>,
 }
 
 impl Executor {
@@ -138,6 +140,7 @@ impl Executor {
             running: RefCell::new(Vec::new()),
             current: Cell::new(None),
             failures: RefCell::new(VecDeque::new()),
+            raised: RefCell::new(None),
         }
     }
 
@@ -270,24 +273,22 @@ impl Executor {
         !self.failures.borrow().is_empty()
     }
 
-    /// The oldest error of an unjoined task, if any.
-    pub(crate) fn take_failure_value(&self) -> Option<Value> {
-        self.failures.borrow_mut().pop_front()
-    }
-
-    /// Raises the oldest error of an unjoined task, if any.
+    /// Raises the oldest error of an unjoined task, if any: the value waits
+    /// in `raised` for the Lua boundary, which raises it unchanged (see
+    /// `api::surface`).
     pub(crate) fn take_failure(&self) -> mlua::Result<()> {
         match self.failures.borrow_mut().pop_front() {
             None => Ok(()),
-            Some(Value::Error(e)) => Err(*e),
-            Some(Value::String(s)) => Err(mlua::Error::runtime(s.to_string_lossy())),
-            // A table error shows through its __tostring, as Lua would.
-            Some(other) => {
-                Err(mlua::Error::runtime(other.to_string().unwrap_or_else(
-                    |_| format!("task failed with {}", other.type_name()),
-                )))
+            Some(v) => {
+                *self.raised.borrow_mut() = Some(v);
+                Err(crate::api::surface::task_failed())
             }
         }
+    }
+
+    /// The error value `take_failure` raised, for the boundary to raise.
+    pub(crate) fn take_raised(&self) -> Option<Value> {
+        self.raised.borrow_mut().take()
     }
 
     /// Live tasks (Lua tasks and listeners).
@@ -329,5 +330,6 @@ impl Executor {
         let slots = std::mem::take(&mut *self.slots.borrow_mut());
         drop(slots);
         self.failures.borrow_mut().clear();
+        self.raised.borrow_mut().take();
     }
 }

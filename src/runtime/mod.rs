@@ -77,14 +77,10 @@ impl Runtime {
     /// A turn for `run()` and `step()`, which wait only on behalf of tasks:
     /// when the first batch ends the last task, nothing is left that an
     /// event could wake, so the turn must not wait (it would wait forever).
-    /// Returns the error value of a failed task nobody joins, as it was
-    /// raised (the caller raises it again in Lua, unchanged).
-    pub(crate) fn turn_for_tasks(
-        &self,
-        max_wait: Option<Duration>,
-    ) -> mlua::Result<Option<mlua::Value>> {
+    /// A failed task nobody joins raises its error, as `turn` does.
+    pub(crate) fn turn_for_tasks(&self, max_wait: Option<Duration>) -> mlua::Result<()> {
         self.turn_inner(max_wait, true)?;
-        Ok(self.exec.take_failure_value())
+        self.exec.take_failure()
     }
 
     fn turn_inner(&self, max_wait: Option<Duration>, tasks_only: bool) -> mlua::Result<()> {

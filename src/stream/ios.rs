@@ -21,9 +21,10 @@ use super::core::{failure, BufMode, Out, Step, Stream};
 use super::format::Format;
 use super::ops::{unit_step, wait, Dir};
 use super::transport::Transport;
+use crate::api::surface::{bad_argument, method, raise_marker, raise_values, type_name};
 use crate::net::options::TcpOptions;
 use crate::runtime::context::{block_on, foreign_error, locate, Where};
-use crate::runtime::deadline::seconds;
+use crate::runtime::deadline::seconds_arg;
 use crate::runtime::reactor::Registration;
 use crate::runtime::Runtime;
 
@@ -52,7 +53,7 @@ fn formats(args: &[Value]) -> mlua::Result<SmallVec<[Format; 4]>> {
     }
     args.iter()
         .enumerate()
-        .map(|(i, v)| Format::from_lua(v, i + 1, "read"))
+        .map(|(i, v)| Format::from_lua(v, i + 1, "ios:read"))
         .collect()
 }
 
@@ -206,7 +207,7 @@ impl Waiting {
                 let waker = rt
                     .exec
                     .current_waker()
-                    .ok_or_else(|| foreign_error(self.name))?;
+                    .ok_or_else(|| foreign_error(&format!("ios:{}", self.name)))?;
                 let mut s = ios.0.borrow_mut();
                 if s.park_task(d, want, &waker, self.name)? {
                     return Out::Fail(s.timeout_error(self.name)).into_lua(lua, marker);
@@ -256,11 +257,7 @@ fn fill_step(_: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<Out>>
     let n = match args.first() {
         Some(Value::Integer(n)) if *n >= 0 => *n as usize,
         Some(Value::Number(n)) if *n >= 0.0 && n.fract() == 0.0 => *n as usize,
-        _ => {
-            return Err(mlua::Error::runtime(
-                "bad argument #1 to 'fill' (non-negative integer expected)",
-            ))
-        }
+        _ => return Err(bad_argument(1, "ios:fill", "non-negative integer expected")),
     };
     s.try_fill(n)
 }
@@ -283,11 +280,11 @@ fn write_first(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<O
     // Check every argument before sending any, so misuse sends nothing.
     for (i, v) in args.iter().enumerate() {
         if !matches!(v, Value::String(_) | Value::Integer(_) | Value::Number(_)) {
-            return Err(mlua::Error::runtime(format!(
-                "bad argument #{} to 'write' (string expected, got {})",
+            return Err(bad_argument(
                 i + 1,
-                v.type_name()
-            )));
+                "ios:write",
+                format_args!("string expected, got {}", type_name(v)),
+            ));
         }
     }
     if s.is_closed() {
@@ -349,13 +346,14 @@ fn handshake_step(_: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out
 /// `lines`; mlua adds the plain methods to this same table.
 fn methods(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    let make: Function = lua
+    let (make, is_ios, bad_self, raise): (Function, Function, Function, Function) = lua
         .load(include_str!("waiting.lua"))
         .set_name("=tls.ios")
         .call((
             Value::LightUserData(wait_marker()),
             Value::LightUserData(self_marker()),
             Value::LightUserData(Lua::poll_pending()),
+            Value::LightUserData(raise_marker()),
             &t,
         ))?;
     for w in WAITING {
@@ -369,8 +367,12 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         .call((
             Value::LightUserData(wait_marker()),
             Value::LightUserData(Lua::poll_pending()),
+            Value::LightUserData(raise_marker()),
             &t,
             t.get::<Function>("read")?,
+            is_ios,
+            bad_self,
+            raise,
         ))?;
     t.set("read", &read)?;
     let lines: Function = lua
@@ -378,7 +380,91 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         .set_name("=tls.ios.lines")
         .call(&read)?;
     t.set("lines", lines)?;
+    plain_methods(lua, &t)?;
     Ok(t)
+}
+
+/// The methods that never wait.
+fn plain_methods(lua: &Lua, t: &Table) -> mlua::Result<()> {
+    t.set(
+        "close",
+        method(lua, "ios:close", |_, ios: &Ios, ()| {
+            ios.0.borrow_mut().close();
+            Ok(true)
+        })?,
+    )?;
+    t.set(
+        "settimeout",
+        method(lua, "ios:settimeout", |_, ios: &Ios, t: Option<f64>| {
+            ios.0.borrow_mut().timeout = seconds_arg(t, 1, "ios:settimeout")?;
+            Ok(true)
+        })?,
+    )?;
+    t.set(
+        "setmaxline",
+        method(lua, "ios:setmaxline", |_, ios: &Ios, n: i64| {
+            let n = usize::try_from(n)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| bad_argument(1, "ios:setmaxline", "positive integer expected"))?;
+            ios.0.borrow_mut().max_line = n;
+            Ok(true)
+        })?,
+    )?;
+    t.set(
+        "setvbuf",
+        method(
+            lua,
+            "ios:setvbuf",
+            |_, ios: &Ios, (mode, size): (String, Option<i64>)| {
+                let mode = match mode.as_str() {
+                    "no" => BufMode::No,
+                    "line" => BufMode::Line,
+                    "full" => BufMode::Full,
+                    other => {
+                        return Err(bad_argument(
+                            1,
+                            "ios:setvbuf",
+                            format_args!("invalid option '{other}'"),
+                        ))
+                    }
+                };
+                let size = size.map(|n| usize::try_from(n).unwrap_or(0));
+                ios.0.borrow_mut().set_vbuf(mode, size);
+                Ok(true)
+            },
+        )?,
+    )?;
+    t.set(
+        "getpeername",
+        method(lua, "ios:getpeername", |lua, ios: &Ios, ()| {
+            addr_result(lua, &ios.0.borrow(), true)
+        })?,
+    )?;
+    t.set(
+        "getsockname",
+        method(lua, "ios:getsockname", |lua, ios: &Ios, ()| {
+            addr_result(lua, &ios.0.borrow(), false)
+        })?,
+    )?;
+    t.set(
+        "info",
+        method(lua, "ios:info", |lua, ios: &Ios, ()| {
+            let s = ios.0.borrow();
+            match s.transport().and_then(|t| t.tls_info()) {
+                Some(info) => crate::tls::info_table(lua, &info).map(Value::Table),
+                None => Ok(Value::Nil),
+            }
+        })?,
+    )?;
+    Ok(())
+}
+
+/// `RAISE, value` as a plain method's `(first, rest)` result.
+fn raised(lua: &Lua, e: mlua::Error) -> (Value, Variadic<Value>) {
+    let mut v = raise_values(lua, e);
+    let first = v.pop_front().unwrap_or(Value::Nil);
+    (first, v.into_iter().collect())
 }
 
 fn addr_result(lua: &Lua, s: &Stream, peer: bool) -> mlua::Result<MultiValue> {
@@ -405,9 +491,11 @@ impl UserData for Ios {
     }
 
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        // The plain methods never raise: their wrappers (waiting.lua,
+        // read.lua) raise what they return after RAISE.
         for w in WAITING {
             m.add_method(format!("_{}", w.method), move |lua, ios, args| {
-                w.now(lua, ios, args)
+                Ok(w.now(lua, ios, args).unwrap_or_else(|e| raised(lua, e)))
             });
         }
         for (w, keep) in LINE_READS.into_iter().zip([false, true]) {
@@ -415,63 +503,21 @@ impl UserData for Ios {
                 // A line already buffered: answered here, nothing else runs.
                 if let Ok(mut s) = ios.0.try_borrow_mut() {
                     if !s.has_task_wait(0) {
-                        if let Step::Ready(Out::One(v)) =
-                            s.try_read(lua, &[Format::Line { keep }])?
-                        {
-                            return Ok((v, Variadic::new()));
+                        match s.try_read(lua, &[Format::Line { keep }]) {
+                            Ok(Step::Ready(Out::One(v))) => return Ok((v, Variadic::new())),
+                            Err(e) => return Ok(raised(lua, e)),
+                            _ => {}
                         }
                     }
                 }
-                w.run(lua, ios, SmallVec::new())
+                Ok(w.run(lua, ios, SmallVec::new())
+                    .unwrap_or_else(|e| raised(lua, e)))
             });
         }
-        m.add_method("close", |_, ios, ()| {
-            ios.0.borrow_mut().close();
-            Ok(true)
-        });
         // By name: MetaMethod::Close exists only for Lua 5.4, where `<close>` does.
         m.add_meta_method("__close", |_, ios, _: MultiValue| {
             ios.0.borrow_mut().close();
             Ok(())
-        });
-        m.add_method("settimeout", |_, ios, t: Option<f64>| {
-            ios.0.borrow_mut().timeout = seconds(t, "settimeout")?;
-            Ok(true)
-        });
-        m.add_method("setmaxline", |_, ios, n: i64| {
-            let n = usize::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
-                mlua::Error::runtime("bad argument #1 to 'setmaxline' (positive integer expected)")
-            })?;
-            ios.0.borrow_mut().max_line = n;
-            Ok(true)
-        });
-        m.add_method("setvbuf", |_, ios, (mode, size): (String, Option<i64>)| {
-            let mode = match mode.as_str() {
-                "no" => BufMode::No,
-                "line" => BufMode::Line,
-                "full" => BufMode::Full,
-                other => {
-                    return Err(mlua::Error::runtime(format!(
-                        "bad argument #1 to 'setvbuf' (invalid option '{other}')"
-                    )))
-                }
-            };
-            let size = size.map(|n| usize::try_from(n).unwrap_or(0));
-            ios.0.borrow_mut().set_vbuf(mode, size);
-            Ok(true)
-        });
-        m.add_method("getpeername", |lua, ios, ()| {
-            addr_result(lua, &ios.0.borrow(), true)
-        });
-        m.add_method("getsockname", |lua, ios, ()| {
-            addr_result(lua, &ios.0.borrow(), false)
-        });
-        m.add_method("info", |lua, ios, ()| {
-            let s = ios.0.borrow();
-            match s.transport().and_then(|t| t.tls_info()) {
-                Some(info) => crate::tls::info_table(lua, &info).map(Value::Table),
-                None => Ok(Value::Nil),
-            }
         });
         m.add_meta_method(MetaMethod::ToString, |_, ios, ()| {
             let s = ios.0.borrow();

@@ -3,17 +3,21 @@
 -- parse); everything else goes through the general wrapper `read`.
 -- Written without varargs on the line path: it is the hottest path of the
 -- library.
-local WAIT, PENDING, methods, read = ...
+local WAIT, PENDING, RAISE, methods, read, is_ios, bad_self, raise = ...
 local yield = coroutine.yield
 local read_l, read_L -- the plain methods; mlua adds them after this runs
 
 -- A plain line read answers `line`, `nil` (end of stream),
--- `nil, msg, code`, or WAIT: the task is parked, so yield, then ask again.
+-- `nil, msg, code`, RAISE, value (an error to raise), or WAIT: the task
+-- is parked, so yield, then ask again.
 local function waited(plain, self)
   while true do
     yield(PENDING)
     local v, msg, code = plain(self)
-    if msg ~= nil then return v, msg, code end
+    if msg ~= nil then
+      if v == RAISE then raise(msg) end
+      return v, msg, code
+    end
     if v ~= WAIT then return v end
   end
 end
@@ -31,8 +35,12 @@ return function(self, fmt, ...)
   else
     return read(self, fmt, ...)
   end
+  if not is_ios(self) then bad_self("read", self) end
   local v, msg, code = plain(self)
-  if msg ~= nil then return v, msg, code end
+  if msg ~= nil then
+    if v == RAISE then raise(msg) end
+    return v, msg, code
+  end
   if v ~= WAIT then return v end
   return waited(plain, self)
 end

@@ -3,24 +3,43 @@
 -- on the socket and returns WAIT (plus what the retry needs); we then yield
 -- mlua's "pending" value, which suspends the task without a Rust future,
 -- and call the retry method when the loop wakes us. SELF in a result
--- stands for the stream itself. `kind` names the object in misuse errors
--- ("ios" unless the caller says, e.g. "s" for datagram sockets).
-local WAIT, SELF, PENDING, methods, kind = ...
+-- stands for the stream itself; RAISE, value is an error to raise (see
+-- api/surface.rs: the plain methods never raise themselves).
+local WAIT, SELF, PENDING, RAISE, methods, kind = ...
+-- `kind` names the object in messages ("ios" unless the caller says).
 kind = kind or "ios"
-local type, error, yield = type, error, coroutine.yield
+local error, yield, type = error, coroutine.yield, type
+local getmt = debug and debug.getmetatable
+
+-- Whether `self` is a stream: its metatable's __index is our methods table
+-- (without the debug library, any userdata passes and mlua checks it).
+local function is_ios(self)
+  if getmt == nil then return type(self) == "userdata" end
+  local mt = getmt(self)
+  return mt ~= nil and mt.__index == methods
+end
+
+local function raise(v)
+  if v == RAISE then v = nil end -- stands for a nil error value
+  error(v, 0)
+end
+
+local function bad_self(name, self)
+  error(("calling '%s:%s' on bad self (%s expected, got %s)"):format(kind, name, kind, type(self)), 3)
+end
 
 return function(name, plain, retry_name)
   local function again(self, p, ...)
     if p == SELF then return self end
-    if p ~= WAIT then return p, ... end
+    if p ~= WAIT then
+      if p == RAISE then raise((...)) end
+      return p, ...
+    end
     yield(PENDING)
     return again(self, methods[retry_name](self, ...))
   end
   return function(self, ...)
-    local f = methods[plain]
-    if type(self) ~= "userdata" or f == nil then
-      error(("bad argument #1 to '%s' (%s expected; use %s:%s(...))"):format(name, kind, kind, name), 2)
-    end
-    return again(self, f(self, ...))
+    if not is_ios(self) then bad_self(name, self) end
+    return again(self, methods[plain](self, ...))
   end
-end
+end, is_ios, bad_self, raise

@@ -23,12 +23,20 @@ impl UserData for LuaTlsConfig {
     }
 }
 
+/// Misuse found in an options table, as argument `arg` of `fname`.
+fn bad_options(arg: usize, fname: &str, e: mlua::Error) -> mlua::Error {
+    mlua::Error::runtime(format!(
+        "bad argument #{arg} to '{fname}' ({})",
+        crate::api::surface::message(&e)
+    ))
+}
+
 /// `tls.config(opts)`: checks the options (raising on misuse) and returns
 /// the userdata. The options table is kept as its user value so the TCP
 /// layer can still read its keys (see [`tcp_options`]).
 pub fn new_config(lua: &Lua, opts: Option<Table>) -> mlua::Result<AnyUserData> {
     let options = match &opts {
-        Some(t) => TlsOptions::from_table(t)?,
+        Some(t) => TlsOptions::from_table(t).map_err(|e| bad_options(1, "tls.config", e))?,
         None => TlsOptions::default(),
     };
     let ud = lua.create_userdata(LuaTlsConfig(Arc::new(TlsConfig::new(options))))?;
@@ -49,15 +57,15 @@ pub struct TlsArg {
 
 /// Reads an `opts` argument: nil, an options table (configs shared with
 /// other calls with the same options), or a `tls.config` object. Raises
-/// on misuse, naming the argument `what` (for example `"opts"`).
-pub fn tls_arg(value: &Value, what: &str) -> mlua::Result<TlsArg> {
+/// on misuse, as argument `arg` of `fname` (`3`, `"tls.connecta"`).
+pub fn tls_arg(value: &Value, arg: usize, fname: &str) -> mlua::Result<TlsArg> {
     match value {
         Value::Nil => Ok(TlsArg {
             config: shared(&TlsOptions::default()),
             timeout: None,
         }),
         Value::Table(t) => {
-            let options = TlsOptions::from_table(t)?;
+            let options = TlsOptions::from_table(t).map_err(|e| bad_options(arg, fname, e))?;
             Ok(TlsArg {
                 timeout: options.timeout,
                 config: shared(&options),
@@ -71,8 +79,8 @@ pub fn tls_arg(value: &Value, what: &str) -> mlua::Result<TlsArg> {
             })
         }
         other => Err(mlua::Error::runtime(format!(
-            "bad argument '{what}': expected a table or tls.config, got {}",
-            other.type_name()
+            "bad argument #{arg} to '{fname}' (table or tls.config expected, got {})",
+            crate::api::surface::type_name(other)
         ))),
     }
 }
@@ -100,8 +108,8 @@ mod tests {
             .unwrap();
         let ud = new_config(&lua, Some(opts)).unwrap();
         let v = Value::UserData(ud.clone());
-        let a = tls_arg(&v, "opts").unwrap();
-        let b = tls_arg(&v, "opts").unwrap();
+        let a = tls_arg(&v, 3, "tls.connecta").unwrap();
+        let b = tls_arg(&v, 3, "tls.connecta").unwrap();
         assert!(Arc::ptr_eq(&a.config, &b.config));
         assert_eq!(a.timeout, Some(Duration::from_secs(2)));
         let tcp = tcp_options(&v).unwrap().unwrap();
@@ -119,17 +127,20 @@ mod tests {
             .eval()
             .unwrap();
         let t2: Table = lua.load(r#"{ alpn = {"x-plain"} }"#).eval().unwrap();
-        let a = tls_arg(&Value::Table(t1), "opts").unwrap();
-        let b = tls_arg(&Value::Table(t2), "opts").unwrap();
+        let a = tls_arg(&Value::Table(t1), 3, "tls.connecta").unwrap();
+        let b = tls_arg(&Value::Table(t2), 3, "tls.connecta").unwrap();
         assert!(Arc::ptr_eq(&a.config, &b.config));
         assert_eq!((a.timeout, b.timeout), (Some(Duration::from_secs(1)), None));
-        assert!(tls_arg(&Value::Nil, "opts").is_ok());
-        let e = tls_arg(&Value::Boolean(true), "opts")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("bad argument 'opts'"), "{e}");
+        assert!(tls_arg(&Value::Nil, 3, "tls.connecta").is_ok());
+        let e = crate::api::surface::message(
+            &tls_arg(&Value::Boolean(true), 3, "tls.connecta").unwrap_err(),
+        );
+        assert_eq!(
+            e,
+            "bad argument #3 to 'tls.connecta' (table or tls.config expected, got boolean)"
+        );
         let bad: Table = lua.load(r#"{ bogus = 1 }"#).eval().unwrap();
-        assert!(tls_arg(&Value::Table(bad), "opts")
+        assert!(tls_arg(&Value::Table(bad), 3, "tls.connecta")
             .unwrap_err()
             .to_string()
             .contains("'bogus'"));

@@ -1,0 +1,387 @@
+//! The Lua boundary: how every public function and method raises.
+//!
+//! mlua raises a Rust callback's `Err` as a userdata (its `WrappedFailure`),
+//! never as a string or as an arbitrary Lua value, so our callbacks never
+//! return `Err` to mlua. The adapter here turns the `Err` into the return
+//! values `RAISE, value`, and a small Lua wrapper (`surface.lua`) raises
+//! `value` with `error(value, 0)`. `value` is either
+//! - a message in Lua's own style, with the caller's `file:line:` in front
+//!   (as `luaL_argerror` gives): `bad argument #1 to 'tls.connecta'
+//!   (address expected, got number)`, built from the `mlua::Error` by
+//!   [`message`] (mlua's argument-conversion errors included); or
+//! - a failed task's error value, unchanged (a table stays that table), when
+//!   the error is [`task_failed`] (see `Executor::take_failure`).
+//!
+//! # Registering a function
+//!
+//! ```ignore
+//! t.set("bind", surface::function(lua, "udp.bind",
+//!     |lua, (host, port, opts): (String, Value, Option<Table>)| { ... })?)?;
+//! ```
+//! Arguments convert as mlua converts them, but a conversion failure reads
+//! `bad argument #2 to 'udp.bind' (number expected, got string)`. Misuse
+//! found by your own checks: `return Err(surface::bad_argument(2, "udp.bind",
+//! "port expected"))`. Runtime failures are still `nil, msg, code` values
+//! (`stream::core::failure`), not errors. The function may answer with
+//! `context::go_async(lua, &twin, args)` to continue in an async twin: make
+//! the twin with [`async_function`] so its errors raise the same way.
+//!
+//! # Registering a method
+//!
+//! Inside the `__index` table of the userdata (build it in
+//! `add_fields` with `f.add_meta_field_with("__index", |lua| ...)`):
+//! ```ignore
+//! t.set("put", surface::method(lua, "queue:put", |lua, q: &Queue, (v, t): (Value, Option<f64>)| { ... })?)?;
+//! ```
+//! `self` is checked (`calling 'queue:put' on bad self (queue expected, got
+//! nil)`), and arguments count from #1 after it, as Lua counts for methods.
+//! Do not also register the same name with mlua's `add_method`: mlua would
+//! overwrite the entry, and its errors are userdata again. Meta methods
+//! (`__tostring`, `__gc`, `__close`, `__len`) may stay with mlua as long as
+//! they cannot fail.
+//!
+//! A method whose plain Rust part is behind its own Lua wrapper (the ios
+//! waiting methods, `read.lua`) returns [`raise_values`] itself, and that
+//! wrapper checks for [`raise_marker`] where it already checks its other
+//! markers, so the fast path pays nothing.
+
+use std::future::Future;
+
+use mlua::{FromLuaMulti, Function, IntoLuaMulti, LightUserData, Lua, MultiValue, UserData, Value};
+
+/// The marker a Rust callback returns first to make its wrapper raise.
+pub(crate) fn raise_marker() -> LightUserData {
+    static RAISE: u8 = 0;
+    LightUserData(&RAISE as *const u8 as *mut std::ffi::c_void)
+}
+
+/// Misuse of argument `n` of `fname`, in Lua's words.
+pub(crate) fn bad_argument(n: usize, fname: &str, why: impl std::fmt::Display) -> mlua::Error {
+    mlua::Error::runtime(format!("bad argument #{n} to '{fname}' ({why})"))
+}
+
+/// `self` of a method is not the object it belongs to.
+fn bad_self(fname: &str, what: &str, got: Option<&Value>) -> mlua::Error {
+    let got = got.map_or("no value", type_name);
+    mlua::Error::runtime(format!(
+        "calling '{fname}' on bad self ({what} expected, got {got})"
+    ))
+}
+
+/// A value's type as Lua's messages name it (`__name` for our userdata).
+pub(crate) fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Integer(_) | Value::Number(_) => "number",
+        Value::LightUserData(_) => "userdata",
+        other => other.type_name(),
+    }
+}
+
+/// The error a task ended with, waiting in the executor to be raised as
+/// it was (the executor keeps the value; this error only points at it).
+#[derive(Debug)]
+pub(crate) struct TaskFailed;
+
+impl std::fmt::Display for TaskFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a task failed")
+    }
+}
+
+impl std::error::Error for TaskFailed {}
+
+/// The error that makes the boundary raise the failed task's own value.
+pub(crate) fn task_failed() -> mlua::Error {
+    mlua::Error::external(TaskFailed)
+}
+
+fn is_task_failed(e: &mlua::Error) -> bool {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => is_task_failed(cause),
+        mlua::Error::WithContext { cause, .. } => is_task_failed(cause),
+        mlua::Error::ExternalError(x) => x.downcast_ref::<TaskFailed>().is_some(),
+        _ => false,
+    }
+}
+
+/// The text of an error as the Lua surface shows it: our own messages as
+/// they are, mlua's conversion errors in Lua's words, no Rust wording.
+pub(crate) fn message(e: &mlua::Error) -> String {
+    use mlua::Error as E;
+    match e {
+        E::RuntimeError(s) | E::MemoryError(s) => s.clone(),
+        E::SyntaxError { message, .. } => message.clone(),
+        E::CallbackError { cause, .. } => message(cause),
+        E::WithContext { context, cause } => format!("{context}: {}", message(cause)),
+        E::BadArgument { to, pos, cause, .. } => {
+            let why = reason(cause);
+            match to {
+                Some(f) => format!("bad argument #{pos} to '{f}' ({why})"),
+                None => format!("bad argument #{pos} ({why})"),
+            }
+        }
+        E::FromLuaConversionError { .. } => reason(e),
+        E::ExternalError(x) => match x.downcast_ref::<mlua::Error>() {
+            Some(inner) => message(inner),
+            None => x.to_string(),
+        },
+        E::UserDataTypeMismatch => "userdata of another type".into(),
+        E::UserDataBorrowError | E::UserDataBorrowMutError => {
+            "object is in use by another call".into()
+        }
+        E::UserDataDestructed => "object already destroyed".into(),
+        E::CallbackDestructed => "function used after the state closed".into(),
+        E::StackError => "stack overflow (too many values)".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Why an argument was refused, from mlua's conversion error.
+fn reason(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::FromLuaConversionError { from, to, message } => {
+            let to = lua_type(to);
+            match (to, *from) {
+                // mlua reports a float where it wants an integer as "number";
+                // Lua says this.
+                ("integer", "number") => "number has no integer representation".into(),
+                ("integer", "integer") => "number out of range".into(),
+                ("integer", _) => format!("number expected, got {}", got(from)),
+                (to, from) if to == from => message.clone().unwrap_or_else(|| "invalid".into()),
+                (to, from) => format!("{to} expected, got {}", got(from)),
+            }
+        }
+        mlua::Error::CallbackError { cause, .. } => reason(cause),
+        other => message(other),
+    }
+}
+
+fn got(from: &str) -> &str {
+    match from {
+        "integer" => "number",
+        "light userdata" => "userdata",
+        f => f,
+    }
+}
+
+/// The Lua type a Rust target type stands for.
+fn lua_type(rust: &str) -> &str {
+    match rust {
+        "f32" | "f64" | "Number" => "number",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128"
+        | "usize" | "Integer" => "integer",
+        "String" | "string" | "&str" | "BString" | "OsString" | "PathBuf" | "char" => "string",
+        "bool" | "boolean" => "boolean",
+        t => t,
+    }
+}
+
+/// `file:line: ` of the Lua code that called into the library: the first
+/// frame that is neither a C function nor one of our (or mlua's) wrappers.
+fn position(lua: &Lua) -> String {
+    for level in 1..32 {
+        let frame = lua.inspect_stack(level, |d| {
+            let s = d.source();
+            let ours = s
+                .source
+                .as_deref()
+                .is_some_and(|src| src.starts_with("=tls") || src.starts_with("=__mlua"));
+            let skip = ours || s.what == "C";
+            (
+                skip,
+                s.short_src.as_deref().map(str::to_string),
+                d.current_line(),
+            )
+        });
+        match frame {
+            None => break,
+            Some((true, _, _)) => continue,
+            Some((false, Some(src), Some(line))) => return format!("{src}:{line}: "),
+            Some(_) => break,
+        }
+    }
+    String::new()
+}
+
+/// `RAISE, value` for an error: the failed task's value, or the message.
+pub(crate) fn raise_values(lua: &Lua, e: mlua::Error) -> MultiValue {
+    let marker = Value::LightUserData(raise_marker());
+    let value = if is_task_failed(&e) {
+        crate::runtime::Runtime::get(lua)
+            .ok()
+            .and_then(|rt| rt.exec.take_raised())
+            .unwrap_or(Value::Nil)
+    } else {
+        let text = format!("{}{}", position(lua), message(&e));
+        match lua.create_string(text) {
+            Ok(s) => Value::String(s),
+            Err(_) => Value::Nil,
+        }
+    };
+    // A nil value is sent as the marker itself, so wrappers that look at
+    // the second value first (read.lua) still see that something is wrong.
+    let value = if value.is_nil() {
+        marker.clone()
+    } else {
+        value
+    };
+    MultiValue::from_iter([marker, value])
+}
+
+/// The values of a callback's result, or `RAISE, value`.
+pub(crate) fn settle(lua: &Lua, r: mlua::Result<MultiValue>) -> MultiValue {
+    match r {
+        Ok(v) => v,
+        Err(e) => raise_values(lua, e),
+    }
+}
+
+/// The Lua wrapper: raises on `RAISE`, continues in the async twin on
+/// `PENDING` (see `runtime::context`), passes anything else through.
+pub(crate) fn wrap(lua: &Lua, raw: Function) -> mlua::Result<Function> {
+    let maker: Function = match lua.named_registry_value::<Option<Function>>("tls.surface")? {
+        Some(f) => f,
+        None => {
+            let f: Function = lua
+                .load(include_str!("surface.lua"))
+                .set_name("=tls.surface")
+                .call((
+                    Value::LightUserData(crate::runtime::context::pending_marker()),
+                    Value::LightUserData(raise_marker()),
+                ))?;
+            lua.set_named_registry_value("tls.surface", &f)?;
+            f
+        }
+    };
+    maker.call(raw)
+}
+
+/// A public function named `name` (`"tls.connecta"`), as the module doc says.
+pub(crate) fn function<A, R, F>(lua: &Lua, name: &'static str, f: F) -> mlua::Result<Function>
+where
+    A: FromLuaMulti,
+    R: IntoLuaMulti,
+    F: Fn(&Lua, A) -> mlua::Result<R> + 'static,
+{
+    let raw = lua.create_function(move |lua, args: MultiValue| {
+        let r = A::from_lua_args(args, 1, Some(name), lua)
+            .and_then(|a| f(lua, a))
+            .and_then(|r| r.into_lua_multi(lua));
+        Ok(settle(lua, r))
+    })?;
+    wrap(lua, raw)
+}
+
+/// The async twin of a function or method: the future's `Err` becomes
+/// `RAISE, value` too, which the wrapper checks after the twin returns.
+pub(crate) fn async_function<A, R, F, FR>(
+    lua: &Lua,
+    name: &'static str,
+    f: F,
+) -> mlua::Result<Function>
+where
+    A: FromLuaMulti + 'static,
+    R: IntoLuaMulti,
+    F: Fn(Lua, A) -> FR + 'static,
+    FR: Future<Output = mlua::Result<R>> + 'static,
+{
+    lua.create_async_function(move |lua, args: MultiValue| {
+        let a = A::from_lua_args(args, 1, Some(name), &lua);
+        let fut = a.map(|a| f(lua.clone(), a));
+        async move {
+            let r = match fut {
+                Ok(fut) => fut.await.and_then(|r| r.into_lua_multi(&lua)),
+                Err(e) => Err(e),
+            };
+            Ok(settle(&lua, r))
+        }
+    })
+}
+
+/// The short name of a method's object, for "ios expected": the part of
+/// `name` before the colon.
+fn object_name(name: &str) -> &str {
+    name.split(':').next().unwrap_or(name)
+}
+
+/// The receiver of a method call, borrowed, or the bad-self error.
+pub(crate) fn this<T: UserData + 'static>(
+    name: &str,
+    v: Option<&Value>,
+) -> mlua::Result<mlua::UserDataRef<T>> {
+    match v {
+        Some(Value::UserData(ud)) => ud
+            .borrow::<T>()
+            .map_err(|_| bad_self(name, object_name(name), v)),
+        _ => Err(bad_self(name, object_name(name), v)),
+    }
+}
+
+/// A public method named `name` (`"ios:settimeout"`), as the module doc says.
+pub(crate) fn method<T, A, R, F>(lua: &Lua, name: &'static str, f: F) -> mlua::Result<Function>
+where
+    T: UserData + 'static,
+    A: FromLuaMulti,
+    R: IntoLuaMulti,
+    F: Fn(&Lua, &T, A) -> mlua::Result<R> + 'static,
+{
+    let raw = lua.create_function(move |lua, mut args: MultiValue| {
+        let receiver = args.pop_front();
+        let r = this::<T>(name, receiver.as_ref()).and_then(|t| {
+            let a = A::from_lua_args(args, 1, Some(name), lua)?;
+            f(lua, &t, a)?.into_lua_multi(lua)
+        });
+        Ok(settle(lua, r))
+    })?;
+    wrap(lua, raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversion_errors_read_as_lua_writes_them() {
+        let lua = Lua::new();
+        let e = <(f64,)>::from_lua_args(
+            MultiValue::from_iter([Value::String(lua.create_string("a").unwrap())]),
+            1,
+            Some("loop.sleep"),
+            &lua,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(
+            message(&e),
+            "bad argument #1 to 'loop.sleep' (number expected, got string)"
+        );
+        let e = <(i64,)>::from_lua_args(
+            MultiValue::from_iter([Value::Number(1.5)]),
+            1,
+            Some("ios:setmaxline"),
+            &lua,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(
+            message(&e),
+            "bad argument #1 to 'ios:setmaxline' (number has no integer representation)"
+        );
+        let e = <(String,)>::from_lua_args(MultiValue::new(), 1, Some("tcp.listen"), &lua)
+            .err()
+            .unwrap();
+        assert_eq!(
+            message(&e),
+            "bad argument #1 to 'tcp.listen' (string expected, got nil)"
+        );
+    }
+
+    #[test]
+    fn wrapped_errors_lose_mlua_wording() {
+        let e = mlua::Error::CallbackError {
+            traceback: "x".into(),
+            cause: std::sync::Arc::new(mlua::Error::runtime("bad argument #1 to 'f' (why)")),
+        };
+        assert_eq!(message(&e), "bad argument #1 to 'f' (why)");
+    }
+}
