@@ -230,7 +230,7 @@ describe("tls.udp", function()
       raises("bad argument #1 to 's:send' (string expected, got table)", s.send, s, {})
       raises("bad argument #1 to 's:recv'", s.recv, s, "soon")
       raises("calling 's:recv' on bad self (s expected, got number)", s.recv, 42)
-      raises("timeout must be a non-negative", s.settimeout, s, -1)
+      raises("bad argument #1 to 's:settimeout' (non-negative number of seconds expected", s.settimeout, s, -1)
       s:close()
     end)
 

@@ -323,7 +323,7 @@ fn timeout_arg(v: &Value, fname: &str) -> mlua::Result<Option<Option<Duration>>>
     match v {
         Value::Nil => Ok(None),
         Value::Integer(i) => secs(Some(*i as f64), 1, fname).map(Some),
-        Value::Number(n) if !n.is_nan() && *n >= 0.0 => secs(Some(*n), 1, fname).map(Some),
+        Value::Number(n) => secs(Some(*n), 1, fname).map(Some),
         _ => Err(bad()),
     }
 }
