@@ -18,7 +18,7 @@ dependencies = {
 }
 build = {
    -- cargo builds libtls.so; it is installed as tls.so so that
-   -- require "tls", "tls.loop", "tls.tcp" and "tls.dns" all find it.
+   -- require "tls", "tls.loop", "tls.tcp", "tls.dns" and "tls.udp" all find it.
    type = "command",
    build_command = [[
       v=$("$(LUA)" -e 'io.write(jit and "jit" or (_VERSION:sub(5):gsub("%.", "")))') &&
