@@ -12,7 +12,9 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use mlua::{Function, LightUserData, Lua, MetaMethod, MultiValue, Table, UserData, Value};
+use mlua::{
+    Function, LightUserData, Lua, MetaMethod, MultiValue, Table, UserData, Value, Variadic,
+};
 use smallvec::SmallVec;
 
 use super::surface;
@@ -76,6 +78,53 @@ impl Op<'_> {
     }
 }
 
+/// What an operation answers, shaped so the common results need no
+/// `MultiValue` (an allocation per call).
+enum Outcome {
+    /// `send`: the byte count.
+    One(Value),
+    /// `recv`: data and sender.
+    Two(Value, Value),
+    /// Failures, markers and their arguments.
+    Many(MultiValue),
+}
+
+impl Outcome {
+    /// As `recv` returns: never fewer than two values.
+    fn recv_shape(self) -> (Value, Value, Variadic<Value>) {
+        match self {
+            Self::One(v) => (v, Value::Nil, Variadic::new()),
+            Self::Two(a, b) => (a, b, Variadic::new()),
+            Self::Many(mut m) => {
+                let a = m.pop_front().unwrap_or(Value::Nil);
+                let b = m.pop_front().unwrap_or(Value::Nil);
+                (a, b, m.into_iter().collect())
+            }
+        }
+    }
+
+    /// As `send` and `sendto` return.
+    fn send_shape(self) -> (Value, Variadic<Value>) {
+        match self {
+            Self::One(v) => (v, Variadic::new()),
+            Self::Two(a, b) => (a, Variadic::from_iter([b])),
+            Self::Many(mut m) => {
+                let a = m.pop_front().unwrap_or(Value::Nil);
+                (a, m.into_iter().collect())
+            }
+        }
+    }
+}
+
+fn many(r: mlua::Result<MultiValue>) -> mlua::Result<Outcome> {
+    r.map(Outcome::Many)
+}
+
+/// `RAISE, value` for the plain methods, which never raise themselves.
+fn raised(lua: &Lua, e: mlua::Error) -> Outcome {
+    Outcome::Many(surface::raise_values(lua, e))
+}
+
 impl Udp {
     fn new(rt: &Rc<Runtime>, sock: UdpSock, o: &UdpOptions) -> Self {
         let local = sock
@@ -102,7 +151,7 @@ impl Udp {
         }
     }
 
-    fn from_object(&self, lua: &Lua, from: SocketAddr) -> mlua::Result<Value> {
+    fn sender_object(&self, lua: &Lua, from: SocketAddr) -> mlua::Result<Value> {
         let mut last = self.last_from.borrow_mut();
         if let Some((a, t)) = last.as_ref() {
             if *a == from {
@@ -115,11 +164,11 @@ impl Udp {
     }
 
     /// One try: `Some(results)` when done (either way), `None` on WouldBlock.
-    fn attempt(&self, lua: &Lua, op: Op<'_>) -> mlua::Result<Option<MultiValue>> {
+    fn attempt(&self, lua: &Lua, op: Op<'_>) -> mlua::Result<Option<Outcome>> {
         let guard = self.sock.borrow();
         let Some(sock) = guard.as_ref() else {
             let e = NetError::new("closed", format!("{}: socket is closed", op.name()));
-            return failure(lua, e).map(Some);
+            return many(failure(lua, e)).map(Some);
         };
         match op {
             Op::Recv => {
@@ -128,10 +177,10 @@ impl Udp {
                     buf.resize(self.maxsize + 1, 0);
                 }
                 match sock.try_recv(&mut buf) {
-                    Ok(Received::Whole(n, from)) => Ok(Some(MultiValue::from_iter([
+                    Ok(Received::Whole(n, from)) => Ok(Some(Outcome::Two(
                         Value::String(lua.create_string(&buf[..n])?),
-                        self.from_object(lua, from)?,
-                    ]))),
+                        self.sender_object(lua, from)?,
+                    ))),
                     Ok(Received::Cut(n, from)) => {
                         let msg = format!(
                             "{}: datagram from {from} longer than {n} bytes (maxsize)",
@@ -140,10 +189,10 @@ impl Udp {
                         let mut out = failure(lua, NetError::new("toolong", msg))?;
                         out.push_back(Value::String(lua.create_string(&buf[..n])?));
                         out.push_back(Value::Table(addr::to_lua(lua, from)?));
-                        Ok(Some(out))
+                        Ok(Some(Outcome::Many(out)))
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
-                    Err(e) => failure(lua, io_failure(&self.what(), "recv", &e)).map(Some),
+                    Err(e) => many(failure(lua, io_failure(&self.what(), "recv", &e))).map(Some),
                 }
             }
             Op::Send(data, to) => {
@@ -152,26 +201,26 @@ impl Udp {
                         "notconnected",
                         format!("s:send: {} is not connected (use s:sendto)", self.what()),
                     );
-                    return failure(lua, e).map(Some);
+                    return many(failure(lua, e)).map(Some);
                 }
                 match sock.try_send(data, to) {
-                    Ok(n) => Ok(Some(MultiValue::from_iter([Value::Integer(n as i64)]))),
+                    Ok(n) => Ok(Some(Outcome::One(Value::Integer(n as i64)))),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
                     Err(e) => {
                         let verb = match to {
                             Some(a) => format!("send to {a}"),
                             None => "send".to_string(),
                         };
-                        failure(lua, io_failure(&self.what(), &verb, &e)).map(Some)
+                        many(failure(lua, io_failure(&self.what(), &verb, &e))).map(Some)
                     }
                 }
             }
         }
     }
 
-    fn timeout_failure(&self, lua: &Lua, op: Op<'_>) -> mlua::Result<MultiValue> {
+    fn timeout_failure(&self, lua: &Lua, op: Op<'_>) -> mlua::Result<Outcome> {
         let msg = format!("{} on {}: timed out", op.name(), self.what());
-        failure(lua, NetError::new("timeout", msg))
+        many(failure(lua, NetError::new("timeout", msg)))
     }
 
     /// Runs `op` now, or waits for it as the caller's context allows.
@@ -182,7 +231,7 @@ impl Udp {
         op: Op<'_>,
         timeout: Option<Duration>,
         retry: impl FnOnce() -> mlua::Result<MultiValue>,
-    ) -> mlua::Result<MultiValue> {
+    ) -> mlua::Result<Outcome> {
         if let Some(out) = self.attempt(lua, op)? {
             if !self.waits.borrow().is_empty() {
                 if let Some(w) = self.rt.exec.current_waker() {
@@ -201,10 +250,12 @@ impl Udp {
                     .exec
                     .current_waker()
                     .ok_or_else(|| foreign_error(op.name()))?;
-                if self.park_task(&waker, op.want(), timeout) {
-                    return self.timeout_failure(lua, op);
+                match self.park_task(&waker, op.want(), timeout) {
+                    Ok(true) => return self.timeout_failure(lua, op),
+                    Ok(false) => {}
+                    Err(e) => return many(failure(lua, io_failure(&self.what(), "wait", &e))),
                 }
-                retry()
+                many(retry())
             }
             Where::Blocking => {
                 let mut deadline = Deadline::after(&self.rt, timeout);
@@ -215,16 +266,16 @@ impl Udp {
                     Ok(None) if deadline.poll_expired(cx) => {
                         Poll::Ready(self.timeout_failure(lua, op))
                     }
-                    Ok(None) => {
-                        if let Some(s) = self.sock.borrow().as_ref() {
-                            s.registration.park(op.want(), cx.waker());
+                    Ok(None) => match self.park(op.want(), cx.waker()) {
+                        Ok(()) => Poll::Pending,
+                        Err(e) => {
+                            Poll::Ready(many(failure(lua, io_failure(&self.what(), "wait", &e))))
                         }
-                        Poll::Pending
-                    }
+                    },
                 });
                 let out = block_on(&self.rt, fut)?;
                 if let Some(s) = self.sock.borrow().as_ref() {
-                    s.registration.unpark(op.want(), &waker);
+                    s.unpark(op.want(), &waker);
                 }
                 out
             }
@@ -233,14 +284,20 @@ impl Udp {
     }
 
     /// Parks the running task; true when its deadline has passed instead.
-    fn park_task(&self, waker: &Waker, want: Want, timeout: Option<Duration>) -> bool {
+    /// Fails when the socket cannot join the reactor.
+    fn park_task(
+        &self,
+        waker: &Waker,
+        want: Want,
+        timeout: Option<Duration>,
+    ) -> std::io::Result<bool> {
         let mut waits = self.waits.borrow_mut();
         match waits.iter().position(|w| w.waker.will_wake(waker)) {
             Some(i) => {
                 if waits[i].deadline.is_some_and(|d| Instant::now() >= d) {
                     drop(waits);
                     self.end_wait(waker);
-                    return true;
+                    return Ok(true);
                 }
             }
             None => {
@@ -254,10 +311,20 @@ impl Udp {
                 });
             }
         }
-        if let Some(s) = self.sock.borrow().as_ref() {
-            s.registration.park(want, waker);
+        drop(waits);
+        let parked = self.park(want, waker);
+        if parked.is_err() {
+            // Nothing would wake us: the wait is over, with that error.
+            self.end_wait(waker);
         }
-        false
+        parked.map(|()| false)
+    }
+
+    fn park(&self, want: Want, waker: &Waker) -> std::io::Result<()> {
+        match self.sock.borrow_mut().as_mut() {
+            Some(s) => s.park(&self.rt, want, waker),
+            None => Ok(()),
+        }
     }
 
     fn end_wait(&self, waker: &Waker) {
@@ -265,7 +332,7 @@ impl Udp {
         if let Some(i) = waits.iter().position(|w| w.waker.will_wake(waker)) {
             let w = waits.swap_remove(i);
             if let Some(s) = self.sock.borrow().as_ref() {
-                s.registration.unpark(w.want, &w.waker);
+                s.unpark(w.want, &w.waker);
             }
             if let Some(k) = w.timer {
                 self.rt.timers.cancel(k);
@@ -276,9 +343,7 @@ impl Udp {
     fn close(&self) {
         if let Some(s) = self.sock.borrow_mut().take() {
             // Waiting tasks wake and find the socket closed.
-            s.registration.wake_all();
-            drop(s.registration);
-            drop(s.socket);
+            s.close();
         }
         for w in self.waits.borrow_mut().drain(..) {
             if let Some(k) = w.timer {
@@ -378,53 +443,9 @@ impl Drop for Udp {
     }
 }
 
-/// A plain method behind `waiting.lua`: errors come back as `RAISE, value`.
-fn plain<A, F>(lua: &Lua, name: &'static str, f: F) -> mlua::Result<Function>
-where
-    A: mlua::FromLuaMulti,
-    F: Fn(&Lua, &Udp, A) -> mlua::Result<MultiValue> + 'static,
-{
-    lua.create_function(move |lua, mut args: MultiValue| {
-        let receiver = args.pop_front();
-        let r = surface::this::<Udp>(name, receiver.as_ref()).and_then(|s| {
-            let a = A::from_lua_args(args, 1, Some(name), lua)?;
-            f(lua, &s, a)
-        });
-        Ok(surface::settle(lua, r))
-    })
-}
-
 /// The methods table (`__index`).
 fn methods(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    t.set(
-        "_recv",
-        plain(lua, "s:recv", |lua, s, t: Value| {
-            let timeout = timeout_arg(&t, "s:recv")?.unwrap_or(s.timeout.get());
-            s.run(lua, Op::Recv, timeout, || wait_result(lua, t.clone()))
-        })?,
-    )?;
-    t.set(
-        "_send",
-        plain(lua, "s:send", |lua, s, d: Value| {
-            let data = data_arg(&d, "s:send")?;
-            let bytes = data.as_bytes();
-            let op = Op::Send(&bytes, None);
-            s.run(lua, op, s.timeout.get(), || wait_result(lua, d.clone()))
-        })?,
-    )?;
-    t.set(
-        "_sendto",
-        plain(lua, "s:sendto", |lua, s, (d, to): (Value, Value)| {
-            let data = data_arg(&d, "s:sendto")?;
-            let addr = addr::from_lua(&to, 2, "s:sendto")?;
-            let bytes = data.as_bytes();
-            let op = Op::Send(&bytes, Some(addr));
-            s.run(lua, op, s.timeout.get(), || {
-                wait_result(lua, (d.clone(), to.clone()))
-            })
-        })?,
-    )?;
     t.set(
         "close",
         surface::method(lua, "s:close", |_, s: &Udp, ()| {
@@ -478,7 +499,10 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
                 .map_or(-1, |u| u.socket.as_raw_fd()))
         })?,
     )?;
-    let make: Function = lua
+    // recv, send and sendto: plain functions behind waiting.lua's `direct`
+    // wrapper. They check `self` and never raise: the wrapper raises what
+    // follows RAISE, and yields on WAIT, then calls them again.
+    let (_, _, _, _, direct): (Value, Value, Value, Value, Function) = lua
         .load(include_str!("../stream/waiting.lua"))
         .set_name("=tls.udp")
         .call((
@@ -489,11 +513,38 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             &t,
             "s",
         ))?;
-    for name in ["recv", "send", "sendto"] {
-        let plain = format!("_{name}");
-        let f: Function = make.call((name, plain.as_str(), plain.as_str()))?;
-        t.set(name, f)?;
-    }
+    let recv = lua.create_function(|lua, (this, t): (Value, Value)| {
+        let r = surface::this::<Udp>("s:recv", Some(&this)).and_then(|s| {
+            let given = timeout_arg(&t, "s:recv")?;
+            let timeout = given.unwrap_or(s.timeout.get());
+            s.run(lua, Op::Recv, timeout, || wait_result(lua, t.clone()))
+        });
+        Ok(r.unwrap_or_else(|e| raised(lua, e)).recv_shape())
+    })?;
+    t.set("recv", direct.call::<Function>(recv)?)?;
+    let send = lua.create_function(|lua, (this, d): (Value, Value)| {
+        let r = surface::this::<Udp>("s:send", Some(&this)).and_then(|s| {
+            let data = data_arg(&d, "s:send")?;
+            let bytes = data.as_bytes();
+            let op = Op::Send(&bytes, None);
+            s.run(lua, op, s.timeout.get(), || wait_result(lua, d.clone()))
+        });
+        Ok(r.unwrap_or_else(|e| raised(lua, e)).send_shape())
+    })?;
+    t.set("send", direct.call::<Function>(send)?)?;
+    let sendto = lua.create_function(|lua, (this, d, to): (Value, Value, Value)| {
+        let r = surface::this::<Udp>("s:sendto", Some(&this)).and_then(|s| {
+            let data = data_arg(&d, "s:sendto")?;
+            let addr = addr::from_lua(&to, 2, "s:sendto")?;
+            let bytes = data.as_bytes();
+            let op = Op::Send(&bytes, Some(addr));
+            s.run(lua, op, s.timeout.get(), || {
+                wait_result(lua, (d.clone(), to.clone()))
+            })
+        });
+        Ok(r.unwrap_or_else(|e| raised(lua, e)).send_shape())
+    })?;
+    t.set("sendto", direct.call::<Function>(sendto)?)?;
     Ok(t)
 }
 
@@ -612,7 +663,7 @@ fn open(
     peer: Option<SocketAddr>,
     o: &UdpOptions,
 ) -> mlua::Result<MultiValue> {
-    match UdpSock::open(rt, local, peer, o) {
+    match UdpSock::open(local, peer, o) {
         Ok(sock) => Ok(MultiValue::from_iter([Value::UserData(
             lua.create_userdata(Udp::new(rt, sock, o))?,
         )])),

@@ -5,13 +5,17 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
+use std::task::Waker;
 use std::time::Duration;
+
+use mio::Interest;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::error::NetError;
 use crate::runtime::reactor::Registration;
 use crate::runtime::Runtime;
+use crate::stream::transport::Want;
 
 /// No UDP datagram (IPv4 or IPv6, without jumbograms) is larger.
 pub(crate) const MAX_DATAGRAM: usize = 65536;
@@ -42,10 +46,15 @@ pub(crate) struct UdpOptions {
     pub(crate) maxsize: Option<usize>,
 }
 
-/// A datagram socket registered with the loop.
+/// A datagram socket. It joins the reactor only when an operation first
+/// has to wait, and for writing only once a send has had to wait: a
+/// socket in epoll pays for a wake-up callback on every datagram that
+/// arrives (and every send that completes), which a busy socket that
+/// never waits should not.
 pub(crate) struct UdpSock {
     pub(crate) socket: mio::net::UdpSocket,
-    pub(crate) registration: Registration,
+    registration: Option<Registration>,
+    writable: bool,
     /// Where `send` goes (set by `connect`).
     pub(crate) peer: Option<SocketAddr>,
 }
@@ -60,7 +69,6 @@ pub(crate) enum Received {
 impl UdpSock {
     /// A socket bound to `local` (and connected to `peer`, if given).
     pub(crate) fn open(
-        rt: &Rc<Runtime>,
         local: SocketAddr,
         peer: Option<SocketAddr>,
         o: &UdpOptions,
@@ -83,13 +91,55 @@ impl UdpSock {
         if let Some(p) = peer {
             s.connect(&p.into()).map_err(fail)?;
         }
-        let mut socket = mio::net::UdpSocket::from_std(s.into());
-        let registration = Registration::new(rt, &mut socket).map_err(fail)?;
         Ok(Self {
-            socket,
-            registration,
+            socket: mio::net::UdpSocket::from_std(s.into()),
+            registration: None,
+            writable: false,
             peer,
         })
+    }
+
+    /// Parks `waker` until the socket is ready for `want`, registering it
+    /// (or widening its registration) first.
+    pub(crate) fn park(&mut self, rt: &Rc<Runtime>, want: Want, waker: &Waker) -> io::Result<()> {
+        let write = want == Want::Write;
+        match &self.registration {
+            None => {
+                let r = if write {
+                    Registration::new(rt, &mut self.socket)?
+                } else {
+                    Registration::new_readable(rt, &mut self.socket)?
+                };
+                self.registration = Some(r);
+                self.writable = write;
+            }
+            Some(r) if write && !self.writable => {
+                r.reregister(&mut self.socket, Interest::READABLE | Interest::WRITABLE)?;
+                self.writable = true;
+            }
+            Some(_) => {}
+        }
+        if let Some(r) = &self.registration {
+            r.park(want, waker);
+        }
+        Ok(())
+    }
+
+    /// Forgets `waker` (its operation is over).
+    pub(crate) fn unpark(&self, want: Want, waker: &Waker) {
+        if let Some(r) = &self.registration {
+            r.unpark(want, waker);
+        }
+    }
+
+    /// Closes: whoever waits is woken (and finds the socket closed); the
+    /// registration goes before the descriptor.
+    pub(crate) fn close(self) {
+        if let Some(r) = self.registration {
+            r.wake_all();
+            drop(r);
+        }
+        drop(self.socket);
     }
 
     /// One receive into `buf`; a datagram that fills it entirely was longer
