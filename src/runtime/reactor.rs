@@ -160,7 +160,11 @@ impl Registration {
     }
 
     /// Changes the readiness `source` is registered for (same token).
-    pub(crate) fn reregister(&self, source: &mut impl Source, interest: Interest) -> io::Result<()> {
+    pub(crate) fn reregister(
+        &self,
+        source: &mut impl Source,
+        interest: Interest,
+    ) -> io::Result<()> {
         self.rt
             .reactor
             .poll
