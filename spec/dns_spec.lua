@@ -361,9 +361,10 @@ describe("tls.dns against dnsmasq", function()
     end)
     for i = 1, N do
       tasks[i] = loop.spawn(function()
-        local ok, r, msg = pcall(dns.address, ("host%d.wild.test"):format(i), "ip4", "tcp", i % 65536)
+        -- No pcall around it: Lua 5.1 cannot yield across one. An error
+        -- ends the task, and join() below reports it.
+        local r, msg = dns.address(("host%d.wild.test"):format(i), "ip4", "tcp", i % 65536)
         done = done + 1
-        assert(ok, r)
         return r, msg
       end)
     end

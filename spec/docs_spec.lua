@@ -6,7 +6,9 @@
 -- `<!-- example: examples/NAME.lua -->` must instead be that file, byte for
 -- byte. Blocks that require tls.dns are pending where the module is not
 -- built in; a block after `<!-- Lua 5.4 only -->` uses Lua 5.4 syntax
--- (`<close>`) and is pending on the other interpreters.
+-- (`<close>`) and is pending on the other interpreters; one after
+-- `<!-- not Lua 5.1: WHY -->` does what Lua 5.1 cannot (a task waiting
+-- inside a for iterator or a pcall) and is pending on Lua 5.1, saying why.
 local helper = require "helper"
 
 local ROOT = helper.root
@@ -41,7 +43,8 @@ local function blocks(text)
       if lang then
         local example = last_nonblank and last_nonblank:match("^<!%-%- example: (%S+) %-%->$")
         local only54 = last_nonblank == "<!-- Lua 5.4 only -->"
-        current = { lang = lang, lines = {}, line = n, example = example, only54 = only54 }
+        local not51 = last_nonblank and last_nonblank:match("^<!%-%- not Lua 5%.1: (.-) %-%->$")
+        current = { lang = lang, lines = {}, line = n, example = example, only54 = only54, not51 = not51 }
       elseif line:match("%S") then
         last_nonblank = line
       end
@@ -131,6 +134,8 @@ describe("documentation", function()
             pending(name .. " (needs tls.dns)")
           elseif b.only54 and helper.version ~= "lua54" then
             pending(name .. " (Lua 5.4 syntax, after <!-- Lua 5.4 only -->)")
+          elseif b.not51 and helper.version == "lua51" then
+            pending(name .. " (not on Lua 5.1: " .. b.not51 .. ")")
           else
             it(name .. " runs", function()
               local status, lines, out, err = run(b.code)

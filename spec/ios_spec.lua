@@ -46,29 +46,6 @@ local function echo()
   end)
 end
 
--- What Lua's io gives for the same reads on a file holding `content`:
--- the packed results and what a following read("a") gives.
-local function io_reads(content, ...)
-  local name = os.tmpname()
-  local f = assert(io.open(name, "wb"))
-  f:write(content)
-  f:close()
-  f = assert(io.open(name, "rb"))
-  local r = pack(f:read(...))
-  local rest = f:read("a")
-  f:close()
-  os.remove(name)
-  return r, rest
-end
-
-local function ios_reads(content, ...)
-  local ios = sender(content)
-  local r = pack(ios:read(...))
-  local rest = ios:read("a")
-  ios:close()
-  return r, rest
-end
-
 -- Equal values with equal count and equal Lua types (integer vs float).
 local function same_typed(expected, got, what)
   local function show(r)
@@ -248,33 +225,8 @@ describe("ios (tcp)", function()
       ios:close()
     end)
 
-    describe("matches Lua's io on a file", function()
-      for _, case in ipairs({
-        { "0x1F", "n" }, { "1.5", "n" }, { "1e3", "n" }, { "-7", "n" }, { "  \n\t42\n", "n" },
-        { "abc", "n" }, { "1e+x", "n" }, { "0x", "n" }, { ".5", "n" }, { "5.", "n" },
-        { "0x1p4", "n" }, { "1E-2", "n" }, { "- 1", "n" }, { "--1", "n" }, { "1.2.3", "n" },
-        { "9223372036854775807", "n" }, { "9223372036854775808", "n" },
-        { "0xffffffffffffffff", "n" }, { "1 2 3", "n", "n", "n" }, { "12abc", "n" },
-        { "", "n" }, { "", "a" }, { "", "l" }, { "", "L" }, { "", 0 }, { "x", 0 }, { "", 3 },
-        { "a\nb", "l", "l", "l" }, { "a\nb", "L", "L", "L" }, { "hello", 2, 10, 1 },
-        { "\n\n", "l", "l", "l" }, { "x\ny", "a", "a" }, { "7\nseven", "n", "l", "l" },
-        { "1\n2\n", "n", "n", "n" }, { "abc", 0, "l", 0 },
-      }) do
-        local content = case[1]
-        local fmts = helper.pack(helper.unpack(case, 2))
-        local label = ("%q with %s"):format(content, table.concat((function()
-          local t = {}
-          for i = 1, fmts.n do t[i] = tostring(fmts[i]) end
-          return t
-        end)(), ", "))
-        it(label, function()
-          local want, want_rest = io_reads(content, helper.unpack(fmts, 1, fmts.n))
-          local got, got_rest = ios_reads(content, helper.unpack(fmts, 1, fmts.n))
-          same_typed(want, got, label)
-          assert.equal(want_rest, got_rest, "what is left after " .. label)
-        end)
-      end
-    end)
+    -- The comparison with Lua's io over every format sequence is in
+    -- ios_read_io_spec.lua.
 
     it("raises \"bad argument\" for an unknown format, naming its position", function()
       local ios = sender("data\n")

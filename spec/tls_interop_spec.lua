@@ -438,6 +438,71 @@ http {
       end)
     end)
 
+    -- Nothing a peer sent is dropped: a read cut short by the missing
+    -- close_notify returns nil, msg, "truncated", partial (LuaSocket's
+    -- convention) with every byte that arrived, and consumes them.
+    it("truncated: read('a') hands over every byte that arrived as the 4th value", function()
+      local addr = python("truncate")
+      bounded(20, function()
+        local ios = assert(tls.connecta(addr, "localhost", trust()))
+        assert.equal(line(0), ios:read(9))
+        local r = table.pack(ios:read("a"))
+        assert.equal(4, r.n)
+        assert.is_nil(r[1])
+        assert.equal("truncated", r[3])
+        assert.equal(#all - 9, #r[4])
+        assert.is_true(r[4] == all:sub(10))
+        -- consumed: the next read has nothing left to hand over
+        local again = table.pack(ios:read("a"))
+        assert.equal("truncated", again[3])
+        assert.equal("", again[4])
+        ios:close()
+      end)
+    end)
+
+    it("truncated inside a line: 'l', 'L' and a count hand over the partial; 'n' keeps it", function()
+      local addr = python("truncate_tail")
+      bounded(20, function()
+        local ios = assert(tls.connecta(addr, "localhost", trust()))
+        assert.equal(all, ios:read(#all))
+        -- "n" cannot tell whether more digits were coming: it fails and
+        -- consumes nothing
+        local n = table.pack(ios:read("n"))
+        assert.equal(3, n.n)
+        assert.equal("truncated", n[3])
+        -- several formats consume nothing either
+        local two = table.pack(ios:read("l", "l"))
+        assert.equal(3, two.n)
+        local r = table.pack(ios:read("l"))
+        assert.same({ n = 4, nil, r[2], "truncated", "12" }, r)
+        ios:close()
+        for _, f in ipairs({ "L", 100 }) do
+          ios = assert(tls.connecta(addr, "localhost", trust()))
+          assert.equal(all, ios:read(#all))
+          r = table.pack(ios:read(f))
+          assert.same({ n = 4, nil, r[2], "truncated", "12" }, r, "format " .. tostring(f))
+          ios:close()
+        end
+      end)
+    end)
+
+    it("truncated: lines() yields every line, the cut-off one too, then raises", function()
+      local addr = python("truncate_tail")
+      bounded(20, function()
+        local ios = assert(tls.connecta(addr, "localhost", trust()))
+        local got = {}
+        local ok, err = pcall(function()
+          for l in ios:lines("L") do got[#got + 1] = l end
+        end)
+        assert.is_false(ok)
+        assert.matches("truncated", tostring(err), 1, true)
+        assert.equal(LINES + 1, #got)
+        assert.equal("12", got[#got])
+        assert.is_true(table.concat(got) == all .. "12")
+        ios:close()
+      end)
+    end)
+
     it("with close_notify: all the data, then a clean '' at the end", function()
       local addr = python("close_notify")
       bounded(20, function()

@@ -37,7 +37,7 @@ fn text_arg(v: &Value, arg: usize, what: &str) -> mlua::Result<Option<String>> {
         )),
         other => Err(bad(
             arg,
-            format!("{what} expected, got {}", surface::type_name(&other)),
+            format!("{what} expected, got {}", surface::type_name(other)),
         )),
     }
 }
@@ -194,7 +194,7 @@ fn string_list(v: &Value, key: &str) -> mlua::Result<Vec<String>> {
         }
         other => Err(config_error(format!(
             "option '{key}': array of strings expected, got {}",
-            surface::type_name(&other)
+            surface::type_name(other)
         ))),
     }
 }
@@ -205,7 +205,7 @@ fn number(v: &Value, key: &str) -> mlua::Result<f64> {
         Value::Number(n) => Ok(*n),
         other => Err(config_error(format!(
             "option '{key}': number expected, got {}",
-            surface::type_name(&other)
+            surface::type_name(other)
         ))),
     }
 }
@@ -234,7 +234,7 @@ fn read_settings(t: &Table, mut settings: Settings) -> mlua::Result<Settings> {
             other => {
                 return Err(config_error(format!(
                     "option names are strings, got {}",
-                    surface::type_name(&other)
+                    surface::type_name(other)
                 )))
             }
         };
@@ -271,7 +271,7 @@ fn read_settings(t: &Table, mut settings: Settings) -> mlua::Result<Settings> {
                 other => {
                     return Err(config_error(format!(
                         "option 'hosts': file name expected, got {}",
-                        surface::type_name(&other)
+                        surface::type_name(other)
                     )))
                 }
             },

@@ -13,6 +13,7 @@ use super::surface;
 use crate::runtime::context::{block_on, foreign_error, go_async, locate, Where};
 use crate::runtime::deadline::{seconds_arg, Deadline};
 use crate::runtime::executor::{OnError, TaskShared};
+use crate::runtime::joins::Joining;
 use crate::runtime::Runtime;
 
 /// The handle `loop.spawn` returns.
@@ -41,6 +42,12 @@ fn join_method(lua: &Lua) -> mlua::Result<Function> {
     let twin =
         surface::async_function(lua, "task:join", |lua, ud: mlua::AnyUserData| async move {
             let shared = ud.borrow::<Task>()?.0.clone();
+            // A join that would close a cycle of joins never ends: refuse it.
+            let me = Runtime::get(&lua)?.exec.current_task();
+            let _joining = match me {
+                Some(me) => Some(Joining::enter(me, &shared).map_err(mlua::Error::runtime)?),
+                None => None,
+            };
             let r = poll_fn(|cx| shared.poll_result(cx)).await;
             joined(&lua, r)
         })?;
@@ -90,10 +97,16 @@ fn spawn_wrapper(lua: &Lua) -> mlua::Result<Function> {
     if let Some(f) = lua.named_registry_value::<Option<Function>>("tls.spawn")? {
         return Ok(f);
     }
+    // Lua 5.1 runs the task's function in a coroutine of its own (see
+    // spawn.lua); `adopt` makes that coroutine the one the loop calls the task.
+    let adopt = lua.create_function(|lua, co: mlua::Thread| {
+        Runtime::get(lua)?.exec.adopt_thread(co.to_pointer());
+        Ok(())
+    })?;
     let f: Function = lua
         .load(include_str!("spawn.lua"))
         .set_name("=tls.spawn")
-        .eval()?;
+        .call(adopt)?;
     lua.set_named_registry_value("tls.spawn", &f)?;
     Ok(f)
 }

@@ -1,18 +1,36 @@
 -- The body of every task: runs f(...) under xpcall so a failure message
 -- carries its traceback. Other error values (tables, numbers, nil) are
 -- kept as they are.
+local adopt = ...
 local xpcall, traceback, type = xpcall, debug.traceback, type
 local function handler(e)
   if type(e) ~= "string" then return e end
   return traceback(e, 2)
 end
--- Lua 5.1's xpcall passes no arguments and cannot be yielded across: run
--- f directly there; the loop adds the traceback of a failure itself.
-if _VERSION == "Lua 5.1" and not rawget(_G, "jit") then
+if not (_VERSION == "Lua 5.1" and not rawget(_G, "jit")) then
   return function(f, ...)
-    return true, f(...)
+    return xpcall(f, handler, ...)
   end
 end
+
+-- Lua 5.1's xpcall passes no arguments and cannot be yielded across. So f
+-- runs in a coroutine of its own, which the loop adopts as the task's
+-- (I/O inside it yields as in any task); this outer one only passes each
+-- yield up and each resume down, and catches the error value unchanged.
+local create, resume, status, yield = coroutine.create, coroutine.resume, coroutine.status, coroutine.yield
+
+local function pass(co, ok, ...)
+  if not ok then
+    local e = ...
+    if type(e) == "string" then e = traceback(co, e) end
+    return false, e
+  end
+  if status(co) == "dead" then return true, ... end
+  return pass(co, resume(co, yield(...)))
+end
+
 return function(f, ...)
-  return xpcall(f, handler, ...)
+  local co = create(f)
+  adopt(co)
+  return pass(co, resume(co, ...))
 end

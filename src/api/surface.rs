@@ -176,28 +176,27 @@ fn lua_type(rust: &str) -> &str {
     }
 }
 
-/// `file:line: ` of the Lua code that called into the library: the first
-/// frame that is neither a C function nor one of our (or mlua's) wrappers.
+/// `file:line: ` of the code that called into the library, as
+/// `luaL_where` gives it: the first frame that is not one of our (or
+/// mlua's) wrappers; nothing when that is a C function (`pcall(f, ...)`).
 fn position(lua: &Lua) -> String {
     for level in 1..32 {
         let frame = lua.inspect_stack(level, |d| {
             let s = d.source();
-            let ours = s
-                .source
-                .as_deref()
-                .is_some_and(|src| src.starts_with("=tls") || src.starts_with("=__mlua"));
-            let skip = ours || s.what == "C";
+            // Lua 5.1 shows a frame lost to a tail call as "=(tail call)".
+            let ours = s.source.as_deref().is_some_and(|src| {
+                src.starts_with("=tls") || src.starts_with("=__mlua") || src == "=(tail call)"
+            });
             (
-                skip,
+                ours,
                 s.short_src.as_deref().map(str::to_string),
                 d.current_line(),
             )
         });
         match frame {
-            None => break,
             Some((true, _, _)) => continue,
             Some((false, Some(src), Some(line))) => return format!("{src}:{line}: "),
-            Some(_) => break,
+            _ => break,
         }
     }
     String::new()
@@ -378,10 +377,24 @@ mod tests {
 
     #[test]
     fn wrapped_errors_lose_mlua_wording() {
-        let e = mlua::Error::CallbackError {
-            traceback: "x".into(),
-            cause: std::sync::Arc::new(mlua::Error::runtime("bad argument #1 to 'f' (why)")),
+        let lua = Lua::new();
+        let f = function(&lua, "f", |_, ()| -> mlua::Result<()> {
+            Err(bad_argument(1, "f", "why"))
+        })
+        .unwrap();
+        // Through a Lua caller, as users meet it: a string, positioned.
+        lua.globals().set("f", f).unwrap();
+        let (t, e): (String, String) = lua
+            .load("local ok, e = pcall(function() f() end) return type(e), e")
+            .set_name("@probe.lua")
+            .eval()
+            .unwrap();
+        assert_eq!(t, "string");
+        assert_eq!(e, "probe.lua:1: bad argument #1 to 'f' (why)");
+        let e = mlua::Error::WithContext {
+            context: "ctx".into(),
+            cause: mlua::Error::runtime("bad").into(),
         };
-        assert_eq!(message(&e), "bad argument #1 to 'f' (why)");
+        assert_eq!(message(&e), "ctx: bad");
     }
 }

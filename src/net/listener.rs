@@ -6,13 +6,17 @@ use std::future::poll_fn;
 use std::io;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use mlua::{Function, IntoLuaMulti, Lua, MetaMethod, UserData, UserDataMethods};
+use mlua::{
+    Function, IntoLuaMulti, Lua, MetaMethod, Table, UserData, UserDataFields, UserDataMethods,
+};
 use socket2::{Domain, Socket, Type};
 
+use super::accept_errors::AcceptErrors;
 use super::options::TcpOptions;
 use super::socket::{Endpoint, Listener, StreamSocket};
+use crate::api::surface::method;
 use crate::error::{NetError, NetResult};
 use crate::runtime::deadline::Deadline;
 use crate::runtime::executor::OnError;
@@ -40,6 +44,8 @@ pub(crate) struct ServerShared {
     /// The socket and its registration, dropped by `close()` at once so the
     /// port is free (and refuses connections) as soon as `close` returns.
     socket: RefCell<Option<(Listener, Registration)>>,
+    /// Accepts that failed for lack of descriptors or memory.
+    accept_errors: AcceptErrors,
 }
 
 impl ServerShared {
@@ -59,15 +65,41 @@ impl ServerShared {
 /// The `server` object returned by `listen`.
 pub(crate) struct Server(Rc<ServerShared>);
 
-impl UserData for Server {
-    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("close", |_, s, ()| {
+/// The server's methods, registered through the Lua boundary so misuse
+/// raises Lua-style strings (see `api::surface`).
+fn methods(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set(
+        "close",
+        method(lua, "server:close", |_, s: &Server, ()| {
             s.0.close();
             Ok(true)
-        });
-        m.add_method("address", |lua, s, ()| {
+        })?,
+    )?;
+    t.set(
+        "stats",
+        method(lua, "server:stats", |lua, s: &Server, ()| {
+            let t = lua.create_table()?;
+            t.set("accept_errors", s.0.accept_errors.total())?;
+            Ok(t)
+        })?,
+    )?;
+    t.set(
+        "address",
+        method(lua, "server:address", |lua, s: &Server, ()| {
             super::addr::endpoint_to_lua(lua, &s.0.addr)
-        });
+        })?,
+    )?;
+    Ok(t)
+}
+
+impl UserData for Server {
+    fn add_fields<F: UserDataFields<Self>>(f: &mut F) {
+        f.add_meta_field("__name", "tls.server");
+        f.add_meta_field_with("__index", methods);
+    }
+
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         m.add_meta_method(MetaMethod::ToString, |_, s, ()| {
             let state = if s.0.closed.get() { " (closed)" } else { "" };
             Ok(format!("tls.server ({}){state}", s.0.addr))
@@ -136,6 +168,7 @@ pub(crate) fn listen(
         closed: Cell::new(false),
         waker: RefCell::new(None),
         socket: RefCell::new(Some((listener, registration))),
+        accept_errors: AcceptErrors::default(),
     });
     let weak_lua = lua.weak();
     let state = shared.clone();
@@ -175,7 +208,10 @@ pub(crate) fn listen(
                 Accept::Backoff(e) => {
                     // Out of descriptors or memory: the connection stays
                     // queued; try again shortly rather than spin.
-                    eprintln!("tls: accept on {}: {e}; retrying in 100 ms", state.addr);
+                    let errors = &state.accept_errors;
+                    if let Some(line) = errors.failed(Instant::now(), &state.addr, &e) {
+                        eprintln!("{line}");
+                    }
                     let mut pause = Deadline::after(&rt2, Some(Duration::from_millis(100)));
                     poll_fn(|cx| {
                         if pause.poll_expired(cx) {

@@ -1,5 +1,6 @@
 //! Sockets: addresses, TCP and Unix stream sockets, options, the TCP transport, UDP, connecting, listening.
 
+pub(crate) mod accept_errors;
 pub(crate) mod addr;
 pub(crate) mod connect;
 pub(crate) mod listener;

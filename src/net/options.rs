@@ -8,6 +8,7 @@ use mlua::{Table, Value};
 use crate::api::surface::{bad_argument, type_name};
 use crate::runtime::deadline::seconds;
 use crate::stream::core::DEFAULT_MAX_LINE;
+use crate::stream::limits::{at_least, whole};
 
 /// Keys the TCP layer reads.
 pub(crate) const TCP_KEYS: &[&str] = &["timeout", "nodelay", "backlog", "reuseport", "maxline"];
@@ -82,16 +83,15 @@ impl TcpOptions {
                     o.reuseport = boolean(&v).ok_or_else(|| bad("reuseport", "boolean", &v))?
                 }
                 "backlog" => {
-                    o.backlog = integer(&v)
+                    o.backlog = whole(&v)
                         .and_then(|n| i32::try_from(n).ok())
                         .filter(|n| *n > 0)
                         .ok_or_else(|| bad("backlog", "positive integer", &v))?
                 }
                 "maxline" => {
-                    o.max_line = integer(&v)
-                        .and_then(|n| usize::try_from(n).ok())
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| bad("maxline", "positive integer", &v))?
+                    // The same rule as ios:setmaxline.
+                    o.max_line =
+                        at_least(&v, 1).ok_or_else(|| bad("maxline", "positive integer", &v))?
                 }
                 k if also.contains(&k) => {}
                 k => {
@@ -110,14 +110,6 @@ impl TcpOptions {
 fn boolean(v: &Value) -> Option<bool> {
     match v {
         Value::Boolean(b) => Some(*b),
-        _ => None,
-    }
-}
-
-fn integer(v: &Value) -> Option<i64> {
-    match v {
-        Value::Integer(i) => Some(*i),
-        Value::Number(n) if n.fract() == 0.0 => Some(*n as i64),
         _ => None,
     }
 }

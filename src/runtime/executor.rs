@@ -66,6 +66,8 @@ struct Slot {
     waker: Arc<TaskWaker>,
     /// The coroutine of a Lua task, to tell "am I in this task?".
     thread: Option<*const c_void>,
+    /// A Lua task's shared state, to tell who is joining whom.
+    shared: Option<Weak<TaskShared>>,
 }
 
 /// What a Lua task ended with, shared with its `Task` handle.
@@ -73,6 +75,8 @@ struct Slot {
 pub(crate) struct TaskShared {
     pub(crate) result: RefCell<Option<Result<MultiValue, Value>>>,
     joiners: RefCell<Vec<Waker>>,
+    /// The task this one is joining, if any (see [`super::joins`]).
+    waits_for: RefCell<Option<Weak<TaskShared>>>,
 }
 
 impl TaskShared {
@@ -90,6 +94,14 @@ impl TaskShared {
 
     pub(crate) fn is_done(&self) -> bool {
         self.result.borrow().is_some()
+    }
+
+    pub(crate) fn waits_for(&self) -> Option<Rc<TaskShared>> {
+        self.waits_for.borrow().as_ref().and_then(Weak::upgrade)
+    }
+
+    pub(crate) fn set_waits_for(&self, target: Option<&Rc<TaskShared>>) {
+        *self.waits_for.borrow_mut() = target.map(Rc::downgrade);
     }
 }
 
@@ -159,6 +171,7 @@ impl Executor {
             future: Some(future),
             waker,
             thread,
+            shared: None,
         });
         id
     }
@@ -209,7 +222,10 @@ impl Executor {
             }
             joiners.into_iter().for_each(Waker::wake);
         };
-        self.spawn(Box::pin(future), Some(ptr));
+        let id = self.spawn(Box::pin(future), Some(ptr));
+        if let Some(slot) = self.slots.borrow_mut().get_mut(id) {
+            slot.shared = Some(Rc::downgrade(&shared));
+        }
         Ok(shared)
     }
 
@@ -308,6 +324,26 @@ impl Executor {
             .borrow()
             .get(id)
             .map(|s| Waker::from(s.waker.clone()))
+    }
+
+    /// Makes `thread` the coroutine of the task being polled (Lua 5.1 runs a
+    /// task's function in a nested coroutine, see `api/spawn.lua`).
+    pub(crate) fn adopt_thread(&self, thread: *const c_void) {
+        if let Some(id) = self.current.get() {
+            if let Some(slot) = self.slots.borrow_mut().get_mut(id) {
+                slot.thread = Some(thread);
+            }
+        }
+    }
+
+    /// The shared state of the Lua task being polled.
+    pub(crate) fn current_task(&self) -> Option<Rc<TaskShared>> {
+        let id = self.current.get()?;
+        self.slots
+            .borrow()
+            .get(id)
+            .and_then(|s| s.shared.as_ref())
+            .and_then(Weak::upgrade)
     }
 
     /// The coroutine of the task being polled.

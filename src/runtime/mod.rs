@@ -9,6 +9,7 @@
 pub(crate) mod context;
 pub(crate) mod deadline;
 pub(crate) mod executor;
+pub(crate) mod joins;
 pub(crate) mod reactor;
 pub(crate) mod timer;
 

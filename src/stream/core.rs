@@ -96,6 +96,9 @@ pub(crate) enum Out {
     Many(Vec<Value>),
     /// `nil, message, code`.
     Fail(NetError),
+    /// `nil, message, code, partial`: a read cut short by a failed end of
+    /// stream hands over the bytes that did arrive (LuaSocket's convention).
+    Cut(NetError, Value),
     /// The stream itself (`write`, `flush`, `handshake` return the ios).
     Stream,
 }
@@ -124,6 +127,14 @@ impl Out {
                 mlua::Variadic::from_iter([
                     Value::String(lua.create_string(&e.message)?),
                     Value::String(lua.create_string(e.code)?),
+                ]),
+            ),
+            Out::Cut(e, partial) => (
+                Value::Nil,
+                mlua::Variadic::from_iter([
+                    Value::String(lua.create_string(&e.message)?),
+                    Value::String(lua.create_string(e.code)?),
+                    partial,
                 ]),
             ),
         })
@@ -336,11 +347,28 @@ impl Stream {
                 }
             }
             if let End::Failed(e) = &self.end {
-                return fail(e.clone());
+                let e = e.clone();
+                return self.cut_short(lua, fmts, e);
             }
             if let Some(want) = self.pull() {
                 return Ok(Step::Blocked(want));
             }
+        }
+    }
+
+    /// A read the buffer cannot answer on a stream that ended in failure
+    /// (reset, truncated TLS). A single `"a"`, `"l"`, `"L"` or count
+    /// hands over every buffered byte as the partial result and consumes
+    /// it; `"n"`, `0` and several formats consume nothing, so the bytes stay
+    /// for the next read. Nothing that arrived is dropped.
+    fn cut_short(&mut self, lua: &Lua, fmts: &[Format], e: NetError) -> mlua::Result<Step<Out>> {
+        match fmts {
+            [Format::All | Format::Line { .. } | Format::Count(1..)] => {
+                let partial = lua.create_string(self.rbuf.bytes())?;
+                self.rbuf.consume(self.rbuf.len());
+                Ok(Step::Ready(Out::Cut(e, Value::String(partial))))
+            }
+            _ => fail(e),
         }
     }
 

@@ -26,10 +26,15 @@ impl Format {
     /// Parses argument `index` (1-based, for error messages) of `fname`.
     pub(crate) fn from_lua(v: &Value, index: usize, fname: &str) -> mlua::Result<Self> {
         match v {
-            Value::Integer(n) if *n >= 0 => Ok(Format::Count(*n as usize)),
-            Value::Number(n) if *n >= 0.0 && n.fract() == 0.0 && *n < 9.0e15 => {
-                Ok(Format::Count(*n as usize))
-            }
+            // A count is any whole number (2^53 as a float too); a count
+            // larger than what arrives reads to the end of stream.
+            Value::Integer(_) | Value::Number(_) => match super::limits::at_least(v, 0) {
+                Some(n) => Ok(Format::Count(n)),
+                None => Err(mlua::Error::runtime(format!(
+                    "bad argument #{index} to '{fname}' (invalid format: a count must be a \
+                     non-negative integer)"
+                ))),
+            },
             Value::String(s) => {
                 let b = s.as_bytes();
                 let b: &[u8] = b.as_ref();
@@ -106,67 +111,74 @@ pub(crate) fn match_format(fmt: Format, data: &[u8], eof: bool, max_line: usize)
     }
 }
 
-/// Scans a numeral the way Lua's `io` `read_number` does: skip whitespace,
-/// optional sign, optional `0x`, digits, optional point and digits,
-/// optional exponent. Whatever is scanned is consumed, even on failure.
+/// Scans a numeral exactly as Lua 5.4's `io` `read_number` does: skip
+/// whitespace (C's `isspace`), optional sign, optional `0x`, digits,
+/// optional point and digits, optional exponent. At most `MAX_NUMERAL`
+/// characters are taken after the whitespace; one more that would fit the
+/// numeral makes it fail, and whatever was scanned is consumed either way.
 fn match_numeral(data: &[u8], eof: bool) -> Match {
     let mut s = Scanner {
         data,
         pos: 0,
         eof,
-        count: 0,
-        valid: false,
+        start: 0,
+        overflow: false,
     };
     // Each step can run out of buffered bytes before it can decide.
     let result = (|| {
-        while s.peek()?.is_some_and(|c| c.is_ascii_whitespace()) {
+        while s.peek()?.is_some_and(is_c_space) {
             s.pos += 1;
         }
-        let start = s.pos;
+        s.start = s.pos;
         s.accept(b"-+")?;
         let mut hex = false;
+        let mut count = 0;
         if s.accept(b"0")? {
-            hex = s.accept(b"xX")?;
-            s.count = 1; // the "0" counts as a digit
+            if s.accept(b"xX")? {
+                hex = true;
+            } else {
+                count = 1; // the "0" counts as a digit
+            }
         }
-        s.digits(hex)?;
+        count += s.digits(hex)?;
         if s.accept(b".")? {
-            s.digits(hex)?;
+            count += s.digits(hex)?;
         }
-        // A numeral needs a digit in its mantissa and, if it has an
-        // exponent, in the exponent too (what lua_stringtonumber accepts).
-        s.valid = s.count > 0;
-        if s.count > 0 && s.accept(if hex { b"pP" } else { b"eE" })? {
+        // What lua_stringtonumber then accepts: a digit in the mantissa
+        // and, if there is an exponent, a digit in it too.
+        let mut valid = count > 0;
+        if count > 0 && s.accept(if hex { b"pP" } else { b"eE" })? {
             s.accept(b"-+")?;
-            s.count = 0;
-            s.digits(false)?;
-            s.valid = s.count > 0;
+            valid = s.digits(false)? > 0;
         }
-        Some((start, s.pos))
+        Some(valid && !s.overflow)
     })();
     match result {
         None => Match::Need,
-        Some((start, end)) if end - start > MAX_NUMERAL || !s.valid => done_fail(end),
-        Some((start, end)) => Match::Done {
-            consumed: end,
-            piece: Piece::Numeral(start, end),
+        Some(valid) => Match::Done {
+            consumed: s.pos,
+            piece: if valid {
+                Piece::Numeral(s.start, s.pos)
+            } else {
+                Piece::Fail
+            },
         },
     }
 }
 
-fn done_fail(consumed: usize) -> Match {
-    Match::Done {
-        consumed,
-        piece: Piece::Fail,
-    }
+/// C's `isspace` in the C locale (Rust's `is_ascii_whitespace` omits `\v`).
+fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
 struct Scanner<'a> {
     data: &'a [u8],
     pos: usize,
     eof: bool,
-    count: usize,
-    valid: bool,
+    /// Where the numeral starts (after the whitespace).
+    start: usize,
+    /// A character past `MAX_NUMERAL` belonged to the numeral.
+    overflow: bool,
 }
 
 impl Scanner<'_> {
@@ -179,31 +191,39 @@ impl Scanner<'_> {
         }
     }
 
-    fn accept(&mut self, set: &[u8]) -> Option<bool> {
-        match self.peek()? {
-            Some(c) if set.contains(&c) && self.pos < MAX_NUMERAL + 64 => {
-                self.pos += 1;
-                Some(true)
-            }
-            _ => Some(false),
+    /// Takes the next byte into the numeral, as Lua's `nextc`: refused
+    /// (and the numeral spoiled) once `MAX_NUMERAL` bytes are taken.
+    fn take(&mut self) -> bool {
+        if self.pos - self.start >= MAX_NUMERAL {
+            self.overflow = true;
+            return false;
         }
+        self.pos += 1;
+        true
     }
 
-    fn digits(&mut self, hex: bool) -> Option<()> {
+    fn accept(&mut self, set: &[u8]) -> Option<bool> {
+        Some(match self.peek()? {
+            Some(c) if set.contains(&c) => self.take(),
+            _ => false,
+        })
+    }
+
+    /// Takes digits; answers how many.
+    fn digits(&mut self, hex: bool) -> Option<usize> {
+        let mut count = 0;
         while let Some(c) = self.peek()? {
             let ok = if hex {
                 c.is_ascii_hexdigit()
             } else {
                 c.is_ascii_digit()
             };
-            // Stop scanning absurdly long numerals; they fail as Lua's do.
-            if !ok || self.pos > MAX_NUMERAL + 64 {
+            if !ok || !self.take() {
                 break;
             }
-            self.pos += 1;
-            self.count += 1;
+            count += 1;
         }
-        Some(())
+        Some(count)
     }
 }
 
@@ -278,14 +298,28 @@ mod tests {
     }
 
     #[test]
-    fn absurd_numerals_fail_bounded() {
-        let long = "1".repeat(1000);
-        match match_format(Format::Number, long.as_bytes(), false, 16) {
-            Match::Done {
-                piece: Piece::Fail,
-                consumed,
-            } => assert!(consumed < 300),
-            other => panic!("{other:?}"),
-        }
+    fn numerals_over_200_characters_consume_200_and_fail() {
+        let long = format!("  {}", "1".repeat(1000));
+        assert_eq!(
+            match_format(Format::Number, long.as_bytes(), false, 16),
+            done(202, Piece::Fail)
+        );
+        // Exactly 200 characters is still a numeral.
+        let max = format!("{}x", "1".repeat(200));
+        assert_eq!(
+            match_format(Format::Number, max.as_bytes(), false, 16),
+            done(200, Piece::Numeral(0, 200))
+        );
+    }
+
+    #[test]
+    fn hex_prefix_alone_fails_and_vertical_tab_is_space() {
+        let n = Format::Number;
+        assert_eq!(m(n, "0x", true), done(2, Piece::Fail));
+        assert_eq!(m(n, "0x ", false), done(2, Piece::Fail));
+        assert_eq!(m(n, "0x1p", true), done(4, Piece::Fail));
+        assert_eq!(m(n, "0x.8 ", false), done(4, Piece::Numeral(0, 4)));
+        assert_eq!(m(n, "\x0b7 ", false), done(2, Piece::Numeral(1, 2)));
+        assert_eq!(m(n, "0 ", false), done(1, Piece::Numeral(0, 1)));
     }
 }

@@ -19,6 +19,7 @@ use smallvec::SmallVec;
 
 use super::core::{failure, BufMode, Out, Step, Stream};
 use super::format::Format;
+use super::limits::{at_least, count_arg};
 use super::ops::{unit_step, wait, Dir};
 use super::transport::Transport;
 use crate::api::surface::{bad_argument, method, raise_marker, raise_values, type_name};
@@ -172,15 +173,10 @@ impl Waiting {
     /// In a task it parks the task on the socket and returns WAIT; the Lua
     /// wrapper yields and calls the retry method when woken, so no future
     /// is built (the stream keeps the deadline).
-    fn now(
-        self,
-        lua: &Lua,
-        ios: &Ios,
-        (first, rest): (Option<Value>, Variadic<Value>),
-    ) -> mlua::Result<(Value, Variadic<Value>)> {
-        let mut args: Args = SmallVec::new();
-        args.extend(first);
-        args.extend(rest);
+    /// Takes every argument, trailing nils included, so `write(nil)` is
+    /// told from `write()` (and raises, as `file:write(nil)` does).
+    fn now(self, lua: &Lua, ios: &Ios, args: MultiValue) -> mlua::Result<(Value, Variadic<Value>)> {
+        let args: Args = args.into_iter().collect();
         self.run(lua, ios, args)
     }
 
@@ -254,10 +250,8 @@ fn retry_step(name: &str) -> StepFn {
 // ---- read ----
 
 fn fill_step(_: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<Out>> {
-    let n = match args.first() {
-        Some(Value::Integer(n)) if *n >= 0 => *n as usize,
-        Some(Value::Number(n)) if *n >= 0.0 && n.fract() == 0.0 => *n as usize,
-        _ => return Err(bad_argument(1, "ios:fill", "non-negative integer expected")),
+    let Some(n) = args.first().and_then(|v| at_least(v, 0)) else {
+        return Err(bad_argument(1, "ios:fill", "non-negative integer expected"));
     };
     s.try_fill(n)
 }
@@ -370,15 +364,15 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             Value::LightUserData(raise_marker()),
             &t,
             t.get::<Function>("read")?,
-            is_ios,
-            bad_self,
+            &is_ios,
+            &bad_self,
             raise,
         ))?;
     t.set("read", &read)?;
     let lines: Function = lua
         .load(include_str!("lines.lua"))
         .set_name("=tls.ios.lines")
-        .call(&read)?;
+        .call((&read, is_ios, bad_self))?;
     t.set("lines", lines)?;
     plain_methods(lua, &t)?;
     Ok(t)
@@ -402,11 +396,9 @@ fn plain_methods(lua: &Lua, t: &Table) -> mlua::Result<()> {
     )?;
     t.set(
         "setmaxline",
-        method(lua, "ios:setmaxline", |_, ios: &Ios, n: i64| {
-            let n = usize::try_from(n)
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| bad_argument(1, "ios:setmaxline", "positive integer expected"))?;
+        method(lua, "ios:setmaxline", |_, ios: &Ios, n: Value| {
+            // The same rule as the `maxline` option.
+            let n = count_arg(&n, 1, 1, "ios:setmaxline")?;
             ios.0.borrow_mut().max_line = n;
             Ok(true)
         })?,
@@ -416,7 +408,7 @@ fn plain_methods(lua: &Lua, t: &Table) -> mlua::Result<()> {
         method(
             lua,
             "ios:setvbuf",
-            |_, ios: &Ios, (mode, size): (String, Option<i64>)| {
+            |_, ios: &Ios, (mode, size): (String, Value)| {
                 let mode = match mode.as_str() {
                     "no" => BufMode::No,
                     "line" => BufMode::Line,
@@ -429,7 +421,12 @@ fn plain_methods(lua: &Lua, t: &Table) -> mlua::Result<()> {
                         ))
                     }
                 };
-                let size = size.map(|n| usize::try_from(n).unwrap_or(0));
+                // A size is when buffered output is sent, not an
+                // allocation: any positive integer is fine, nothing else.
+                let size = match size {
+                    Value::Nil => None,
+                    v => Some(count_arg(&v, 1, 2, "ios:setvbuf")?),
+                };
                 ios.0.borrow_mut().set_vbuf(mode, size);
                 Ok(true)
             },
@@ -505,8 +502,16 @@ impl UserData for Ios {
                     if !s.has_task_wait(0) {
                         match s.try_read(lua, &[Format::Line { keep }]) {
                             Ok(Step::Ready(Out::One(v))) => return Ok((v, Variadic::new())),
+                            // A failure may have consumed a partial line:
+                            // answer now, a second try would not see it.
+                            Ok(Step::Ready(out)) => {
+                                let marker = Value::LightUserData(self_marker());
+                                return Ok(out
+                                    .into_lua(lua, marker)
+                                    .unwrap_or_else(|e| raised(lua, e)));
+                            }
                             Err(e) => return Ok(raised(lua, e)),
-                            _ => {}
+                            Ok(Step::Blocked(_)) => {}
                         }
                     }
                 }

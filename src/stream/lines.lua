@@ -1,20 +1,32 @@
 -- ios:lines(...): an iterator over reads, as file:lines. A read that fails
 -- with an error (timeout, reset, truncated) raises it instead of ending the
--- loop quietly, so a cut-off stream never looks like a complete one.
-local read = ...
+-- loop quietly, so a cut-off stream never looks like a complete one. When
+-- the failed read handed over a partial result (the bytes of a last,
+-- cut-off line or chunk), the iterator yields it first and raises at the
+-- next step: nothing that arrived is dropped.
+local read, is_ios, bad_self = ...
 local select, error = select, error
 local unpack = table.unpack or unpack
 
-local function check(v, msg, ...)
-  if v == nil and msg ~= nil then error(msg, 2) end
-  return v, msg, ...
-end
-
 return function(self, ...)
+  if not is_ios(self) then bad_self("lines", self) end
   local n = select("#", ...)
-  if n == 0 then
-    return function() return check(read(self, "l")) end
-  end
   local fmts = { ... }
-  return function() return check(read(self, unpack(fmts, 1, n))) end
+  if n == 0 then fmts, n = { "l" }, 1 end
+  local pending -- the error to raise at the next step
+  local function check(...)
+    local v, msg, _, partial = ...
+    if v == nil and msg ~= nil then
+      if partial ~= nil and partial ~= "" then
+        pending = msg
+        return partial
+      end
+      error(msg, 2) -- a tail call: level 2 is the loop
+    end
+    return ...
+  end
+  return function()
+    if pending then error(pending, 2) end
+    return check(read(self, unpack(fmts, 1, n)))
+  end
 end

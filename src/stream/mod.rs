@@ -4,5 +4,6 @@ pub(crate) mod buffer;
 pub(crate) mod core;
 pub(crate) mod format;
 pub(crate) mod ios;
+pub(crate) mod limits;
 pub(crate) mod ops;
 pub mod transport;

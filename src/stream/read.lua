@@ -7,17 +7,22 @@ local WAIT, PENDING, RAISE, methods, read, is_ios, bad_self, raise = ...
 local yield = coroutine.yield
 local read_l, read_L -- the plain methods; mlua adds them after this runs
 
--- A plain line read answers `line`, `nil` (end of stream),
--- `nil, msg, code`, RAISE, value (an error to raise), or WAIT: the task
--- is parked, so yield, then ask again.
+-- A failure: `nil, msg, code`, or with a partial line (a stream that
+-- ended in failure hands over its last, cut-off line) four values; exact
+-- counts, as callers may pack them. RAISE in first place: an error to raise.
+local function failed(v, msg, code, partial)
+  if v == RAISE then raise(msg) end
+  if partial == nil then return v, msg, code end
+  return v, msg, code, partial
+end
+
+-- A plain line read answers `line`, `nil` (end of stream), a failure (see
+-- above), or WAIT: the task is parked, so yield, then ask again.
 local function waited(plain, self)
   while true do
     yield(PENDING)
-    local v, msg, code = plain(self)
-    if msg ~= nil then
-      if v == RAISE then raise(msg) end
-      return v, msg, code
-    end
+    local v, msg, code, partial = plain(self)
+    if msg ~= nil then return failed(v, msg, code, partial) end
     if v ~= WAIT then return v end
   end
 end
@@ -36,11 +41,8 @@ return function(self, fmt, ...)
     return read(self, fmt, ...)
   end
   if not is_ios(self) then bad_self("read", self) end
-  local v, msg, code = plain(self)
-  if msg ~= nil then
-    if v == RAISE then raise(msg) end
-    return v, msg, code
-  end
+  local v, msg, code, partial = plain(self)
+  if msg ~= nil then return failed(v, msg, code, partial) end
   if v ~= WAIT then return v end
   return waited(plain, self)
 end

@@ -32,6 +32,10 @@ pub struct TlsInfo {
     pub resumed: bool,
     /// The peer's certificate chain, end entity first, DER encoded.
     pub peer_chain: Vec<Vec<u8>>,
+    /// Client: the verified OCSP response the server stapled.
+    pub ocsp: Option<crate::tls::ocsp::OcspStatus>,
+    /// Client: why a stapled OCSP response was ignored.
+    pub ocsp_error: Option<String>,
 }
 
 /// A non-blocking byte stream over a connected socket.

@@ -12,8 +12,11 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion
 use super::options::{CertKey, PemSource, Protocols, TlsOptions, VerifyClient};
 use super::pem::{add_roots, load_certs, load_key};
 use super::provider::{provider, ticketer};
+use super::revocation::{Checks, RevocationVerifier};
+use super::revocation_options::check_side;
 use super::sni::SniResolver;
 use super::verifier::{ServerVerifier, Skip};
+use super::{crl, staple};
 use crate::error::NetError;
 
 fn config_error(msg: impl Into<String>) -> NetError {
@@ -28,7 +31,18 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
         Some(r) => Arc::new(r),
         None => mozilla_roots(),
     };
-    let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+    check_side(&opts.revocation, false, false)?;
+    let crls = crl::load(&opts.revocation)?;
+    let mut webpki = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone());
+    if let Some(crls) = &crls {
+        webpki = crl::server_chain_policy(
+            webpki,
+            crls,
+            &opts.revocation,
+            !opts.insecure_no_verify_time,
+        );
+    }
+    let webpki = webpki
         .build()
         .map_err(|e| config_error(format!("cannot build certificate verifier: {e}")))?;
     let skip = Skip {
@@ -42,7 +56,16 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
         .with_protocol_versions(&versions(opts.protocols))
         .map_err(|e| config_error(format!("bad TLS versions: {e}")))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(ServerVerifier::new(webpki, skip)));
+        .with_custom_certificate_verifier(Arc::new(RevocationVerifier::new(
+            Arc::new(ServerVerifier::new(webpki, skip)),
+            roots,
+            crls,
+            Checks {
+                ocsp_require: opts.revocation.ocsp_require,
+                time: !skip.time,
+                cert: !skip.cert,
+            },
+        )));
     let mut config = match (&opts.cert, &opts.key) {
         (Some(cert), Some(key)) => builder
             .with_client_auth_cert(load_certs(cert)?, load_key(key)?)
@@ -66,6 +89,11 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
 /// `resumption = false`.
 pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
     let provider = provider();
+    check_side(
+        &opts.revocation,
+        true,
+        opts.verify_client != VerifyClient::None,
+    )?;
     let list = opts.server_certs();
     if list.is_empty() {
         return Err(config_error("a TLS server needs options 'cert' and 'key'"));
@@ -83,13 +111,20 @@ pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
             let roots = custom_roots(opts)?.ok_or_else(|| {
                 config_error("option 'verify_client' needs 'cafile' or 'ca' to name the client CAs")
             })?;
+            let crls = crl::load(&opts.revocation)?;
             let mut v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
             if mode == VerifyClient::Optional {
                 v = v.allow_unauthenticated();
             }
-            let v = v
+            if let Some(crls) = &crls {
+                v = crl::client_chain_policy(v, crls, &opts.revocation);
+            }
+            let mut v = v
                 .build()
                 .map_err(|e| config_error(format!("cannot build client verifier: {e}")))?;
+            if let Some(crls) = crls {
+                v = crl::NamedRevocation::wrap(v, crls);
+            }
             builder.with_client_cert_verifier(v)
         }
     };
@@ -114,7 +149,8 @@ pub fn certified_key(ck: &CertKey) -> Result<Arc<CertifiedKey>, NetError> {
         .key_provider
         .load_private_key(der)
         .map_err(|e| config_error(format!("unusable private key {}: {e}", ck.key.describe())))?;
-    let certified = CertifiedKey::new(chain, key);
+    let mut certified = CertifiedKey::new(chain, key);
+    certified.ocsp = staple::load(ck.ocsp_staple.as_ref())?;
     match certified.keys_match() {
         Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
             Ok(Arc::new(certified))
@@ -248,12 +284,14 @@ mod tests {
         let e = certified_key(&CertKey {
             cert: file("server.pem"),
             key: file("other.key"),
+            ocsp_staple: None,
         })
         .unwrap_err();
         assert!(e.message.contains("does not match"), "{}", e.message);
         certified_key(&CertKey {
             cert: file("rsa.pem"),
             key: file("rsa.key"),
+            ocsp_staple: None,
         })
         .unwrap();
     }

@@ -23,6 +23,10 @@ pub fn info_table(lua: &Lua, info: &TlsInfo) -> mlua::Result<Table> {
     if !info.peer_chain.is_empty() {
         t.set("peer", peer_table(lua, &info.peer_chain)?)?;
     }
+    if let Some(ocsp) = &info.ocsp {
+        t.set("ocsp", super::ocsp::status_table(lua, ocsp)?)?;
+    }
+    t.set("ocsp_error", info.ocsp_error.as_deref())?;
     Ok(t)
 }
 
@@ -149,6 +153,7 @@ mod tests {
             servername: Some("localhost".into()),
             resumed: true,
             peer_chain: vec![cert_der("server"), cert_der("ca")],
+            ..TlsInfo::default()
         };
         let t = info_table(&lua, &info).unwrap();
         assert_eq!(t.get::<String>("version").unwrap(), "TLSv1.3");

@@ -4,15 +4,20 @@
 
 pub mod cache;
 pub mod config;
+pub mod crl;
 pub mod date;
 pub mod der;
 pub mod info;
 pub mod lua_config;
+pub mod ocsp;
 pub mod options;
 pub mod pem;
 pub mod provider;
+pub mod revocation;
+pub mod revocation_options;
 pub mod sni;
 mod sock;
+pub mod staple;
 pub mod transport;
 pub mod verifier;
 pub mod verify_errors;

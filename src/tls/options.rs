@@ -14,6 +14,8 @@ use mlua::{Table, Value};
 // (`timeout` is read by both layers).
 use crate::net::options::TCP_KEYS;
 
+use super::revocation_options::{self, RevocationOptions, Staple, REVOCATION_KEYS};
+
 /// The keys only TLS reads; the TCP layer accepts them unchecked.
 pub const TLS_KEYS: &[&str] = &[
     "cafile",
@@ -29,6 +31,11 @@ pub const TLS_KEYS: &[&str] = &[
     "insecure_no_verify_cert",
     "insecure_no_verify_name",
     "insecure_no_verify_time",
+    // Revocation: see revocation_options.rs.
+    "crl",
+    "crl_require",
+    "ocsp_staple",
+    "ocsp_require",
 ];
 
 /// A certificate or key given as a path or as PEM text.
@@ -66,6 +73,8 @@ pub struct CertKey {
     pub cert: PemSource,
     /// The private key (PKCS#8, SEC1 or PKCS#1).
     pub key: PemSource,
+    /// The OCSP response to staple with this chain.
+    pub ocsp_staple: Option<Staple>,
 }
 
 /// Which TLS versions to enable.
@@ -131,6 +140,8 @@ pub struct TlsOptions {
     pub insecure_no_verify_name: bool,
     /// Check chain and name but not the validity dates.
     pub insecure_no_verify_time: bool,
+    /// CRLs and OCSP (`revocation_options.rs`).
+    pub revocation: RevocationOptions,
 }
 
 impl Default for TlsOptions {
@@ -150,6 +161,7 @@ impl Default for TlsOptions {
             insecure_no_verify_cert: false,
             insecure_no_verify_name: false,
             insecure_no_verify_time: false,
+            revocation: RevocationOptions::default(),
         }
     }
 }
@@ -165,7 +177,7 @@ impl TlsOptions {
                 other => {
                     return Err(misuse(format!(
                         "TLS option keys must be strings, got {}",
-                        other.type_name()
+                        crate::api::surface::type_name(other)
                     )))
                 }
             };
@@ -181,6 +193,7 @@ impl TlsOptions {
                 "TLS option '{given}' needs option '{missing}'"
             )));
         }
+        o.revocation.check()?;
         Ok(o)
     }
 
@@ -208,6 +221,7 @@ impl TlsOptions {
             "insecure_no_verify_cert" => self.insecure_no_verify_cert = boolean(key, &v)?,
             "insecure_no_verify_name" => self.insecure_no_verify_name = boolean(key, &v)?,
             "insecure_no_verify_time" => self.insecure_no_verify_time = boolean(key, &v)?,
+            k if REVOCATION_KEYS.contains(&k) => self.revocation.set(k, &v)?,
             k if TCP_KEYS.contains(&k) => {}
             k => return Err(misuse(format!("unknown TLS option '{k}'"))),
         }
@@ -220,6 +234,7 @@ impl TlsOptions {
             (Some(cert), Some(key)) => Some(CertKey {
                 cert: cert.clone(),
                 key: key.clone(),
+                ocsp_staple: self.revocation.ocsp_staple.clone(),
             }),
             _ => None,
         };
@@ -242,7 +257,7 @@ fn misuse(msg: impl Into<String>) -> mlua::Error {
 fn wrong_type(key: &str, want: &str, v: &Value) -> mlua::Error {
     misuse(format!(
         "TLS option '{key}' must be {want}, got {}",
-        v.type_name()
+        crate::api::surface::type_name(v)
     ))
 }
 
@@ -352,7 +367,7 @@ fn cert_list(v: &Value) -> mlua::Result<Vec<CertKey>> {
                 "TLS option '{where_}' must be a {{cert=, key=}} table"
             )));
         };
-        let (mut cert, mut key) = (None, None);
+        let (mut cert, mut key, mut ocsp_staple) = (None, None, None);
         for pair in entry.pairs::<Value, Value>() {
             let (k, v) = pair?;
             let name = match &k {
@@ -362,11 +377,21 @@ fn cert_list(v: &Value) -> mlua::Result<Vec<CertKey>> {
             match name.as_str() {
                 "cert" => cert = Some(PemSource::parse(&string(&format!("{where_}.cert"), &v)?)),
                 "key" => key = Some(PemSource::parse(&string(&format!("{where_}.key"), &v)?)),
+                "ocsp_staple" => {
+                    ocsp_staple = Some(revocation_options::staple(
+                        &format!("{where_}.ocsp_staple"),
+                        &v,
+                    )?)
+                }
                 _ => return Err(misuse(format!("unknown TLS option '{where_}.{name}'"))),
             }
         }
         match (cert, key) {
-            (Some(cert), Some(key)) => out.push(CertKey { cert, key }),
+            (Some(cert), Some(key)) => out.push(CertKey {
+                cert,
+                key,
+                ocsp_staple,
+            }),
             _ => {
                 return Err(misuse(format!(
                     "TLS option '{where_}' needs both 'cert' and 'key'"

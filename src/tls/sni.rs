@@ -77,6 +77,7 @@ mod tests {
         certified_key(&CertKey {
             cert: PemSource::Path(path(&format!("{name}.pem"))),
             key: PemSource::Path(path(&format!("{name}.key"))),
+            ocsp_staple: None,
         })
         .unwrap()
     }

@@ -42,3 +42,34 @@ pub(crate) fn cert_der(name: &str) -> Vec<u8> {
         .expect("fixture certificate")
         .to_vec()
 }
+
+/// Path of a revocation fixture from `scripts/gen-revocation.sh` (CRLs,
+/// OCSP responses and their certificates). Made once a day: generated
+/// aside, then renamed into place, so concurrent test processes agree.
+pub(crate) fn revocation_path(file: &str) -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let day = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() / 86_400)
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!("lua-tls-revocation-{day}"));
+        if dir.join("good.ocsp").exists() {
+            return dir;
+        }
+        let aside = std::env::temp_dir().join(format!("lua-tls-revocation-{}", std::process::id()));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen-revocation.sh");
+        let status = Command::new("sh")
+            .arg(&script)
+            .arg(&aside)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run gen-revocation.sh");
+        assert!(status.success(), "gen-revocation.sh failed");
+        if std::fs::rename(&aside, &dir).is_err() {
+            let _ = std::fs::remove_dir_all(&aside); // another process won
+        }
+        dir
+    });
+    dir.join(file)
+}

@@ -18,6 +18,7 @@ use rustls_pki_types::ServerName;
 
 use super::cache::TlsConfig;
 use super::options::Protocols;
+use super::revocation::{self, Report};
 use super::sock::NoSigPipe;
 use super::verify_errors::{tls_error, Context, Side};
 use crate::error::NetError;
@@ -35,6 +36,8 @@ pub struct TlsTransport {
     failed: Option<NetError>,
     close_sent: bool,
     write_closed: bool,
+    /// What certificate verification reported (OCSP), see `revocation.rs`.
+    report: Report,
 }
 
 impl std::fmt::Debug for TlsTransport {
@@ -138,6 +141,7 @@ impl TlsTransport {
             failed: None,
             close_sent: false,
             write_closed: false,
+            report: Report::default(),
         }
     }
 
@@ -169,11 +173,33 @@ impl TlsTransport {
                     self.want = Want::Read;
                     return Err(e);
                 }
-                Err(e) => return Err(e),
+                // A socket error, or rustls refusing what it cannot buffer
+                // (a handshake message over its limit): the connection is
+                // over, and nothing more may be sent on it (no close_notify).
+                Err(e) => {
+                    let err = if e.kind() == io::ErrorKind::InvalidData {
+                        NetError::new("handshake", format!("peer sent what TLS cannot take ({e})"))
+                    } else {
+                        NetError::from_io("", &e)
+                    };
+                    return Err(self.fail(err));
+                }
             }
         };
-        if let Err(e) = self.conn.process_new_packets() {
-            let err = tls_error(&e, self.cx);
+        let processed = self.conn.process_new_packets();
+        // The verifier ran inside that call, if at all (revocation.rs).
+        let failure = revocation::take().and_then(|r| {
+            let failure = r.failure.clone();
+            self.report = r;
+            failure
+        });
+        if let Err(e) = processed {
+            let err = match failure {
+                Some(msg) if matches!(e, rustls::Error::InvalidCertificate(_)) => {
+                    NetError::new("certificate", msg)
+                }
+                _ => tls_error(&e, self.cx),
+            };
             let _ = self.push(); // best effort: tell the peer why (the alert)
             return Err(self.fail(err));
         }
@@ -281,7 +307,10 @@ impl Transport for TlsTransport {
     }
 
     fn shutdown(&mut self) -> io::Result<()> {
-        if self.failed.is_none() {
+        // close_notify only ends an established session: mid-handshake it
+        // would be a plaintext warning telling the peer "clean end" when
+        // nothing was agreed, so an unfinished handshake just closes TCP.
+        if self.failed.is_none() && !self.conn.is_handshaking() {
             if !self.close_sent {
                 self.conn.send_close_notify();
                 self.close_sent = true;
@@ -335,6 +364,8 @@ impl Transport for TlsTransport {
                 .peer_certificates()
                 .map(|c| c.iter().map(|d| d.to_vec()).collect())
                 .unwrap_or_default(),
+            ocsp: self.report.ocsp.clone(),
+            ocsp_error: self.report.ocsp_error.clone(),
         })
     }
 }

@@ -479,6 +479,7 @@ fn several_server_certificates_by_sni() {
         certs: vec![CertKey {
             cert: PemSource::Path(path("other.pem")),
             key: PemSource::Path(path("other.key")),
+            ocsp_staple: None,
         }],
         ..server_opts("server")
     });

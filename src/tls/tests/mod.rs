@@ -3,3 +3,4 @@
 mod harness;
 mod loopback;
 mod openssl;
+mod revocation;
