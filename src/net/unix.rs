@@ -162,3 +162,33 @@ pub(crate) fn bind(ep: &Endpoint) -> io::Result<UnixListener> {
     };
     Ok(UnixListener { socket, bound })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_paths_and_abstract_names() {
+        assert_eq!(
+            parse("/run/x.sock"),
+            Ok(Endpoint::Path("/run/x.sock".into()))
+        );
+        assert_eq!(parse("rel.sock"), Ok(Endpoint::Path("rel.sock".into())));
+        assert_eq!(parse("@name"), Ok(Endpoint::Abstract(b"name".to_vec())));
+        assert!(parse("").is_err());
+        assert!(parse("@").is_err());
+        assert!(parse("a\0b").is_err());
+        let long = format!("/{}", "x".repeat(MAX_NAME));
+        assert!(parse(&long).unwrap_err().contains("the limit is 107"));
+        assert!(parse(&long[..MAX_NAME]).is_ok());
+    }
+
+    #[test]
+    fn endpoints_display_as_unix_urls() {
+        assert_eq!(Endpoint::Path("/a/b".into()).to_string(), "unix:/a/b");
+        assert_eq!(Endpoint::Abstract(b"n".to_vec()).to_string(), "unix:@n");
+        assert_eq!(Endpoint::Unnamed.to_string(), "unix:");
+        let ip: std::net::SocketAddr = "[::1]:80".parse().unwrap();
+        assert_eq!(Endpoint::Ip(ip).to_string(), "[::1]:80");
+    }
+}

@@ -59,22 +59,17 @@ impl TlsTransport {
         host: &str,
     ) -> Result<Self, NetError> {
         let name = config.options().servername.as_deref().unwrap_or(host);
-        Self::client(
-            sock.into(),
-            config.client()?,
-            name,
-            config.options().protocols,
-        )
+        Self::client(sock, config.client()?, name, config.options().protocols)
     }
 
     /// Server side with a [`TlsConfig`] (which needs `cert` and `key`).
     pub fn accept(sock: impl Into<StreamSocket>, config: &TlsConfig) -> Result<Self, NetError> {
-        Self::server(sock.into(), config.server()?, config.options().protocols)
+        Self::server(sock, config.server()?, config.options().protocols)
     }
 
     /// Client side over a rustls config; `protocols` only refines messages.
     pub fn client(
-        sock: StreamSocket,
+        sock: impl Into<StreamSocket>,
         config: Arc<ClientConfig>,
         name: &str,
         protocols: Protocols,
@@ -99,7 +94,7 @@ impl TlsTransport {
             )
         })?;
         Ok(Self::new(
-            sock,
+            sock.into(),
             conn.into(),
             Side::Client,
             protocols,
@@ -109,7 +104,7 @@ impl TlsTransport {
 
     /// Server side over a rustls config; `protocols` only refines messages.
     pub fn server(
-        sock: StreamSocket,
+        sock: impl Into<StreamSocket>,
         config: Arc<ServerConfig>,
         protocols: Protocols,
     ) -> Result<Self, NetError> {
@@ -122,7 +117,13 @@ impl TlsTransport {
                 },
             )
         })?;
-        Ok(Self::new(sock, conn.into(), Side::Server, protocols, None))
+        Ok(Self::new(
+            sock.into(),
+            conn.into(),
+            Side::Server,
+            protocols,
+            None,
+        ))
     }
 
     fn new(
