@@ -31,7 +31,7 @@ while True:
   local port
   helper.wait_until(function()
     local h = io.open(portfile)
-    if h then port = tonumber(h:read("a")); h:close() end
+    if h then port = tonumber(h:read("*a")); h:close() end
     return port
   end, 10)
   os.remove(portfile)
