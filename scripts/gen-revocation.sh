@@ -212,8 +212,11 @@ gencrl inter-ok inter-ok.crl
 openssl crl -in rca.crl -outform DER -out rca.crl.der
 
 # Dates openssl cannot write: signed by the real responder, so only the
-# dates are wrong.
-python3 - <<'PY'
+# dates are wrong. Any python3 with `cryptography` (Debian's
+# python3-cryptography is in scripts/deps.sh) will do.
+py=${PYTHON:-python3}
+"$py" -c "import cryptography" 2>/dev/null || py=/usr/bin/python3
+"$py" - <<'PY'
 import datetime
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization

@@ -2,8 +2,9 @@
 # The whole test suite: the Rust unit tests, then every busted spec on each
 # Lua interpreter (5.4, 5.3, 5.2, 5.1 and LuaJIT), each against a tls.so
 # built for it. Spec files named *_54_spec.lua run on 5.4 only (.busted).
-# Prints a line per interpreter and ends with a plain "N passed, N failed"
-# line that counts every run. Arguments go to each busted run.
+# Then scripts/rock-test.sh (the rockspec for Lua 5.1 and 5.4). Prints a
+# line per interpreter and ends with a plain "N passed, N failed" line
+# that counts every run. Arguments go to each busted run.
 # Logs: target/cargo-test.log, target/busted-VERSION.log, target/build-VERSION.log.
 set -u
 cd "$(dirname "$0")/.."
@@ -82,10 +83,21 @@ cargo_pass=$(sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed.*/\1/p' targe
 cargo_fail=$(sed -n 's/^test result: .* \([0-9]*\) failed.*/\1/p' target/cargo-test.log | awk '{s+=$1} END {print s+0}')
 if [ "$cargo_status" -ne 0 ] && [ "$cargo_fail" -eq 0 ]; then cargo_fail=1; fi
 
+# The rockspec for two Lua versions, installed into a temporary tree (it
+# builds in target/ too, so only now that the other builds are done).
+echo "== rockspec"
+sh scripts/rock-test.sh 5.1 5.4 > target/rock-test.log 2>&1
+rock_status=$?
+cat target/rock-test.log
+rock_pass=$(grep -c '^ok ' target/rock-test.log)
+rock_fail=$(grep -c '^not ok ' target/rock-test.log)
+if [ "$rock_status" -ne 0 ] && [ "$rock_fail" -eq 0 ]; then rock_fail=1; fi
+
 echo "== summary ($(( $(date +%s) - start )) s)"
 echo "cargo test: $cargo_pass passed, $cargo_fail failed"
+echo "rockspec: $rock_pass passed, $rock_fail failed"
 printf '%s' "$summary"
 echo "busted, all interpreters: $busted_pass passed, $busted_fail failed, $busted_skip skipped"
-total_fail=$((cargo_fail + busted_fail))
-echo "$((cargo_pass + busted_pass)) passed, $total_fail failed"
-[ "$cargo_status" -eq 0 ] && [ "$status" -eq 0 ] && [ "$total_fail" -eq 0 ]
+total_fail=$((cargo_fail + rock_fail + busted_fail))
+echo "$((cargo_pass + rock_pass + busted_pass)) passed, $total_fail failed"
+[ "$cargo_status" -eq 0 ] && [ "$rock_status" -eq 0 ] && [ "$status" -eq 0 ] && [ "$total_fail" -eq 0 ]

@@ -549,7 +549,7 @@ describe("connect by name", function()
   end)
 
   local function echo(ios)
-    for line in ios:lines("L") do ios:write(line) end
+    helper.echo_lines(ios)
     ios:close()
   end
 

@@ -59,7 +59,7 @@ end
 local function noop() end
 
 describe("errors", function()
-  local srv, addr, ios, tsrv, tios, task, cfg
+  local srv, addr, ios, tsrv, tios, task, cfg, cond, queue, signal
 
   setup(function()
     T.certs()
@@ -76,14 +76,19 @@ describe("errors", function()
     task = loop.spawn(function() return 1 end)
     assert(task:join())
     cfg = tls.config(T.trust())
+    cond, queue, signal = loop.cond(), loop.queue(), loop.signal("USR2")
   end)
 
   teardown(function()
+    signal:close()
+    queue:close()
     ios:close()
     tios:close()
     srv:close()
     T.cleanup()
-    loop.run()
+    -- Bounded: after docs_spec.lua something here stays live and an
+    -- unbounded loop.run() hung the whole suite.
+    require("helper").drain(5)
   end)
 
   describe("bad arguments", function()
@@ -158,6 +163,20 @@ describe("errors", function()
         { "loop.step", 1, function() return loop.step("x") end, "number expected, got string" },
         { "loop.step", 1, function() return loop.step(-1) end, "non-negative" },
         { "loop.step", 1, function() return loop.step(0 / 0) end, "non-negative" },
+        { "loop.queue", 1, function() return loop.queue("x") end },
+        { "loop.queue", 1, function() return loop.queue(-1) end },
+        { "loop.queue", 1, function() return loop.queue(1.5) end },
+        { "loop.poll", 1, function() return loop.poll() end, "got nil" },
+        { "loop.poll", 1, function() return loop.poll({}) end },
+        { "loop.poll", 2, function() return loop.poll(0, "x") end },
+        { "loop.poll", 3, function() return loop.poll(0, "r", -1) end, "non-negative" },
+        { "loop.signal", 1, function() return loop.signal() end, "got nil" },
+        { "loop.signal", 1, function() return loop.signal("NOPE") end, "NOPE" },
+        { "task:join", 1, function() return task:join("x") end, "number expected, got string" },
+        { "cond:wait", 1, function() return cond:wait("x") end, "number expected, got string" },
+        { "queue:put", 2, function() return queue:put(1, "x") end, "number expected, got string" },
+        { "queue:get", 1, function() return queue:get("x") end, "number expected, got string" },
+        { "signal:wait", 1, function() return signal:wait("x") end, "number expected, got string" },
 
         { "dns.address", 1, function() return dns.address() end, "string expected, got nil" },
         { "dns.address", 1, function() return dns.address(42) end, "string expected, got number" },
@@ -204,12 +223,15 @@ describe("errors", function()
         { "ios:setmaxline", 1, function() return ios:setmaxline(0) end, "positive integer expected" },
         { "ios:fill", 1, function() return ios:fill(-1) end },
         { "ios:fill", 1, function() return ios:fill("x") end },
+        { "ios:peer_contains_name", 1, function() return tios:peer_contains_name(1) end, "string expected, got number" },
       }
     end
 
     it("every function names itself and the argument, in a string", function()
-      for _, c in ipairs(cases()) do
-        bad_argument(raised(c[3]), c[2], c[1], c[4])
+      for i, c in ipairs(cases()) do
+        local ok, e = pcall(c[3])
+        assert(not ok, ("case %d (%s #%d) did not raise"):format(i, c[1], c[2]))
+        bad_argument(e, c[2], c[1], c[4])
       end
     end)
 
@@ -248,7 +270,8 @@ describe("errors", function()
 
   describe("bad self", function()
     local ios_methods = { "read", "write", "lines", "flush", "setvbuf", "settimeout", "setmaxline",
-                          "fill", "shutdown", "close", "getpeername", "getsockname", "info", "handshake" }
+                          "fill", "shutdown", "close", "getpeername", "getsockname", "info", "handshake",
+                          "peer_contains_name" }
 
     it("every ios method says it was called on something else", function()
       for _, m in ipairs(ios_methods) do
@@ -273,11 +296,30 @@ describe("errors", function()
         end
         bad_self(raised(srv[m]), "server:" .. m, "server")
       end
-      for _, m in ipairs({ "join", "done" }) do
+      for _, m in ipairs({ "join", "done", "cancel" }) do
         for _, other in ipairs({ "x", ios, srv }) do
           bad_self(raised(task[m], other), "task:" .. m, "task")
         end
         bad_self(raised(task[m]), "task:" .. m, "task")
+      end
+      bad_self(raised(srv.stats, ios), "server:stats", "server")
+    end)
+
+    it("so does every method of the loop's primitives", function()
+      local objects = {
+        { "cond", cond, { "wait", "signal", "broadcast" } },
+        { "queue", queue, { "put", "get", "close", "closed" } },
+        { "signal", signal, { "wait", "pending", "close" } },
+      }
+      for _, o in ipairs(objects) do
+        for _, m in ipairs(o[3]) do
+          local f = o[2][m]
+          assert.equal("function", type(f), o[1] .. ":" .. m)
+          for _, other in ipairs({ 42, ios, task }) do
+            bad_self(raised(f, other), o[1] .. ":" .. m, o[1])
+          end
+          bad_self(raised(f), o[1] .. ":" .. m, o[1])
+        end
       end
     end)
 
@@ -325,32 +367,61 @@ describe("errors", function()
       assert.equal("string", type(r[5]))
       assert.matches("ios:read: called from a coroutine that the tls loop did not start", r[5], 1, true)
     end)
+
+    it("a second read while one waits raises a string", function()
+      local quiet = assert(tcp.listen("127.0.0.1", 0, function(s) s:read("a") end))
+      local c = assert(tcp.connecta(quiet:address()))
+      local first = loop.spawn(function() return c:read("l") end)
+      local second = loop.spawn(function()
+        loop.sleep(0.05)
+        return pcall(c.read, c, "l")
+      end)
+      local r = pack(second:join())
+      assert.is_true(r[1])
+      assert.is_false(r[2])
+      assert.equal("string", type(r[3]))
+      assert.matches("ios:read: another task is already reading from this stream", r[3], 1, true)
+      c:close()
+      assert.same({ true, nil, "tcp stream is closed", "closed" }, { first:join() })
+      quiet:close()
+    end)
   end)
 
   describe("error values", function()
-    -- A task that fails with `value` once the loop turns.
+    -- A task that fails with `value` once the loop turns. Lua 5.1, 5.2
+    -- and LuaJIT's error() turn a number into a string with a position
+    -- (a number counts as a string there), so numbers are raised at level 0.
     local function failing(value)
       return loop.spawn(function()
         loop.sleep(0)
-        error(value)
+        error(value, type(value) == "number" and 0 or 1)
       end)
     end
 
+    local opened = {}
     local function each_driver(f)
       -- name, call that drives the loop until the failure shows
       local drivers = {
         { "loop.sleep", function() loop.sleep(5) end },
         { "loop.run", function() loop.run() end },
         { "loop.step", function() for _ = 1, 100 do loop.step(0.01) end end },
-        { "task:join", function() loop.spawn(function() loop.sleep(5) end):join() end },
+        { "task:join", function() loop.spawn(function() loop.sleep(0.2) end):join() end },
         { "blocking read", function()
             local s = assert(tcp.connecta(addr))
+            opened[#opened + 1] = s
             s:read("l") -- the server's line
             s:read("l") -- waits: the server sends nothing more until we close
           end },
       }
-      for _, d in ipairs(drivers) do f(d[1], d[2]) end
+      for _, d in ipairs(drivers) do
+        f(d[1], d[2])
+        for i = #opened, 1, -1 do table.remove(opened, i):close() end
+      end
     end
+
+    -- Lua 5.1, 5.2 and LuaJIT's error() turns a number into a message
+    -- (with a position) before anyone sees it; 5.3 and later keep it.
+    local numbers_stay = type(select(2, pcall(function() error(42) end))) == "number"
 
     it("a table is that very table, out of every call that drives the loop", function()
       each_driver(function(name, drive)
@@ -362,12 +433,16 @@ describe("errors", function()
       end)
     end)
 
-    it("a number stays a number, a string stays the message with its traceback", function()
+    it("a number stays a number (where Lua keeps it one), a string stays the message with its traceback", function()
       each_driver(function(name, drive)
         failing(42)
         local ok, e = pcall(drive)
         assert.is_false(ok, name)
-        assert.equal(42, e, name)
+        if numbers_stay then
+          assert.equal(42, e, name)
+        else
+          assert.matches("^[^\n]*errors_spec%.lua:%d+: 42\n", e)
+        end
         failing("boom")
         ok, e = pcall(drive)
         assert.is_false(ok, name)
@@ -399,7 +474,9 @@ describe("errors", function()
       assert.is_false(ok)
       assert.is_true(rawequal(value, e))
       t = loop.spawn(function() error(42) end)
-      assert.same({ false, 42 }, { t:join() })
+      ok, e = t:join()
+      assert.is_false(ok)
+      if numbers_stay then assert.equal(42, e) else assert.matches(": 42\n", e) end
       -- joined from a task as well
       local inner = loop.spawn(function() loop.sleep(0) error(value) end)
       local outer = loop.spawn(function() return inner:join() end)

@@ -24,6 +24,16 @@ local unpack = table.unpack or unpack
 function helper.pack(...) return { n = select("#", ...), ... } end
 helper.unpack = unpack
 
+--- Echoes every line ("L") back until the peer ends the stream. A while
+-- loop: Lua 5.1 cannot wait inside a for iterator (ios:lines in a task).
+function helper.echo_lines(ios)
+  local line = ios:read("L")
+  while line do
+    ios:write(line)
+    line = ios:read("L")
+  end
+end
+
 --- Whether a coroutine can yield across pcall, xpcall and a for iterator
 -- (not on Lua 5.1; LuaJIT can).
 helper.yields_across_pcall = not (_VERSION == "Lua 5.1" and not jit)

@@ -50,13 +50,14 @@ end
 local function same_typed(expected, got, what)
   local function show(r)
     local t = {}
-    for i = 1, r.n do t[i] = (math.type(r[i]) or type(r[i])) .. " " .. string.format("%q", r[i]) end
+    for i = 1, r.n do t[i] = (helper.math_type(r[i]) or type(r[i])) .. " "
+      .. (type(r[i]) == "string" and ("%q"):format(r[i]) or tostring(r[i])) end
     return "{" .. table.concat(t, ", ") .. "} (n=" .. r.n .. ")"
   end
   local ok = expected.n == got.n
   for i = 1, math.max(expected.n, got.n) do
     local a, b = expected[i], got[i]
-    if a ~= b or math.type(a) ~= math.type(b) or type(a) ~= type(b) then ok = false end
+    if a ~= b or helper.math_type(a) ~= helper.math_type(b) or type(a) ~= type(b) then ok = false end
   end
   assert(ok, (what or "") .. ": expected " .. show(expected) .. ", got " .. show(got))
 end
@@ -145,13 +146,14 @@ describe("ios (tcp)", function()
       local want = {
         { 42, "integer" }, { -7, "integer" }, { 3, "integer" }, { 1.5, "float" },
         { 1000.0, "float" }, { 0.25, "float" }, { 0.5, "float" }, { 31, "integer" },
-        { 21.0, "float" }, { 16, "integer" }, { math.maxinteger, "integer" },
+        { 21.0, "float" }, { 16, "integer" }, { math.maxinteger or 9223372036854775807, "integer" },
         { 9223372036854775808.0, "float" },
       }
       for i, w in ipairs(want) do
         local v = ios:read("n")
         assert.equal(w[1], v, "numeral #" .. i)
-        assert.equal(w[2], math.type(v), "numeral #" .. i)
+        -- Before Lua 5.3 numbers have no subtype: the values must agree.
+        if helper.subtypes then assert.equal(w[2], math.type(v), "numeral #" .. i) end
       end
       assert.same({ n = 1 }, pack(ios:read("n")))
       ios:close()
@@ -334,13 +336,13 @@ describe("ios (tcp)", function()
     end)
 
     it("writes numbers as file:write does", function()
-      local values = { 1, -3, 2.5, 2.0, 1e100, 2 ^ 63, math.mininteger, 0.1, -0.0, 1 / 0 }
+      local values = { 1, -3, 2.5, 2.0, 1e100, 2 ^ 63, math.mininteger or -2 ^ 63, 0.1, -0.0, 1 / 0 }
       local name = os.tmpname()
       local f = assert(io.open(name, "wb"))
       for _, v in ipairs(values) do f:write(v, " ") end
       f:close()
       f = assert(io.open(name, "rb"))
-      local want = f:read("a")
+      local want = f:read("*a")
       f:close()
       os.remove(name)
       local got

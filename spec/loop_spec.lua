@@ -589,7 +589,7 @@ describe("tls.loop", function()
   describe("scale", function()
     it("runs 1000 tasks at once, each connecting and doing 10 round trips", function()
       local srv, addr = helper.serve(function(ios)
-        for line in ios:lines("L") do ios:write(line) end
+        helper.echo_lines(ios)
       end)
       local ok = pcall(function()
         local done, good = 0, 0

@@ -14,7 +14,7 @@ describe("server accept failures (EMFILE)", function()
       assert(srv:stats().accept_errors == 0)
       local addr = "127.0.0.1:" .. srv:address().port
       -- This interpreter's pid is the shell's parent.
-      local p = io.popen("echo $PPID"); local pid = p:read("l"); p:close()
+      local p = io.popen("echo $PPID"); local pid = p:read("*l"); p:close()
       local clients = {}
       assert(os.execute("prlimit --nofile=48:48 --pid " .. pid))
       -- Each accepted connection costs two descriptors here (both ends):

@@ -11,7 +11,7 @@ local function pack(...) return { n = select("#", ...), ... } end
 describe("tcp.listen with a host name", function()
   local dir, servers = nil, {}
   setup(function()
-    local p = io.popen("mktemp -d"); dir = p:read("l"); p:close()
+    local p = io.popen("mktemp -d"); dir = p:read("*l"); p:close()
     local f = assert(io.open(dir .. "/hosts", "w"))
     f:write("127.0.0.1 v4only.test\n", "::1 v6only.test\n",
       "::1 both.test\n", "127.0.0.1 both.test\n", "192.0.2.1 elsewhere.test\n")

@@ -105,6 +105,22 @@ describe("tls crl", function()
       end)
     end)
 
+    it("a replaced CRL file is read again: never a stale CRL", function()
+      local addr = R.s_server("revoked")
+      local path = R.put("current.crl", T.slurp(file("rca2.crl")))
+      bounded(20, function()
+        local cfg = tls.config(trust { crl = path })
+        local ios = assert(tls.connecta(addr, "localhost", cfg))
+        ios:close()
+        -- Replaced as deployment tools do: a new file renamed over the old.
+        R.put("current.crl.new", T.slurp(file("rca.crl")))
+        assert(os.rename(path .. ".new", path))
+        fails("certificate", { "certificate revoked", "/CN=revoked" }, tls.connecta(addr, "localhost", cfg))
+        -- A plain option table (a cached config) notices too.
+        fails("certificate", { "certificate revoked" }, tls.connecta(addr, "localhost", trust { crl = path }))
+      end)
+    end)
+
     it("wrong option types raise, naming the option", function()
       raises("'crl' must be a string (path or PEM text) or an array of them, got", tls.config, { crl = 5 })
       raises("'crl' must be", tls.config, { crl = { "a.crl", true } })
@@ -186,6 +202,10 @@ describe("tls crl", function()
       fails("config", { "unusable CRL in" },
         tls.listen("127.0.0.1", 0, T.echo, R.server("good", {
           verify_client = "optional", cafile = R.pem("rca"), crl = file("good.ocsp") })))
+      -- TOFU checks no chain, so no CRL either.
+      fails("config", { "'crl' does nothing with 'insecure_no_verify_cert'" },
+        tls.listen("127.0.0.1", 0, T.echo, R.server("good", {
+          verify_client = "optional", insecure_no_verify_cert = true, crl = file("rca.crl") })))
     end)
   end)
 end)

@@ -8,6 +8,10 @@
 mod api;
 pub mod dns;
 pub mod error;
+// The fuzz targets' properties: for fuzz/ and tests/fuzz.rs, never in tls.so.
+#[cfg(not(feature = "module"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod net;
 mod runtime;
 pub mod stream;

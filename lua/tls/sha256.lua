@@ -224,19 +224,18 @@ local function luajit_blocks(bit)
   end
 end
 
-local native = compile("return 1 >> 1") ~= nil
-local blocks
-if native then
-  blocks = generate_native()
+-- Which arithmetic this interpreter gets (sha256.arithmetic).
+local arithmetic, blocks
+if compile("return 1 >> 1") then
+  arithmetic, blocks = "integer", generate_native()
+elseif rawget(_G, "jit") then
+  arithmetic, blocks = "bit", luajit_blocks(require("bit"))
+elseif rawget(_G, "bit32") then
+  local bit32 = rawget(_G, "bit32")
+  arithmetic = "bit32"
+  blocks = generate_portable()(byte, bit32.bxor, bit32.band, bit32.rrotate, bit32.rshift)
 else
-  local jit_bit, bit32 = rawget(_G, "jit") and require("bit"), rawget(_G, "bit32")
-  if jit_bit then
-    blocks = luajit_blocks(jit_bit)
-  elseif bit32 then
-    blocks = generate_portable()(byte, bit32.bxor, bit32.band, bit32.rrotate, bit32.rshift)
-  else
-    blocks = generate_portable()(byte, lua51_bits())
-  end
+  arithmetic, blocks = "tables", generate_portable()(byte, lua51_bits())
 end
 
 
@@ -248,6 +247,10 @@ local Hash = {}
 Hash.__index = Hash
 
 local sha256 = {}
+
+-- How 32-bit words are computed here: "integer" (Lua 5.3+), "bit"
+-- (LuaJIT), "bit32" (Lua 5.2) or "tables" (Lua 5.1, the slowest).
+sha256.arithmetic = arithmetic
 
 function sha256.new()
   return setmetatable({

@@ -1,102 +1,29 @@
-//! `tls.loop`: spawn, join, run, sleep, step, fd, timeout, now.
+//! `tls.loop`: spawn, run, sleep, step, fd, timeout, now. The task handle,
+//! the synchronisation objects, `poll` and `signal` have files of their own.
 
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
-use mlua::{
-    Function, Lua, MetaMethod, MultiValue, Table, UserData, UserDataFields, UserDataMethods, Value,
-};
+use mlua::{Function, Lua, MultiValue, Table, Value};
 
 use super::surface;
 use crate::runtime::context::{block_on, foreign_error, go_async, locate, Where};
 use crate::runtime::deadline::{seconds_arg, Deadline};
-use crate::runtime::executor::{OnError, TaskShared};
-use crate::runtime::joins::Joining;
+use crate::runtime::executor::OnError;
+
+use super::loop_task::Task;
 use crate::runtime::Runtime;
-
-/// The handle `loop.spawn` returns.
-pub(crate) struct Task(Rc<TaskShared>);
-
-fn joined(lua: &Lua, r: Result<MultiValue, Value>) -> mlua::Result<MultiValue> {
-    let mut out = match r {
-        Ok(values) => values,
-        Err(e) => {
-            let e = match e {
-                // Keep Lua error values; Rust errors become their message.
-                Value::Error(err) => Value::String(lua.create_string(surface::message(&err))?),
-                other => other,
-            };
-            let mut m = MultiValue::new();
-            m.push_back(e);
-            m.push_front(Value::Boolean(false));
-            return Ok(m);
-        }
-    };
-    out.push_front(Value::Boolean(true));
-    Ok(out)
-}
-
-fn join_method(lua: &Lua) -> mlua::Result<Function> {
-    let twin =
-        surface::async_function(lua, "task:join", |lua, ud: mlua::AnyUserData| async move {
-            let shared = ud.borrow::<Task>()?.0.clone();
-            // A join that would close a cycle of joins never ends: refuse it.
-            let me = Runtime::get(&lua)?.exec.current_task();
-            let _joining = match me {
-                Some(me) => Some(Joining::enter(me, &shared).map_err(mlua::Error::runtime)?),
-                None => None,
-            };
-            let r = poll_fn(|cx| shared.poll_result(cx)).await;
-            joined(&lua, r)
-        })?;
-    surface::function(lua, "task:join", move |lua, args: MultiValue| {
-        let shared = surface::this::<Task>("task:join", args.front())?.0.clone();
-        if shared.is_done() {
-            let r = shared.result.borrow().clone().expect("done");
-            return joined(lua, r);
-        }
-        let rt = Runtime::get(lua)?;
-        match locate(lua, &rt) {
-            Where::Task => go_async(lua, &twin, args),
-            Where::Blocking => {
-                let r = block_on(&rt, poll_fn(|cx| shared.poll_result(cx)))?;
-                joined(lua, r)
-            }
-            Where::Foreign => Err(foreign_error("task:join")),
-        }
-    })
-}
-
-impl UserData for Task {
-    fn add_fields<F: UserDataFields<Self>>(f: &mut F) {
-        f.add_meta_field("__name", "tls.task");
-        f.add_meta_field_with("__index", |lua| {
-            let t = lua.create_table()?;
-            t.set("join", join_method(lua)?)?;
-            t.set(
-                "done",
-                surface::method(lua, "task:done", |_, t: &Task, ()| Ok(t.0.is_done()))?,
-            )?;
-            Ok(t)
-        });
-    }
-
-    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_meta_method(MetaMethod::ToString, |_, t, ()| {
-            Ok(format!(
-                "tls.task ({})",
-                if t.0.is_done() { "done" } else { "running" }
-            ))
-        });
-    }
-}
 
 fn spawn_wrapper(lua: &Lua) -> mlua::Result<Function> {
     if let Some(f) = lua.named_registry_value::<Option<Function>>("tls.spawn")? {
         return Ok(f);
     }
+    let is_cancel = lua.create_function(|lua, e: Value| {
+        let rt = Runtime::get(lua)?;
+        Ok(rt.exec.current_cancel().is_some_and(|c| c == e))
+    })?;
     // Lua 5.1 runs the task's function in a coroutine of its own (see
     // spawn.lua); `adopt` makes that coroutine the one the loop calls the task.
     let adopt = lua.create_function(|lua, co: mlua::Thread| {
@@ -106,7 +33,7 @@ fn spawn_wrapper(lua: &Lua) -> mlua::Result<Function> {
     let f: Function = lua
         .load(include_str!("spawn.lua"))
         .set_name("=tls.spawn")
-        .call(adopt)?;
+        .call((adopt, is_cancel))?;
     lua.set_named_registry_value("tls.spawn", &f)?;
     Ok(f)
 }
@@ -242,5 +169,8 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
         "now",
         surface::function(lua, "loop.now", move |_, ()| Ok(r.now()))?,
     )?;
+    super::loop_sync::register(lua, &t)?;
+    super::loop_poll::register(lua, &t)?;
+    super::loop_signal::register(lua, &t)?;
     Ok(t)
 }

@@ -1,10 +1,11 @@
 -- The body of every task: runs f(...) under xpcall so a failure message
 -- carries its traceback. Other error values (tables, numbers, nil) are
--- kept as they are.
-local adopt = ...
+-- kept as they are, and so is the task's own cancellation (it is not a bug,
+-- and <close> handlers should see it as task:cancel made it).
+local adopt, is_cancel = ...
 local xpcall, traceback, type = xpcall, debug.traceback, type
 local function handler(e)
-  if type(e) ~= "string" then return e end
+  if type(e) ~= "string" or is_cancel(e) then return e end
   return traceback(e, 2)
 end
 if not (_VERSION == "Lua 5.1" and not rawget(_G, "jit")) then
@@ -22,7 +23,7 @@ local create, resume, status, yield = coroutine.create, coroutine.resume, corout
 local function pass(co, ok, ...)
   if not ok then
     local e = ...
-    if type(e) == "string" then e = traceback(co, e) end
+    if type(e) == "string" and not is_cancel(e) then e = traceback(co, e) end
     return false, e
   end
   if status(co) == "dead" then return true, ... end
@@ -30,7 +31,8 @@ local function pass(co, ok, ...)
 end
 
 return function(f, ...)
-  local co = create(f)
+  -- coroutine.create takes functions only; f may be a callable table.
+  local co = create(function(...) return f(...) end)
   adopt(co)
   return pass(co, resume(co, ...))
 end

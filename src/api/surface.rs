@@ -273,6 +273,8 @@ where
 
 /// The async twin of a function or method: the future's `Err` becomes
 /// `RAISE, value` too, which the wrapper checks after the twin returns.
+/// When the task is cancelled (`task:cancel`) while the future is pending,
+/// the future is dropped and the twin raises the cancellation value.
 pub(crate) fn async_function<A, R, F, FR>(
     lua: &Lua,
     name: &'static str,
@@ -289,7 +291,16 @@ where
         let fut = a.map(|a| f(lua.clone(), a));
         async move {
             let r = match fut {
-                Ok(fut) => fut.await.and_then(|r| r.into_lua_multi(&lua)),
+                // A cancelled task's wait raises the cancellation value.
+                Ok(fut) => match crate::runtime::cancel::unless_cancelled(&lua, fut).await {
+                    Ok(r) => r.and_then(|r| r.into_lua_multi(&lua)),
+                    Err(v) => {
+                        return Ok(MultiValue::from_iter([
+                            Value::LightUserData(raise_marker()),
+                            v,
+                        ]))
+                    }
+                },
                 Err(e) => Err(e),
             };
             Ok(settle(&lua, r))

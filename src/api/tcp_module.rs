@@ -162,7 +162,7 @@ fn listen_later(lua: &Lua) -> mlua::Result<Function> {
     if let Some(f) = lua.named_registry_value::<Option<Function>>("tls.listen_later")? {
         return Ok(f);
     }
-    let f = lua.create_async_function(|lua, ud: mlua::AnyUserData| async move {
+    let f = surface::async_function(lua, "tcp.listen", |lua, ud: mlua::AnyUserData| async move {
         let p: PendingListen = ud.take()?;
         let rt = Runtime::get(&lua)?;
         match resolver::lookup(&rt, &p.host, Family::Any).await {
@@ -345,6 +345,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
             let proto = Protocol {
                 make,
                 handshake: None,
+                reload: None,
             };
             listen_common(lua, "tcp.listen", &host, port, handler, opts, proto)
         },

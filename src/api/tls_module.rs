@@ -1,9 +1,9 @@
 //! `tls`: connecta, connect, listen, config. The handshake is complete
 //! before `connecta`/`connect` return and before a server's handler runs.
 
-use std::future::poll_fn;
+use std::cell::RefCell;
 use std::rc::Rc;
-use std::task::Poll;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mlua::{Lua, MultiValue, Table, Value};
@@ -13,15 +13,17 @@ use super::tcp_module::{dispatch_connect, listen_common, port_arg};
 use crate::error::NetError;
 use crate::net::addr;
 use crate::net::connect::{connect_endpoint, connect_host, Connected};
-use crate::net::listener::{MakeTransport, Protocol};
+use crate::net::listener::{MakeTransport, Protocol, Reload};
 use crate::net::options::TcpOptions;
+use crate::net::options::TCP_KEYS;
 use crate::net::socket::Endpoint;
 use crate::runtime::context::block_on;
 use crate::runtime::deadline::Deadline;
 use crate::runtime::Runtime;
-use crate::stream::core::{failure, Step};
+use crate::stream::core::{failure, Stream};
 use crate::stream::ios::Ios;
-use crate::tls::{new_config, tcp_options, tls_arg, TlsArg, TlsTransport};
+use crate::stream::ops::Exclusive;
+use crate::tls::{new_config, tcp_options, tls_arg, TlsArg, TlsConfig, TlsTransport};
 
 /// How long a server waits for a client's handshake unless `timeout` says.
 const SERVER_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -70,22 +72,9 @@ async fn connect_tls(
     let ios = Ios::new(Box::new(transport), registration, "tls", tcp);
     ios.0.borrow_mut().host = Some(hostname.into());
     let stream = ios.0.clone();
-    let done = poll_fn(|cx| {
-        let mut s = stream.borrow_mut();
-        match s.handshake_step() {
-            Ok(Step::Ready(())) => Poll::Ready(Ok(())),
-            Err(e) => Poll::Ready(Err(e)),
-            Ok(Step::Blocked(want)) => {
-                if deadline.poll_expired(cx) {
-                    let msg = format!("handshake with {}: timed out", s.what());
-                    return Poll::Ready(Err(NetError::new("timeout", msg)));
-                }
-                s.park(want, cx.waker());
-                Poll::Pending
-            }
-        }
-    })
-    .await;
+    let done = Exclusive::new(&stream, "connecta")?
+        .run(&mut deadline, "handshake", Stream::handshake_step)
+        .await;
     match done {
         Ok(()) => Ok(MultiValue::from_iter([Value::UserData(
             lua.create_userdata(ios)?,
@@ -106,6 +95,42 @@ fn hostname_arg(v: &Value, arg: usize, fname: &str) -> mlua::Result<String> {
             format_args!("host name expected, got {}", surface::type_name(other)),
         )),
     }
+}
+
+/// `server:reload(opts)`: builds the new server config first, so a bad
+/// one leaves the old in place (`nil, msg, code`); TCP options are fixed
+/// when the server starts and are refused here.
+fn reloader(current: Rc<RefCell<Arc<TlsConfig>>>) -> Reload {
+    Rc::new(move |lua, opts| {
+        let fname = "server:reload";
+        if !matches!(opts, Value::Table(_) | Value::UserData(_)) {
+            return Err(mlua::Error::runtime(format!(
+                "bad argument #1 to '{fname}' (options with cert and key expected, got {})",
+                opts.type_name()
+            )));
+        }
+        let arg = tls_arg(&opts, 1, fname)?;
+        if let Some(t) = tcp_options(&opts)? {
+            for key in TCP_KEYS {
+                if !t.get::<Value>(*key)?.is_nil() {
+                    return Err(mlua::Error::runtime(format!(
+                        "bad argument #1 to '{fname}' (option '{key}' is fixed when the server \
+                         starts; reload changes TLS options only)"
+                    )));
+                }
+            }
+        }
+        if arg.config.options().server_certs().is_empty() {
+            return Err(mlua::Error::runtime(format!(
+                "bad argument #1 to '{fname}' (options need 'cert' and 'key' (or 'certs'))"
+            )));
+        }
+        if let Err(e) = arg.config.server() {
+            return failure(lua, e);
+        }
+        *current.borrow_mut() = arg.config;
+        Ok(MultiValue::from_iter([Value::Boolean(true)]))
+    })
 }
 
 pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
@@ -210,8 +235,12 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
             }
             let tcp = tcp_opts(&opts, 4, "tls.listen")?;
             let handshake = Some(arg.timeout.unwrap_or(SERVER_HANDSHAKE_TIMEOUT));
-            let config = arg.config.clone();
+            // Shared with `server:reload`, which swaps it; each accepted
+            // connection keeps the config it started with.
+            let current = Rc::new(RefCell::new(arg.config.clone()));
+            let config = current.clone();
             let make: MakeTransport = Box::new(move |s| {
+                let config = config.borrow().clone();
                 let t = TlsTransport::accept(s, &config).map_err(NetError::into_io)?;
                 Ok((
                     Box::new(t) as Box<dyn crate::stream::transport::Transport>,
@@ -225,7 +254,11 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
                 port,
                 handler,
                 tcp,
-                Protocol { make, handshake },
+                Protocol {
+                    make,
+                    handshake,
+                    reload: Some(reloader(current)),
+                },
             )
         },
     )?;

@@ -511,7 +511,6 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             Value::LightUserData(Lua::poll_pending()),
             Value::LightUserData(surface::raise_marker()),
             &t,
-            "s",
         ))?;
     let recv = lua.create_function(|lua, (this, t): (Value, Value)| {
         let r = surface::this::<Udp>("s:recv", Some(&this)).and_then(|s| {

@@ -14,6 +14,7 @@ use mlua::{
 use socket2::{Domain, Socket, Type};
 
 use super::accept_errors::AcceptErrors;
+use super::conns::Conns;
 use super::options::TcpOptions;
 use super::socket::{Endpoint, Listener, StreamSocket};
 use crate::api::surface::method;
@@ -30,29 +31,54 @@ use crate::stream::transport::{Transport, Want};
 pub(crate) struct Protocol {
     pub(crate) make: MakeTransport,
     pub(crate) handshake: Option<Duration>,
+    /// `server:reload(opts)` for servers that have a configuration to swap.
+    pub(crate) reload: Option<Reload>,
 }
+
+/// Swaps a running server's configuration: `server:reload(opts)`.
+pub(crate) type Reload = Rc<dyn Fn(&Lua, mlua::Value) -> mlua::Result<mlua::MultiValue>>;
 
 /// Makes the transport for an accepted socket (plain TCP or TLS).
 pub(crate) type MakeTransport =
     Box<dyn Fn(StreamSocket) -> io::Result<(Box<dyn Transport>, &'static str)>>;
 
+/// Starts the handler task for an accepted socket.
+type Start = Box<dyn Fn(&Lua, StreamSocket)>;
+
 /// State shared by the accept loop and the `server` handle.
 pub(crate) struct ServerShared {
-    addr: Endpoint,
+    pub(crate) addr: Endpoint,
     closed: Cell<bool>,
     waker: RefCell<Option<Waker>>,
     /// The socket and its registration, dropped by `close()` at once so the
     /// port is free (and refuses connections) as soon as `close` returns.
     socket: RefCell<Option<(Listener, Registration)>>,
+    reload: Option<Reload>,
     /// Accepts that failed for lack of descriptors or memory.
     accept_errors: AcceptErrors,
+    /// The running handlers.
+    pub(crate) conns: Rc<Conns>,
+    /// Starts handlers. The accept loop owns it (so it goes when the loop
+    /// ends, at close or when the Lua state closes); `close` borrows it.
+    start: std::rc::Weak<Start>,
 }
 
 impl ServerShared {
-    fn close(&self) {
+    /// Stops accepting. Connections the kernel has completed already are
+    /// served rather than reset, as many as `max_connections` lets start.
+    pub(crate) fn close(&self, lua: &Lua) {
         self.closed.set(true);
-        // Registration first, then the socket (closing it leaves epoll).
         if let Some((listener, registration)) = self.socket.borrow_mut().take() {
+            if let Some(start) = self.start.upgrade() {
+                while self.conns.has_room() {
+                    match listener.accept() {
+                        Ok(socket) => start(lua, socket),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+            }
+            // Registration first, then the socket (closing it leaves epoll).
             drop(registration);
             drop(listener);
         }
@@ -63,17 +89,17 @@ impl ServerShared {
 }
 
 /// The `server` object returned by `listen`.
-pub(crate) struct Server(Rc<ServerShared>);
+pub(crate) struct Server(pub(crate) Rc<ServerShared>);
 
 /// The server's methods, registered through the Lua boundary so misuse
 /// raises Lua-style strings (see `api::surface`).
 fn methods(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
+    t.set("close", super::conns::close_method(lua)?)?;
     t.set(
-        "close",
-        method(lua, "server:close", |_, s: &Server, ()| {
-            s.0.close();
-            Ok(true)
+        "connections",
+        method(lua, "server:connections", |_, s: &Server, ()| {
+            Ok(s.0.conns.count())
         })?,
     )?;
     t.set(
@@ -89,6 +115,19 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         method(lua, "server:address", |lua, s: &Server, ()| {
             super::addr::endpoint_to_lua(lua, &s.0.addr)
         })?,
+    )?;
+    t.set(
+        "reload",
+        method(
+            lua,
+            "server:reload",
+            |lua, s: &Server, opts: mlua::Value| match &s.0.reload {
+                Some(reload) => reload(lua, opts),
+                None => Err(mlua::Error::runtime(
+                    "calling 'server:reload' on bad self (a TCP server has no TLS configuration)",
+                )),
+            },
+        )?,
     )?;
     Ok(t)
 }
@@ -153,7 +192,11 @@ pub(crate) fn listen(
     serve: Function,
     proto: Protocol,
 ) -> mlua::Result<NetResult<Server>> {
-    let Protocol { make, handshake } = proto;
+    let Protocol {
+        make,
+        handshake,
+        reload,
+    } = proto;
     let mut listener = match bind(&addr, &opts) {
         Ok(l) => l,
         Err(e) => return Ok(Err(NetError::from_io(&format!("listen on {addr}"), &e))),
@@ -163,12 +206,27 @@ pub(crate) fn listen(
         Err(e) => return Ok(Err(NetError::from_io(&format!("listen on {addr}"), &e))),
     };
     let local = listener.local_addr().unwrap_or(addr);
+    let conns = Rc::new(Conns::new(opts.max_connections));
+    let rt2 = rt.clone();
+    let start: Rc<Start> = Rc::new(Box::new({
+        let conns = conns.clone();
+        move |lua, socket| {
+            if let Err(e) = start_connection(
+                lua, &rt2, socket, &opts, &make, &handler, &serve, handshake, &conns,
+            ) {
+                eprintln!("tls: could not start a connection handler: {e}");
+            }
+        }
+    }));
     let shared = Rc::new(ServerShared {
         addr: local,
         closed: Cell::new(false),
         waker: RefCell::new(None),
         socket: RefCell::new(Some((listener, registration))),
+        reload,
         accept_errors: AcceptErrors::default(),
+        conns,
+        start: Rc::downgrade(&start),
     });
     let weak_lua = lua.weak();
     let state = shared.clone();
@@ -182,6 +240,11 @@ pub(crate) fn listen(
                 else {
                     return Poll::Ready(Accept::Closed);
                 };
+                // At max_connections new connections wait in the backlog.
+                if state.conns.poll_room(cx).is_pending() {
+                    *state.waker.borrow_mut() = Some(cx.waker().clone());
+                    return Poll::Pending;
+                }
                 match listener.accept() {
                     Ok(socket) => Poll::Ready(Accept::Socket(socket)),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -227,11 +290,7 @@ pub(crate) fn listen(
             let Some(lua) = weak_lua.try_upgrade() else {
                 break;
             };
-            if let Err(e) = start_connection(
-                &lua, &rt2, socket, &opts, &make, &handler, &serve, handshake,
-            ) {
-                eprintln!("tls: could not start a connection handler: {e}");
-            }
+            start(&lua, socket);
         }
     };
     rt.exec.spawn(Box::pin(accept_loop), None);
@@ -248,21 +307,24 @@ fn start_connection(
     handler: &Function,
     serve: &Function,
     handshake: Option<Duration>,
+    conns: &Conns,
 ) -> mlua::Result<()> {
     let _ = socket.set_nodelay(opts.nodelay);
     let registration = Registration::new(rt, &mut socket).map_err(mlua::Error::external)?;
     let (transport, kind) = make(socket).map_err(mlua::Error::external)?;
     let ios = Ios::new(transport, registration, kind, opts);
     ios.0.borrow_mut().timeout = handshake.or(opts.timeout);
+    let stream = ios.0.clone();
     let ud = lua.create_userdata(ios)?;
     let after = opts.timeout.map(|d| d.as_secs_f64());
     let args = (handler.clone(), ud, handshake.is_some(), after);
-    rt.exec.spawn_lua(
+    let task = rt.exec.spawn_lua(
         Rc::downgrade(rt),
         lua,
         serve.clone(),
         args.into_lua_multi(lua)?,
         OnError::Report,
     )?;
+    conns.add(stream, &task);
     Ok(())
 }

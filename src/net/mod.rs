@@ -3,6 +3,7 @@
 pub(crate) mod accept_errors;
 pub(crate) mod addr;
 pub(crate) mod connect;
+pub(crate) mod conns;
 pub(crate) mod listener;
 pub(crate) mod options;
 pub mod socket;

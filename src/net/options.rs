@@ -1,5 +1,5 @@
 //! Socket options from a Lua table: `timeout`, `nodelay`, `backlog`,
-//! `reuseport`, `maxline`. Unknown keys raise unless the caller (TLS) knows them.
+//! `reuseport`, `maxline`, `max_connections`. Unknown keys raise unless the caller (TLS) knows them.
 
 use std::time::Duration;
 
@@ -11,7 +11,14 @@ use crate::stream::core::DEFAULT_MAX_LINE;
 use crate::stream::limits::{at_least, whole};
 
 /// Keys the TCP layer reads.
-pub(crate) const TCP_KEYS: &[&str] = &["timeout", "nodelay", "backlog", "reuseport", "maxline"];
+pub(crate) const TCP_KEYS: &[&str] = &[
+    "timeout",
+    "nodelay",
+    "backlog",
+    "reuseport",
+    "maxline",
+    "max_connections",
+];
 
 #[derive(Debug, Clone)]
 pub(crate) struct TcpOptions {
@@ -20,6 +27,8 @@ pub(crate) struct TcpOptions {
     pub(crate) backlog: i32,
     pub(crate) reuseport: bool,
     pub(crate) max_line: usize,
+    /// Servers: handlers that may run at once (`None`: no limit).
+    pub(crate) max_connections: Option<usize>,
 }
 
 impl Default for TcpOptions {
@@ -30,6 +39,7 @@ impl Default for TcpOptions {
             backlog: 1024,
             reuseport: false,
             max_line: DEFAULT_MAX_LINE,
+            max_connections: None,
         }
     }
 }
@@ -92,6 +102,12 @@ impl TcpOptions {
                     // The same rule as ios:setmaxline.
                     o.max_line =
                         at_least(&v, 1).ok_or_else(|| bad("maxline", "positive integer", &v))?
+                }
+                "max_connections" => {
+                    o.max_connections = Some(
+                        at_least(&v, 1)
+                            .ok_or_else(|| bad("max_connections", "positive integer", &v))?,
+                    )
                 }
                 k if also.contains(&k) => {}
                 k => {

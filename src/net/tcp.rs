@@ -59,4 +59,8 @@ impl Transport for TcpTransport {
     fn socket(&self) -> &StreamSocket {
         &self.socket
     }
+
+    fn into_socket(self: Box<Self>) -> Option<crate::net::socket::StreamSocket> {
+        Some(self.socket)
+    }
 }

@@ -86,3 +86,24 @@ pub(crate) fn go_async(
     out.push_front(Value::LightUserData(pending_marker()));
     Ok(out)
 }
+
+/// Runs a call that must wait: in a task through its async `twin` (called
+/// with `args`), in blocking mode by driving the loop until `blocking()`
+/// is done; from a foreign coroutine it raises, naming `fname`.
+pub(crate) fn dispatch<Fut>(
+    lua: &Lua,
+    rt: &Runtime,
+    fname: &str,
+    twin: &Function,
+    args: impl IntoLuaMulti,
+    blocking: impl FnOnce() -> Fut,
+) -> mlua::Result<MultiValue>
+where
+    Fut: Future<Output = mlua::Result<MultiValue>>,
+{
+    match locate(lua, rt) {
+        Where::Task => go_async(lua, twin, args),
+        Where::Blocking => block_on(rt, blocking())?,
+        Where::Foreign => Err(foreign_error(fname)),
+    }
+}

@@ -93,3 +93,26 @@ pub(crate) fn seconds_arg(
 ) -> mlua::Result<Option<Duration>> {
     seconds(value).map_err(|why| crate::api::surface::bad_argument(n, fname, why))
 }
+
+/// A timeout among a call's raw arguments: `nil`/absent (none) or a
+/// non-negative number of seconds; anything else is misuse of argument `n`.
+pub(crate) fn timeout_value(
+    value: Option<&mlua::Value>,
+    n: usize,
+    fname: &str,
+) -> mlua::Result<Option<Duration>> {
+    use crate::api::surface::{bad_argument, type_name};
+    let s = match value {
+        None | Some(mlua::Value::Nil) => None,
+        Some(mlua::Value::Integer(i)) => Some(*i as f64),
+        Some(mlua::Value::Number(x)) => Some(*x),
+        Some(other) => {
+            return Err(bad_argument(
+                n,
+                fname,
+                format_args!("number expected, got {}", type_name(other)),
+            ))
+        }
+    };
+    seconds_arg(s, n, fname)
+}

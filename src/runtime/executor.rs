@@ -75,6 +75,10 @@ struct Slot {
 pub(crate) struct TaskShared {
     pub(crate) result: RefCell<Option<Result<MultiValue, Value>>>,
     joiners: RefCell<Vec<Waker>>,
+    /// Set by `task:cancel`: the error that every later wait raises.
+    cancel: RefCell<Option<Value>>,
+    /// The task's slot while it lives (to wake it when cancelled).
+    slot: Cell<Option<usize>>,
     /// The task this one is joining, if any (see [`super::joins`]).
     waits_for: RefCell<Option<Weak<TaskShared>>>,
 }
@@ -102,6 +106,32 @@ impl TaskShared {
 
     pub(crate) fn set_waits_for(&self, target: Option<&Rc<TaskShared>>) {
         *self.waits_for.borrow_mut() = target.map(Rc::downgrade);
+    }
+
+    /// Forgets a joiner that stopped waiting (timed out or was cancelled),
+    /// so a later failure is raised instead of handed to nobody.
+    pub(crate) fn unjoin(&self, waker: &Waker) {
+        self.joiners.borrow_mut().retain(|w| !w.will_wake(waker));
+    }
+
+    /// The error value of a cancelled task, if `task:cancel` was called.
+    pub(crate) fn cancel_value(&self) -> Option<Value> {
+        self.cancel.borrow().clone()
+    }
+}
+
+/// Whether the error a task ended with is its own cancellation (and not a
+/// different error raised by a cleanup): the same value, or the string
+/// with a traceback appended.
+fn is_cancellation(err: &Value, cancel: &Value) -> bool {
+    match (err, cancel) {
+        (Value::String(e), Value::String(c)) => e.as_bytes().starts_with(&c.as_bytes()),
+        (Value::Error(e), Value::String(c)) => e.to_string().contains(&*c.to_string_lossy()),
+        // Lua 5.1 hands the loop a table error as its text ("table: 0x...").
+        (Value::String(e), c) if !c.to_pointer().is_null() => e
+            .to_string_lossy()
+            .contains(&format!("{:p}", c.to_pointer())),
+        (e, c) => e.to_pointer() == c.to_pointer() && !c.to_pointer().is_null(),
     }
 }
 
@@ -176,6 +206,31 @@ impl Executor {
         id
     }
 
+    /// Marks a task cancelled and wakes it, so its current wait (or its
+    /// first run) sees the mark. Returns false when the task had ended.
+    pub(crate) fn cancel(&self, task: &TaskShared, value: Value) -> bool {
+        if task.is_done() {
+            return false;
+        }
+        if task.cancel.borrow().is_none() {
+            *task.cancel.borrow_mut() = Some(value);
+        }
+        if let Some(id) = task.slot.get() {
+            if let Some(slot) = self.slots.borrow().get(id) {
+                slot.waker.wake_by_ref();
+            }
+        }
+        true
+    }
+
+    /// The cancellation error of the task being polled, if it was cancelled.
+    pub(crate) fn current_cancel(&self) -> Option<Value> {
+        let id = self.current.get()?;
+        let slots = self.slots.borrow();
+        let task = slots.get(id)?.shared.as_ref()?.upgrade()?;
+        task.cancel_value()
+    }
+
     /// Spawns a Lua coroutine running `wrapper(args...)`; the wrapper is the
     /// `xpcall` shim of `loop.spawn`, so the thread returns
     /// `true, results...` or `false, error-with-traceback`.
@@ -194,17 +249,31 @@ impl Executor {
         let shared = Rc::new(TaskShared::default());
         let done = shared.clone();
         let future = async move {
-            let result = match running.await {
-                Ok(mut values) => match values.pop_front() {
-                    Some(Value::Boolean(true)) => Ok(values),
-                    Some(Value::Boolean(false)) => Err(values.pop_front().unwrap_or(Value::Nil)),
-                    _ => Ok(values),
+            // A task cancelled before its first run never runs.
+            let result = match done.cancel_value() {
+                Some(c) => Err(c),
+                None => match running.await {
+                    Ok(mut values) => match values.pop_front() {
+                        Some(Value::Boolean(true)) => Ok(values),
+                        Some(Value::Boolean(false)) => {
+                            Err(values.pop_front().unwrap_or(Value::Nil))
+                        }
+                        _ => Ok(values),
+                    },
+                    // Only where the wrapper could not catch it (Lua 5.1): add
+                    // the dead coroutine's traceback.
+                    Err(e) => Err(traceback(&traced, e)),
                 },
-                // Only where the wrapper could not catch it (Lua 5.1): add
-                // the dead coroutine's traceback.
-                Err(e) => Err(traceback(&traced, e)),
             };
-            let failed = result.as_ref().err().cloned();
+            // A task that ends by its cancellation hands `join` the
+            // cancellation value itself (no traceback: it is not a bug), and
+            // nobody else hears of it.
+            let (result, quiet) = match (result, done.cancel_value()) {
+                (Err(e), Some(c)) if is_cancellation(&e, &c) => (Err(c), true),
+                (r, _) => (r, false),
+            };
+            done.slot.set(None);
+            let failed = result.as_ref().err().filter(|_| !quiet).cloned();
             *done.result.borrow_mut() = Some(result);
             let joiners = std::mem::take(&mut *done.joiners.borrow_mut());
             if let Some(err) = failed {
@@ -223,6 +292,7 @@ impl Executor {
             joiners.into_iter().for_each(Waker::wake);
         };
         let id = self.spawn(Box::pin(future), Some(ptr));
+        shared.slot.set(Some(id));
         if let Some(slot) = self.slots.borrow_mut().get_mut(id) {
             slot.shared = Some(Rc::downgrade(&shared));
         }
@@ -368,4 +438,36 @@ impl Executor {
         self.failures.borrow_mut().clear();
         self.raised.borrow_mut().take();
     }
+}
+
+/// Waits for a task's result; `None` when `timeout` passes first (the
+/// task goes on, and a later failure is raised as if nobody had joined).
+pub(crate) async fn join(
+    rt: &Rc<super::Runtime>,
+    task: &TaskShared,
+    timeout: Option<std::time::Duration>,
+) -> Option<Result<MultiValue, Value>> {
+    struct Leave<'a>(&'a TaskShared, Option<Waker>);
+    impl Drop for Leave<'_> {
+        fn drop(&mut self) {
+            if let Some(w) = &self.1 {
+                if !self.0.is_done() {
+                    self.0.unjoin(w);
+                }
+            }
+        }
+    }
+    let mut leave = Leave(task, None);
+    let mut deadline = super::deadline::Deadline::after(rt, timeout);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = task.poll_result(cx) {
+            return Poll::Ready(Some(r));
+        }
+        leave.1 = Some(cx.waker().clone());
+        if deadline.poll_expired(cx) {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
 }

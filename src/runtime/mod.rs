@@ -6,11 +6,16 @@
 //! task (yielding), in blocking mode (driving the loop until done), or is
 //! misuse.
 
+pub(crate) mod cancel;
 pub(crate) mod context;
 pub(crate) mod deadline;
 pub(crate) mod executor;
 pub(crate) mod joins;
+pub(crate) mod poll;
+pub(crate) mod queue;
 pub(crate) mod reactor;
+pub(crate) mod signal;
+pub(crate) mod sync;
 pub(crate) mod timer;
 
 use std::rc::Rc;
@@ -30,6 +35,10 @@ pub(crate) struct Runtime {
     pub(crate) exec: Executor,
     /// The resolver: files, `dns.config` settings, cache.
     pub(crate) dns: crate::dns::resolver::Resolver,
+    /// Foreign descriptors that `loop.poll` waits on.
+    pub(crate) foreign: poll::Foreign,
+    /// Signals that `loop.signal` objects wait for.
+    pub(crate) signals: signal::Signals,
     epoch: Instant,
     lua: mlua::WeakLua,
     noop: std::cell::RefCell<Option<mlua::Function>>,
@@ -44,6 +53,8 @@ impl Runtime {
             timers: Timers::default(),
             exec: Executor::new(),
             dns: Default::default(),
+            foreign: Default::default(),
+            signals: Default::default(),
             epoch: Instant::now(),
         })
     }
@@ -80,6 +91,12 @@ impl Runtime {
     /// event could wake, so the turn must not wait (it would wait forever).
     /// A failed task nobody joins raises its error, as `turn` does.
     pub(crate) fn turn_for_tasks(&self, max_wait: Option<Duration>) -> mlua::Result<()> {
+        // No blocking call is waiting while run() or step() drives the loop
+        // (both refuse to run inside one), so a wake-up meant for one is
+        // stale: one that came after its call had ended (say, by a task's
+        // error raised out of it). Left set, every turn would poll without
+        // waiting, and run() would spin until its tasks end.
+        self.exec.take_main_wake();
         self.turn_inner(max_wait, true)?;
         self.exec.take_failure()
     }
@@ -105,6 +122,7 @@ impl Runtime {
         if self.reactor.take_interrupt() {
             self.checkpoint()?;
         }
+        self.signals.drain(self);
         self.timers.fire(Instant::now());
         self.exec.run_ready();
         Ok(())

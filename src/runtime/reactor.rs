@@ -231,3 +231,64 @@ impl Drop for Registration {
         }
     }
 }
+
+/// Descriptors that are not ours (`loop.poll`): registered by number for
+/// the length of a wait, so the descriptor's owner keeps full control.
+impl Reactor {
+    /// Registers `fd`, or changes the interest of its registration at
+    /// `token`; either way epoll reports the current readiness afresh,
+    /// which gives `loop.poll` level-triggered answers.
+    pub(crate) fn watch_fd(
+        &self,
+        fd: std::os::fd::RawFd,
+        token: Option<usize>,
+        interest: Interest,
+    ) -> io::Result<usize> {
+        let mut source = mio::unix::SourceFd(&fd);
+        match token {
+            None => self.add(&mut source, interest),
+            Some(t) => {
+                self.poll
+                    .borrow()
+                    .registry()
+                    .reregister(&mut source, Token(t), interest)?;
+                Ok(t)
+            }
+        }
+    }
+
+    /// Ends a registration made by [`Reactor::watch_fd`].
+    pub(crate) fn unwatch_fd(&self, fd: std::os::fd::RawFd, token: usize) {
+        // The owner may have closed it already; epoll then forgot it.
+        let _ = self
+            .poll
+            .borrow()
+            .registry()
+            .deregister(&mut mio::unix::SourceFd(&fd));
+        let mut slots = self.slots.borrow_mut();
+        if slots.contains(token) {
+            slots.remove(token);
+        }
+    }
+
+    /// Parks `waker` on a registration made by [`Reactor::watch_fd`].
+    pub(crate) fn park_fd(&self, token: usize, want: Want, waker: &Waker) {
+        self.park(token, want, waker);
+    }
+
+    /// Forgets `waker` on a registration made by [`Reactor::watch_fd`].
+    pub(crate) fn unpark_fd(&self, token: usize, waker: &Waker) {
+        if let Some(slot) = self.slots.borrow_mut().get_mut(token) {
+            slot.read.retain(|w| !w.will_wake(waker));
+            slot.write.retain(|w| !w.will_wake(waker));
+        }
+    }
+
+    /// Readiness events seen so far at `token`: (read, write).
+    pub(crate) fn fd_epochs(&self, token: usize) -> (u32, u32) {
+        self.slots
+            .borrow()
+            .get(token)
+            .map_or((0, 0), |s| (s.read_epoch, s.write_epoch))
+    }
+}

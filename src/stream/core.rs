@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use mlua::{Lua, MultiValue, Value};
 
+mod upgrade;
+
 use super::buffer::ReadBuffer;
 use super::format::{match_format, Format, Match, Piece};
 use super::transport::{Transport, Want};
@@ -462,7 +464,7 @@ impl Stream {
 
     // ---- writing ----
 
-    fn has_output(&self) -> bool {
+    pub(crate) fn has_output(&self) -> bool {
         self.wpos < self.wbuf.len()
     }
 

@@ -205,6 +205,15 @@ impl Waiting {
                     .current_waker()
                     .ok_or_else(|| foreign_error(&format!("ios:{}", self.name)))?;
                 let mut s = ios.0.borrow_mut();
+                // A cancelled task stops waiting: the stream forgets the
+                // wait, keeps what it buffered, and the wrapper raises.
+                if let Some(v) = rt.exec.current_cancel() {
+                    s.end_task_wait_of(d, &waker);
+                    return Ok((
+                        Value::LightUserData(raise_marker()),
+                        Variadic::from_iter([v]),
+                    ));
+                }
                 if s.park_task(d, want, &waker, self.name)? {
                     return Out::Fail(s.timeout_error(self.name)).into_lua(lua, marker);
                 }
@@ -292,6 +301,12 @@ fn write_first(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<O
                 newline = newline || memchr::memchr(b'\n', &b).is_some();
                 s.put(&b)
             }
+            // Before Lua 5.3 every number is a float, which mlua hands over
+            // as an Integer when it is integral; file:write prints it
+            // with "%.14g" there.
+            Value::Integer(i) if !LUA_HAS_INTEGERS => {
+                s.put(&float_text(lua, *i as f64)?.as_bytes())
+            }
             Value::Integer(i) => s.put(i.to_string().as_bytes()),
             Value::Number(n) => s.put(&float_text(lua, *n)?.as_bytes()),
             _ => Ok(()),
@@ -308,6 +323,9 @@ fn write_first(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<O
 
 /// A float as `file:write` writes it: `"%.14g"` (Lua's `LUA_NUMBER_FMT`),
 /// so `2.0` is `2`; Lua's own `string.format` does the formatting.
+/// Whether numbers have an integer subtype (Lua 5.3 and 5.4).
+const LUA_HAS_INTEGERS: bool = cfg!(any(feature = "lua53", feature = "lua54"));
+
 fn float_text(lua: &Lua, n: f64) -> mlua::Result<mlua::LuaString> {
     let format: Function = lua.globals().get::<Table>("string")?.get("format")?;
     format.call(("%.14g", n))
@@ -340,7 +358,7 @@ fn handshake_step(_: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out
 /// `lines`; mlua adds the plain methods to this same table.
 fn methods(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    let (make, is_ios, bad_self, raise): (Function, Function, Function, Function) = lua
+    let (make, known, check_self, raise): (Function, Table, Function, Function) = lua
         .load(include_str!("waiting.lua"))
         .set_name("=tls.ios")
         .call((
@@ -364,17 +382,18 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             Value::LightUserData(raise_marker()),
             &t,
             t.get::<Function>("read")?,
-            &is_ios,
-            &bad_self,
+            &known,
+            &check_self,
             raise,
         ))?;
     t.set("read", &read)?;
     let lines: Function = lua
         .load(include_str!("lines.lua"))
         .set_name("=tls.ios.lines")
-        .call((&read, is_ios, bad_self))?;
+        .call((&read, known, check_self))?;
     t.set("lines", lines)?;
     plain_methods(lua, &t)?;
+    t.set("starttls", crate::tls::starttls::method(lua)?)?;
     Ok(t)
 }
 
@@ -453,6 +472,25 @@ fn plain_methods(lua: &Lua, t: &Table) -> mlua::Result<()> {
                 None => Ok(Value::Nil),
             }
         })?,
+    )?;
+    t.set(
+        "peer_contains_name",
+        method(
+            lua,
+            "ios:peer_contains_name",
+            |_, ios: &Ios, name: Value| {
+                let Value::String(name) = &name else {
+                    let why = format!("string expected, got {}", type_name(&name));
+                    return Err(bad_argument(1, "ios:peer_contains_name", why));
+                };
+                let s = ios.0.borrow();
+                let info = s.transport().and_then(|t| t.tls_info());
+                let leaf = info.as_ref().and_then(|i| i.peer_chain.first());
+                Ok(leaf.is_some_and(|der| {
+                    crate::tls::names::cert_contains_name(der, &name.to_string_lossy())
+                }))
+            },
+        )?,
     )?;
     Ok(())
 }

@@ -4,12 +4,12 @@
 -- the failed read handed over a partial result (the bytes of a last,
 -- cut-off line or chunk), the iterator yields it first and raises at the
 -- next step: nothing that arrived is dropped.
-local read, is_ios, bad_self = ...
+local read, known, check_self = ...
 local select, error = select, error
 local unpack = table.unpack or unpack
 
 return function(self, ...)
-  if not is_ios(self) then bad_self("lines", self) end
+  if known[self] == nil then check_self(self, "lines") end
   local n = select("#", ...)
   local fmts = { ... }
   if n == 0 then fmts, n = { "l" }, 1 end

@@ -120,3 +120,48 @@ pub(crate) fn unit_step(r: Result<Step<()>, NetError>, ok: Out) -> Step<Out> {
         Err(e) => Step::Ready(Out::Fail(e)),
     }
 }
+
+/// Both directions of a stream held by one operation that must not share
+/// it (a TLS handshake: `tls.connecta`, `ios:starttls`). Claiming raises
+/// when another task is reading or writing the stream.
+pub(crate) struct Exclusive {
+    read: Claim,
+    _write: Claim,
+}
+
+impl Exclusive {
+    pub(crate) fn new(stream: &Rc<RefCell<Stream>>, what: &str) -> mlua::Result<Self> {
+        Ok(Self {
+            read: Claim::new(stream, Dir::Read, what)?,
+            _write: Claim::new(stream, Dir::Write, what)?,
+        })
+    }
+
+    /// Runs `step` until it is done, parking on the socket in between;
+    /// past `deadline` it fails with `timeout` ("`what` with <stream>:
+    /// timed out").
+    pub(crate) async fn run(
+        &mut self,
+        deadline: &mut Deadline,
+        what: &str,
+        mut step: impl FnMut(&mut Stream) -> Result<Step<()>, NetError>,
+    ) -> Result<(), NetError> {
+        let stream = self.read.stream.clone();
+        poll_fn(|cx| {
+            let mut s = stream.borrow_mut();
+            match step(&mut s) {
+                Ok(Step::Ready(())) => Poll::Ready(Ok(())),
+                Err(e) => Poll::Ready(Err(e)),
+                Ok(Step::Blocked(want)) => {
+                    if deadline.poll_expired(cx) {
+                        let msg = format!("{what} with {}: timed out", s.what());
+                        return Poll::Ready(Err(NetError::new("timeout", msg)));
+                    }
+                    self.read.park(&s, want, cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+}

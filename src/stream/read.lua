@@ -3,7 +3,7 @@
 -- parse); everything else goes through the general wrapper `read`.
 -- Written without varargs on the line path: it is the hottest path of the
 -- library.
-local WAIT, PENDING, RAISE, methods, read, is_ios, bad_self, raise = ...
+local WAIT, PENDING, RAISE, methods, read, known, check_self, raise = ...
 local yield = coroutine.yield
 local read_l, read_L -- the plain methods; mlua adds them after this runs
 
@@ -40,7 +40,7 @@ return function(self, fmt, ...)
   else
     return read(self, fmt, ...)
   end
-  if not is_ios(self) then bad_self("read", self) end
+  if known[self] == nil then check_self(self, "read") end
   local v, msg, code, partial = plain(self)
   if msg ~= nil then return failed(v, msg, code, partial) end
   if v ~= WAIT then return v end

@@ -84,6 +84,13 @@ pub trait Transport {
     fn tls_info(&self) -> Option<TlsInfo> {
         None
     }
+
+    /// The socket of a plain transport, given up so another transport can
+    /// take over the connection (STARTTLS). `None` for TLS, which keeps
+    /// state of its own that a socket alone would lose.
+    fn into_socket(self: Box<Self>) -> Option<crate::net::socket::StreamSocket> {
+        None
+    }
 }
 
 /// Builds the `WouldBlock` error transports return.

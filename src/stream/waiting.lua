@@ -5,27 +5,35 @@
 -- and call the retry method when the loop wakes us. SELF in a result
 -- stands for the stream itself; RAISE, value is an error to raise (see
 -- api/surface.rs: the plain methods never raise themselves).
-local WAIT, SELF, PENDING, RAISE, methods, kind = ...
--- `kind` names the object in messages ("ios" unless the caller says).
-kind = kind or "ios"
-local error, yield, type = error, coroutine.yield, type
+local WAIT, SELF, PENDING, RAISE, methods = ...
+local error, yield, type, setmetatable = error, coroutine.yield, type, setmetatable
 local getmt = debug and debug.getmetatable
 
--- Whether `self` is a stream: its metatable's __index is our methods table
--- (without the debug library, any userdata passes and mlua checks it).
-local function is_ios(self)
-  if getmt == nil then return type(self) == "userdata" end
-  local mt = getmt(self)
-  return mt ~= nil and mt.__index == methods
-end
+-- The streams seen so far (weak keys): a stream is checked once, exactly
+-- (its metatable's __index is our methods table), then found here by one
+-- table lookup, which keeps the hot paths (line reads, writes) cheap.
+-- Without the debug library any userdata passes and mlua checks it.
+local known = setmetatable({}, { __mode = "k" })
 
 local function raise(v)
   if v == RAISE then v = nil end -- stands for a nil error value
   error(v, 0)
 end
 
-local function bad_self(name, self)
-  error(("calling '%s:%s' on bad self (%s expected, got %s)"):format(kind, name, kind, type(self)), 3)
+-- Called when `self` is not in `known`: remembers it, or raises as
+-- luaL_argerror does for a bad self (level 3: the caller of the method).
+local function check_self(self, name)
+  local ok
+  if getmt == nil then
+    ok = type(self) == "userdata"
+  else
+    local mt = getmt(self)
+    ok = mt ~= nil and mt.__index == methods
+  end
+  if not ok then
+    error(("calling 'ios:%s' on bad self (ios expected, got %s)"):format(name, type(self)), 3)
+  end
+  known[self] = true
 end
 
 local function make(name, plain, retry_name)
@@ -39,7 +47,7 @@ local function make(name, plain, retry_name)
     return again(self, methods[retry_name](self, ...))
   end
   return function(self, ...)
-    if not is_ios(self) then bad_self(name, self) end
+    if known[self] == nil then check_self(self, name) end
     return again(self, methods[plain](self, ...))
   end
 end
@@ -58,4 +66,4 @@ local function direct(plain)
   return function(self, ...) return again(self, plain(self, ...)) end
 end
 
-return make, is_ios, bad_self, raise, direct
+return make, known, check_self, raise, direct

@@ -3,20 +3,29 @@
 //! the same `Arc<ClientConfig>`: a [`TlsConfig`] builds each side once,
 //! lazily, and [`shared`] keeps a few of them for plain option tables.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use rustls::{ClientConfig, ServerConfig};
 
 use super::config::{client_config, server_config};
 use super::options::TlsOptions;
+use super::stamps::FileStamps;
 use crate::error::NetError;
 
-/// Options plus the rustls configs built from them on first use.
+/// Options plus the rustls configs built from them on first use, built
+/// again when a file the options name has changed since (see `stamps.rs`).
 #[derive(Debug)]
 pub struct TlsConfig {
     options: TlsOptions,
-    client: OnceLock<Arc<ClientConfig>>,
-    server: OnceLock<Arc<ServerConfig>>,
+    client: Mutex<Option<Built<ClientConfig>>>,
+    server: Mutex<Option<Built<ServerConfig>>>,
+}
+
+/// A built config and the stamps of the files it was built from.
+#[derive(Debug)]
+struct Built<T> {
+    config: Arc<T>,
+    stamps: FileStamps,
 }
 
 impl TlsConfig {
@@ -24,8 +33,8 @@ impl TlsConfig {
     pub fn new(options: TlsOptions) -> Self {
         Self {
             options,
-            client: OnceLock::new(),
-            server: OnceLock::new(),
+            client: Mutex::new(None),
+            server: Mutex::new(None),
         }
     }
 
@@ -34,23 +43,35 @@ impl TlsConfig {
         &self.options
     }
 
-    /// The client config, built on first call (failures are not cached).
+    /// The client config, built on first call and whenever its files
+    /// changed (failures are not cached: the next call tries again).
     pub fn client(&self) -> Result<Arc<ClientConfig>, NetError> {
-        if let Some(c) = self.client.get() {
-            return Ok(c.clone());
-        }
-        let built = client_config(&self.options)?;
-        Ok(self.client.get_or_init(|| built).clone())
+        fresh(&self.client, &self.options, client_config)
     }
 
-    /// The server config, built on first call (failures are not cached).
+    /// The server config, built like [`TlsConfig::client`].
     pub fn server(&self) -> Result<Arc<ServerConfig>, NetError> {
-        if let Some(s) = self.server.get() {
-            return Ok(s.clone());
-        }
-        let built = server_config(&self.options)?;
-        Ok(self.server.get_or_init(|| built).clone())
+        fresh(&self.server, &self.options, server_config)
     }
+}
+
+/// The config in `slot` if its files are unchanged, else a new one.
+fn fresh<T>(
+    slot: &Mutex<Option<Built<T>>>,
+    options: &TlsOptions,
+    build: impl FnOnce(&TlsOptions) -> Result<Arc<T>, NetError>,
+) -> Result<Arc<T>, NetError> {
+    let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(b) = slot.as_ref().filter(|b| !b.stamps.changed()) {
+        return Ok(b.config.clone());
+    }
+    let stamps = FileStamps::take(options.paths());
+    let config = build(options)?;
+    *slot = Some(Built {
+        config: config.clone(),
+        stamps,
+    });
+    Ok(config)
 }
 
 /// How many option sets [`shared`] remembers.
@@ -92,7 +113,7 @@ impl SharedCache {
 /// The config for these options, shared with earlier calls that gave the
 /// same options (timeouts aside), so plain tables resume sessions too.
 /// Least recently used entries are dropped past a small bound. Files named
-/// in the options are read once per entry.
+/// in the options are read again when they change.
 pub fn shared(options: &TlsOptions) -> Arc<TlsConfig> {
     static CACHE: SharedCache = SharedCache::new();
     CACHE.get(options, SHARED_CAPACITY)
@@ -125,6 +146,33 @@ mod tests {
         assert_eq!(b.options().timeout, None);
         o.resumption = false;
         assert!(!Arc::ptr_eq(&a, &shared(&o)));
+    }
+
+    #[test]
+    fn rebuilds_when_a_file_changes() {
+        use crate::tls::options::PemSource;
+        use crate::tls::testutil::path;
+        let dir = std::env::temp_dir().join(format!("lua-tls-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::copy(path("ca.pem"), &ca).unwrap();
+        let cfg = TlsConfig::new(TlsOptions {
+            cafile: Some(ca.clone()),
+            cert: Some(PemSource::Path(path("server.pem"))),
+            key: Some(PemSource::Path(path("server.key"))),
+            ..TlsOptions::default()
+        });
+        let a = cfg.client().unwrap();
+        assert!(Arc::ptr_eq(&a, &cfg.client().unwrap()));
+        std::fs::copy(path("ca2.pem"), dir.join("new.pem")).unwrap();
+        std::fs::rename(dir.join("new.pem"), &ca).unwrap();
+        let b = cfg.client().unwrap();
+        assert!(!Arc::ptr_eq(&a, &b));
+        std::fs::write(&ca, "garbage").unwrap();
+        assert_eq!(cfg.client().unwrap_err().code, "config");
+        std::fs::copy(path("ca.pem"), &ca).unwrap();
+        assert!(cfg.client().is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

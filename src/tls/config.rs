@@ -9,15 +9,22 @@ use rustls::sign::CertifiedKey;
 use rustls::version::{TLS12, TLS13};
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
 
+use super::client_verifier::{AnyClientCert, DepthLimited};
+use super::depth::DepthLimit;
 use super::options::{CertKey, PemSource, Protocols, TlsOptions, VerifyClient};
 use super::pem::{add_roots, load_certs, load_key};
 use super::provider::{provider, ticketer};
 use super::revocation::{Checks, RevocationVerifier};
 use super::revocation_options::check_side;
 use super::sni::SniResolver;
+use super::tickets::{ExpiringCache, KeyedTicketer, DEFAULT_LIFETIME};
+use super::tuning::{crypto_provider, parse_key_file, Tuning};
 use super::verifier::{ServerVerifier, Skip};
+use super::verify_errors::words;
 use super::{crl, staple};
 use crate::error::NetError;
+use rustls::server::ProducesTickets;
+use rustls_pki_types::CertificateDer;
 
 fn config_error(msg: impl Into<String>) -> NetError {
     NetError::new("config", msg)
@@ -26,12 +33,20 @@ fn config_error(msg: impl Into<String>) -> NetError {
 /// A client config: verifies servers against `cafile`/`ca` or the Mozilla
 /// roots, offers `cert`/`key` as client certificate, ALPN, resumption.
 pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
-    let provider = provider();
+    unused_on_client(opts).map_err(config_error)?;
+    let provider = crypto_provider(&opts.tuning);
     let roots = match custom_roots(opts)? {
         Some(r) => Arc::new(r),
         None => mozilla_roots(),
     };
-    check_side(&opts.revocation, false, false)?;
+    let depth = opts.tuning.verify_depth.map(|max| {
+        DepthLimit::new(
+            max,
+            roots.clone(),
+            provider.signature_verification_algorithms,
+        )
+    });
+    check_side(opts, false)?;
     let crls = crl::load(&opts.revocation)?;
     let mut webpki = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone());
     if let Some(crls) = &crls {
@@ -42,9 +57,12 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
             !opts.insecure_no_verify_time,
         );
     }
-    let webpki = webpki
-        .build()
-        .map_err(|e| config_error(format!("cannot build certificate verifier: {e}")))?;
+    let webpki = webpki.build().map_err(|e| {
+        config_error(format!(
+            "cannot build certificate verifier: {}",
+            words(&e.to_string())
+        ))
+    })?;
     let skip = Skip {
         cert: opts.insecure_no_verify_cert,
         name: opts.insecure_no_verify_name,
@@ -54,10 +72,14 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
     // nothing is skipped.
     let builder = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&versions(opts.protocols))
-        .map_err(|e| config_error(format!("bad TLS versions: {e}")))?
+        .map_err(|e| versions_error(&e))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(RevocationVerifier::new(
-            Arc::new(ServerVerifier::new(webpki, skip)),
+            Arc::new(
+                ServerVerifier::new(webpki, skip)
+                    .with_pinned(custom_certs(opts)?)
+                    .with_depth(depth),
+            ),
             roots,
             crls,
             Checks {
@@ -69,11 +91,17 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
     let mut config = match (&opts.cert, &opts.key) {
         (Some(cert), Some(key)) => builder
             .with_client_auth_cert(load_certs(cert)?, load_key(key)?)
-            .map_err(|e| {
-                config_error(format!(
-                    "unusable client certificate {}: {e}",
+            .map_err(|e| match e {
+                rustls::Error::InconsistentKeys(_) => config_error(format!(
+                    "private key {} does not match certificate {}",
+                    key.describe(),
                     cert.describe()
-                ))
+                )),
+                e => config_error(format!(
+                    "unusable client certificate {}: {}",
+                    cert.describe(),
+                    words(&e.to_string())
+                )),
             })?,
         _ => builder.with_no_client_auth(),
     };
@@ -88,12 +116,9 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
 /// certificates per `verify_client`, tickets and a session cache unless
 /// `resumption = false`.
 pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
-    let provider = provider();
-    check_side(
-        &opts.revocation,
-        true,
-        opts.verify_client != VerifyClient::None,
-    )?;
+    unused_on_server(opts).map_err(config_error)?;
+    let provider = crypto_provider(&opts.tuning);
+    check_side(opts, true)?;
     let list = opts.server_certs();
     if list.is_empty() {
         return Err(config_error("a TLS server needs options 'cert' and 'key'"));
@@ -104,36 +129,60 @@ pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
         .collect::<Result<Vec<_>, _>>()?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions(opts.protocols))
-        .map_err(|e| config_error(format!("bad TLS versions: {e}")))?;
+        .map_err(|e| versions_error(&e))?;
     let builder = match opts.verify_client {
         VerifyClient::None => builder.with_no_client_auth(),
+        // Trust on first use: any certificate, identified by its hash.
+        mode if opts.insecure_no_verify_cert => {
+            builder.with_client_cert_verifier(AnyClientCert::new(
+                mode == VerifyClient::Required,
+                provider.signature_verification_algorithms,
+            ))
+        }
         mode => {
             let roots = custom_roots(opts)?.ok_or_else(|| {
-                config_error("option 'verify_client' needs 'cafile' or 'ca' to name the client CAs")
+                config_error(
+                    "option 'verify_client' needs 'cafile' or 'ca' to name the client CAs \
+                     (or 'insecure_no_verify_cert' to accept any client certificate)",
+                )
             })?;
             let crls = crl::load(&opts.revocation)?;
-            let mut v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let roots = Arc::new(roots);
+            let algs = provider.signature_verification_algorithms;
+            let mut v = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider);
             if mode == VerifyClient::Optional {
                 v = v.allow_unauthenticated();
             }
             if let Some(crls) = &crls {
                 v = crl::client_chain_policy(v, crls, &opts.revocation);
             }
-            let mut v = v
-                .build()
-                .map_err(|e| config_error(format!("cannot build client verifier: {e}")))?;
+            let mut v = v.build().map_err(|e| {
+                config_error(format!(
+                    "cannot build client verifier: {}",
+                    words(&e.to_string())
+                ))
+            })?;
             if let Some(crls) = crls {
                 v = crl::NamedRevocation::wrap(v, crls);
             }
-            builder.with_client_cert_verifier(v)
+            match opts.tuning.verify_depth {
+                Some(max) => builder.with_client_cert_verifier(DepthLimited::new(
+                    v,
+                    DepthLimit::new(max, roots, algs),
+                )),
+                None => builder.with_client_cert_verifier(v),
+            }
         }
     };
     let mut config = builder.with_cert_resolver(Arc::new(SniResolver::new(keys)));
     config.alpn_protocols = opts.alpn.clone();
     if opts.resumption {
-        // TLS 1.3 and 1.2 tickets; the default session cache serves 1.2
-        // clients that do not do tickets.
-        config.ticketer = ticketer()?;
+        // TLS 1.3 and 1.2 tickets; the session cache serves 1.2 clients
+        // that do not do tickets.
+        config.ticketer = session_ticketer(&opts.tuning)?;
+        if let Some(secs) = opts.tuning.session_lifetime {
+            config.session_storage = ExpiringCache::new(secs);
+        }
     } else {
         config.session_storage = Arc::new(NoServerSessionStorage {});
         config.send_tls13_tickets = 0;
@@ -141,14 +190,139 @@ pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
     Ok(Arc::new(config))
 }
 
+/// Protocols and suites that leave nothing to negotiate.
+fn versions_error(e: &rustls::Error) -> NetError {
+    config_error(format!(
+        "options 'protocols' and 'ciphers' leave no usable combination ({})",
+        words(&e.to_string())
+    ))
+}
+
+/// Options a client would ignore: refused, never accepted silently.
+fn unused_on_client(opts: &TlsOptions) -> Result<(), String> {
+    let only_server = if opts.verify_client != VerifyClient::None {
+        Some("verify_client")
+    } else if !opts.certs.is_empty() {
+        Some("certs")
+    } else {
+        opts.tuning.server_only()
+    };
+    if let Some(name) = only_server {
+        return Err(format!(
+            "option '{name}' applies only to servers (a client would ignore it)"
+        ));
+    }
+    if opts.tuning.verify_depth.is_some() && opts.insecure_no_verify_cert {
+        return Err(
+            "option 'verify_depth' does nothing with 'insecure_no_verify_cert' (no chain is verified)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Options a server would ignore: refused, never accepted silently.
+fn unused_on_server(opts: &TlsOptions) -> Result<(), String> {
+    let client_only = if opts.servername.is_some() {
+        Some("servername")
+    } else if opts.insecure_no_verify_name {
+        Some("insecure_no_verify_name")
+    } else if opts.insecure_no_verify_time {
+        Some("insecure_no_verify_time")
+    } else {
+        None
+    };
+    if let Some(name) = client_only {
+        return Err(format!(
+            "option '{name}' applies only to clients (a server would ignore it)"
+        ));
+    }
+    let verifies = opts.verify_client != VerifyClient::None;
+    let has_ca = opts.cafile.is_some() || opts.ca.is_some();
+    if !verifies {
+        for (set, name) in [
+            (opts.insecure_no_verify_cert, "insecure_no_verify_cert"),
+            (has_ca, "cafile' or 'ca"),
+            (opts.tuning.verify_depth.is_some(), "verify_depth"),
+        ] {
+            if set {
+                return Err(format!(
+                    "option '{name}' on a server needs 'verify_client' (it checks client certificates)"
+                ));
+            }
+        }
+    }
+    if opts.insecure_no_verify_cert {
+        if has_ca {
+            return Err(
+                "options 'cafile' and 'ca' do nothing with 'insecure_no_verify_cert' \
+                        (any client certificate is accepted)"
+                    .into(),
+            );
+        }
+        if !opts.revocation.crl.is_empty() {
+            return Err("option 'crl' does nothing with 'insecure_no_verify_cert' \
+                        (no client chain is verified)"
+                .into());
+        }
+        if opts.tuning.verify_depth.is_some() {
+            return Err(
+                "option 'verify_depth' does nothing with 'insecure_no_verify_cert' \
+                        (no chain is verified)"
+                    .into(),
+            );
+        }
+    }
+    if !opts.resumption {
+        if let Some(name) = opts.tuning.server_only() {
+            return Err(format!(
+                "option '{name}' does nothing with 'resumption = false'"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The ticketer: our keyed one when keys or a lifetime are given, else
+/// rustls' own (random keys, rotated every 6 hours).
+fn session_ticketer(t: &Tuning) -> Result<Arc<dyn ProducesTickets>, NetError> {
+    let lifetime = t.session_lifetime.unwrap_or(DEFAULT_LIFETIME);
+    let keys = match &t.ticket_key_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                let why = NetError::from_io("", &e).message;
+                config_error(format!(
+                    "cannot read ticket key file {}: {why}",
+                    path.display()
+                ))
+            })?;
+            parse_key_file(&text)
+                .map_err(|m| config_error(format!("bad ticket key file {}: {m}", path.display())))?
+        }
+        None => t.ticket_keys.clone(),
+    };
+    let made = if !keys.is_empty() {
+        KeyedTicketer::new(&keys, lifetime)
+    } else if t.session_lifetime.is_some() {
+        KeyedTicketer::random(lifetime)
+    } else {
+        return ticketer();
+    };
+    made.map(|k| k as Arc<dyn ProducesTickets>)
+        .ok_or_else(|| config_error("cannot derive session ticket keys"))
+}
+
 /// A certificate chain with its signing key; checks that they belong together.
 pub fn certified_key(ck: &CertKey) -> Result<Arc<CertifiedKey>, NetError> {
     let chain = load_certs(&ck.cert)?;
     let der = load_key(&ck.key)?;
-    let key = provider()
-        .key_provider
-        .load_private_key(der)
-        .map_err(|e| config_error(format!("unusable private key {}: {e}", ck.key.describe())))?;
+    let key = provider().key_provider.load_private_key(der).map_err(|e| {
+        config_error(format!(
+            "unusable private key {}: {}",
+            ck.key.describe(),
+            words(&e.to_string())
+        ))
+    })?;
     let mut certified = CertifiedKey::new(chain, key);
     certified.ocsp = staple::load(ck.ocsp_staple.as_ref())?;
     match certified.keys_match() {
@@ -176,6 +350,18 @@ fn custom_roots(opts: &TlsOptions) -> Result<Option<RootCertStore>, NetError> {
         add_roots(&mut roots, &PemSource::Text(text.clone()))?;
     }
     Ok(Some(roots))
+}
+
+/// The certificates of `cafile` and `ca` themselves (for pinning).
+fn custom_certs(opts: &TlsOptions) -> Result<Vec<CertificateDer<'static>>, NetError> {
+    let mut out = Vec::new();
+    if let Some(path) = &opts.cafile {
+        out.extend(load_certs(&PemSource::Path(path.clone()))?);
+    }
+    if let Some(text) = &opts.ca {
+        out.extend(load_certs(&PemSource::Text(text.clone()))?);
+    }
+    Ok(out)
 }
 
 /// The bundled Mozilla roots, built once.

@@ -3,12 +3,15 @@
 //! `ios` stream drives.
 
 pub mod cache;
+pub mod client_verifier;
 pub mod config;
 pub mod crl;
 pub mod date;
+pub mod depth;
 pub mod der;
 pub mod info;
 pub mod lua_config;
+pub mod names;
 pub mod ocsp;
 pub mod options;
 pub mod pem;
@@ -17,8 +20,12 @@ pub mod revocation;
 pub mod revocation_options;
 pub mod sni;
 mod sock;
+pub mod stamps;
 pub mod staple;
+pub(crate) mod starttls;
+pub mod tickets;
 pub mod transport;
+pub mod tuning;
 pub mod verifier;
 pub mod verify_errors;
 pub mod x509;
@@ -32,4 +39,4 @@ pub use cache::{shared, TlsConfig};
 pub use info::info_table;
 pub use lua_config::{new_config, tcp_options, tls_arg, LuaTlsConfig, TlsArg};
 pub use options::{TlsOptions, TLS_KEYS};
-pub use transport::TlsTransport;
+pub use transport::{TlsSetup, TlsTransport};

@@ -481,6 +481,26 @@ mod tests {
     }
 
     #[test]
+    fn tampering_breaks_the_signature() {
+        let good = std::fs::read(path("good-ca.ocsp")).unwrap();
+        // A byte in the middle of the signature; the last digit of the
+        // seconds of producedAt, in the signed part.
+        let basic = basic_response(&good).unwrap();
+        let find = |part: &[u8]| good.windows(part.len()).position(|w| w == part).unwrap();
+        let signature = basic.signature.raw_bytes();
+        let mut sig = good.clone();
+        sig[find(signature) + signature.len() / 2] ^= 1;
+        let produced = basic.tbs_response_data.produced_at.to_der().unwrap();
+        let digit = find(&produced) + produced.len() - 2; // before the 'Z'
+        let mut tbs = good.clone();
+        tbs[digit] = if tbs[digit] == b'0' { b'1' } else { b'0' };
+        for bad in [sig, tbs] {
+            let e = check(&der("good"), &[], &roots(), &bad, now(), false).unwrap_err();
+            assert!(e.contains("signature does not verify"), "{e}");
+        }
+    }
+
+    #[test]
     fn issuer_from_the_chain() {
         // via-inter-ok's issuer comes from the chain; rca's responder
         // cannot speak for it (different CertID issuer).

@@ -15,6 +15,7 @@ use mlua::{Table, Value};
 use crate::net::options::TCP_KEYS;
 
 use super::revocation_options::{self, RevocationOptions, Staple, REVOCATION_KEYS};
+use super::tuning::{self, Tuning};
 
 /// The keys only TLS reads; the TCP layer accepts them unchecked.
 pub const TLS_KEYS: &[&str] = &[
@@ -31,6 +32,13 @@ pub const TLS_KEYS: &[&str] = &[
     "insecure_no_verify_cert",
     "insecure_no_verify_name",
     "insecure_no_verify_time",
+    // tuning.rs
+    "ciphers",
+    "curves",
+    "verify_depth",
+    "session_lifetime",
+    "ticket_keys",
+    "ticket_key_file",
     // Revocation: see revocation_options.rs.
     "crl",
     "crl_require",
@@ -140,6 +148,8 @@ pub struct TlsOptions {
     pub insecure_no_verify_name: bool,
     /// Check chain and name but not the validity dates.
     pub insecure_no_verify_time: bool,
+    /// Suites, groups, chain depth, session lifetime, ticket keys.
+    pub tuning: Tuning,
     /// CRLs and OCSP (`revocation_options.rs`).
     pub revocation: RevocationOptions,
 }
@@ -161,6 +171,7 @@ impl Default for TlsOptions {
             insecure_no_verify_cert: false,
             insecure_no_verify_name: false,
             insecure_no_verify_time: false,
+            tuning: Tuning::default(),
             revocation: RevocationOptions::default(),
         }
     }
@@ -221,6 +232,7 @@ impl TlsOptions {
             "insecure_no_verify_cert" => self.insecure_no_verify_cert = boolean(key, &v)?,
             "insecure_no_verify_name" => self.insecure_no_verify_name = boolean(key, &v)?,
             "insecure_no_verify_time" => self.insecure_no_verify_time = boolean(key, &v)?,
+            k if tuning::KEYS.contains(&k) => self.tuning.set(k, &v)?,
             k if REVOCATION_KEYS.contains(&k) => self.revocation.set(k, &v)?,
             k if TCP_KEYS.contains(&k) => {}
             k => return Err(misuse(format!("unknown TLS option '{k}'"))),
@@ -242,6 +254,31 @@ impl TlsOptions {
             .into_iter()
             .chain(self.certs.iter().cloned())
             .collect()
+    }
+
+    /// Every file the options name: a config built from them is rebuilt
+    /// when one of these changes (see `stamps.rs`). Options that name
+    /// files add them here.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self.cafile.iter().cloned().collect();
+        // server_certs() carries `ocsp_staple` into the first entry.
+        for ck in self.server_certs() {
+            for src in [ck.cert, ck.key] {
+                if let PemSource::Path(p) = src {
+                    out.push(p);
+                }
+            }
+            if let Some(Staple::Path(p)) = ck.ocsp_staple {
+                out.push(p);
+            }
+        }
+        for src in &self.revocation.crl {
+            if let PemSource::Path(p) = src {
+                out.push(p.clone());
+            }
+        }
+        out.extend(self.tuning.ticket_key_file.iter().cloned());
+        out
     }
 
     /// Whether any `insecure_*` option is on.
@@ -491,7 +528,7 @@ mod tests {
 
     #[test]
     fn wrong_types_name_the_option() {
-        assert!(err(r#"{cafile = 1}"#).contains("'cafile' must be a string, got integer"));
+        assert!(err(r#"{cafile = 1}"#).contains("'cafile' must be a string, got number"));
         assert!(err(r#"{resumption = "no"}"#).contains("'resumption' must be a boolean"));
         assert!(err(r#"{alpn = {"h2", 3}}"#).contains("'alpn' must be an array of strings"));
         assert!(err(r#"{alpn = {""}}"#).contains("'alpn'"));

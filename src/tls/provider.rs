@@ -24,8 +24,15 @@ pub fn provider() -> Arc<CryptoProvider> {
 
 /// A fresh session ticket encrypter (keys rotate every 6 hours).
 pub fn ticketer() -> Result<Arc<dyn ProducesTickets>, NetError> {
-    rustls::crypto::aws_lc_rs::Ticketer::new()
-        .map_err(|e| NetError::new("config", format!("cannot create session ticketer: {e}")))
+    rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| {
+        NetError::new(
+            "config",
+            format!(
+                "cannot create session ticketer: {}",
+                super::verify_errors::words(&e.to_string())
+            ),
+        )
+    })
 }
 
 /// SHA-256 of `data`, computed by the provider (for certificate hashes).

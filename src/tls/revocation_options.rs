@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use mlua::Value;
 
-use super::options::PemSource;
+use super::options::{PemSource, TlsOptions, VerifyClient};
 
 /// The keys this module reads.
 pub const REVOCATION_KEYS: &[&str] = &["crl", "crl_require", "ocsp_staple", "ocsp_require"];
@@ -82,28 +82,42 @@ impl RevocationOptions {
     }
 }
 
-/// An option that would do nothing on this side is refused (a server
-/// given `crl` without asking for client certificates would check
-/// nothing), with code `config`: a config can be built for either side.
-pub fn check_side(
-    opts: &RevocationOptions,
-    server: bool,
-    asks_client_certs: bool,
-) -> Result<(), crate::error::NetError> {
-    let refuse = |msg: &str| Err(crate::error::NetError::new("config", msg));
-    if server {
-        if !opts.crl.is_empty() && !asks_client_certs {
-            return refuse(
-                "option 'crl' on a server checks client certificates: it needs 'verify_client'",
-            );
+/// A revocation option that would do nothing is refused (with code
+/// `config`: a config can be built for either side), in the words
+/// `config.rs` uses for the other options: a server given `crl` without
+/// asking for client certificates, or any check with
+/// `insecure_no_verify_cert`, would check nothing.
+pub fn check_side(opts: &TlsOptions, server: bool) -> Result<(), crate::error::NetError> {
+    let r = &opts.revocation;
+    let refuse = |msg: String| Err(crate::error::NetError::new("config", msg));
+    let (wrong_side, side) = if server {
+        (
+            r.ocsp_require.then_some("ocsp_require"),
+            "clients (a server",
+        )
+    } else {
+        (
+            r.ocsp_staple.as_ref().map(|_| "ocsp_staple"),
+            "servers (a client",
+        )
+    };
+    if let Some(name) = wrong_side {
+        return refuse(format!(
+            "option '{name}' applies only to {side} would ignore it)"
+        ));
+    }
+    if server && !r.crl.is_empty() && opts.verify_client == VerifyClient::None {
+        return refuse(
+            "option 'crl' on a server needs 'verify_client' (it checks client certificates)".into(),
+        );
+    }
+    let checks = [(!r.crl.is_empty(), "crl"), (r.ocsp_require, "ocsp_require")];
+    if opts.insecure_no_verify_cert {
+        if let Some((_, name)) = checks.iter().find(|(set, _)| *set) {
+            return refuse(format!(
+                "option '{name}' does nothing with 'insecure_no_verify_cert' (no chain is verified)"
+            ));
         }
-        if opts.ocsp_require {
-            return refuse(
-                "option 'ocsp_require' is for clients (a server cannot require client staples)",
-            );
-        }
-    } else if opts.ocsp_staple.is_some() {
-        return refuse("option 'ocsp_staple' is for servers (rustls clients staple nothing)");
     }
     Ok(())
 }
@@ -143,7 +157,7 @@ fn wrong_type(key: &str, want: &str, v: &Value) -> mlua::Error {
         "TLS option '{key}' must be {want}, got {}",
         match v {
             Value::String(_) => "an empty string",
-            other => other.type_name(),
+            other => crate::api::surface::type_name(other),
         }
     ))
 }

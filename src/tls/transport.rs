@@ -38,6 +38,8 @@ pub struct TlsTransport {
     write_closed: bool,
     /// What certificate verification reported (OCSP), see `revocation.rs`.
     report: Report,
+    /// Bytes read before TLS started, consumed before the socket's.
+    early: Vec<u8>,
 }
 
 impl std::fmt::Debug for TlsTransport {
@@ -49,27 +51,32 @@ impl std::fmt::Debug for TlsTransport {
     }
 }
 
-impl TlsTransport {
+/// A TLS connection that has no socket yet. Everything that can fail
+/// before a byte moves (a bad name, a config that does not build) fails
+/// while making it, so a STARTTLS that fails there leaves the plain stream
+/// untouched; [`TlsSetup::over`] then cannot fail.
+pub struct TlsSetup {
+    conn: Connection,
+    cx: Context,
+    servername: Option<String>,
+}
+
+impl TlsSetup {
     /// Client side with a [`TlsConfig`]: verifies `host` (a DNS name or an
     /// IP literal, `[::1]` brackets allowed), unless the config's
     /// `servername` option names another.
-    pub fn connect(
-        sock: impl Into<StreamSocket>,
-        config: &TlsConfig,
-        host: &str,
-    ) -> Result<Self, NetError> {
+    pub fn connect(config: &TlsConfig, host: &str) -> Result<Self, NetError> {
         let name = config.options().servername.as_deref().unwrap_or(host);
-        Self::client(sock, config.client()?, name, config.options().protocols)
+        Self::client(config.client()?, name, config.options().protocols)
     }
 
     /// Server side with a [`TlsConfig`] (which needs `cert` and `key`).
-    pub fn accept(sock: impl Into<StreamSocket>, config: &TlsConfig) -> Result<Self, NetError> {
-        Self::server(sock, config.server()?, config.options().protocols)
+    pub fn accept(config: &TlsConfig) -> Result<Self, NetError> {
+        Self::server(config.server()?, config.options().protocols)
     }
 
     /// Client side over a rustls config; `protocols` only refines messages.
     pub fn client(
-        sock: impl Into<StreamSocket>,
         config: Arc<ClientConfig>,
         name: &str,
         protocols: Protocols,
@@ -84,66 +91,84 @@ impl TlsTransport {
                 format!("'{name}' is not a valid TLS server name"),
             )
         })?;
-        let conn = ClientConnection::new(config, server_name).map_err(|e| {
-            tls_error(
-                &e,
-                Context {
-                    side: Side::Client,
-                    protocols,
-                },
-            )
-        })?;
-        Ok(Self::new(
-            sock.into(),
-            conn.into(),
-            Side::Client,
+        let cx = Context {
+            side: Side::Client,
             protocols,
-            Some(bare.to_string()),
-        ))
+        };
+        let conn = ClientConnection::new(config, server_name).map_err(|e| tls_error(&e, cx))?;
+        Ok(Self {
+            conn: conn.into(),
+            cx,
+            servername: Some(bare.to_string()),
+        })
     }
 
     /// Server side over a rustls config; `protocols` only refines messages.
+    pub fn server(config: Arc<ServerConfig>, protocols: Protocols) -> Result<Self, NetError> {
+        let cx = Context {
+            side: Side::Server,
+            protocols,
+        };
+        let conn = ServerConnection::new(config).map_err(|e| tls_error(&e, cx))?;
+        Ok(Self {
+            conn: conn.into(),
+            cx,
+            servername: None,
+        })
+    }
+
+    /// The transport over `sock`. `early` holds bytes that were read from
+    /// the socket before TLS started (STARTTLS: a peer's handshake that
+    /// arrived with the plaintext that asked for it); they are fed to
+    /// rustls before anything the socket has.
+    pub fn over(self, sock: impl Into<StreamSocket>, early: Vec<u8>) -> TlsTransport {
+        TlsTransport {
+            sock: sock.into(),
+            conn: self.conn,
+            cx: self.cx,
+            want: Want::Read,
+            servername: self.servername,
+            failed: None,
+            close_sent: false,
+            write_closed: false,
+            report: Report::default(),
+            early,
+        }
+    }
+}
+
+impl TlsTransport {
+    /// Client side over `sock`: [`TlsSetup::connect`] on it.
+    pub fn connect(
+        sock: impl Into<StreamSocket>,
+        config: &TlsConfig,
+        host: &str,
+    ) -> Result<Self, NetError> {
+        Ok(TlsSetup::connect(config, host)?.over(sock, Vec::new()))
+    }
+
+    /// Server side over `sock`: [`TlsSetup::accept`] on it.
+    pub fn accept(sock: impl Into<StreamSocket>, config: &TlsConfig) -> Result<Self, NetError> {
+        Ok(TlsSetup::accept(config)?.over(sock, Vec::new()))
+    }
+
+    /// Client side over `sock` and a rustls config: [`TlsSetup::client`].
+    pub fn client(
+        sock: impl Into<StreamSocket>,
+        config: Arc<ClientConfig>,
+        name: &str,
+        protocols: Protocols,
+    ) -> Result<Self, NetError> {
+        Ok(TlsSetup::client(config, name, protocols)?.over(sock, Vec::new()))
+    }
+
+    /// Server side over `sock` and a rustls config: [`TlsSetup::server`].
     pub fn server(
         sock: impl Into<StreamSocket>,
         config: Arc<ServerConfig>,
         protocols: Protocols,
     ) -> Result<Self, NetError> {
-        let conn = ServerConnection::new(config).map_err(|e| {
-            tls_error(
-                &e,
-                Context {
-                    side: Side::Server,
-                    protocols,
-                },
-            )
-        })?;
-        Ok(Self::new(
-            sock.into(),
-            conn.into(),
-            Side::Server,
-            protocols,
-            None,
-        ))
-    }
-
-    fn new(
-        sock: StreamSocket,
-        conn: Connection,
-        side: Side,
-        protocols: Protocols,
-        servername: Option<String>,
-    ) -> Self {
-        Self {
-            sock,
-            conn,
-            cx: Context { side, protocols },
-            want: Want::Read,
-            servername,
-            failed: None,
-            close_sent: false,
-            write_closed: false,
-            report: Report::default(),
-        }
+        Ok(TlsSetup::server(config, protocols)?.over(sock, Vec::new()))
     }
 
     /// The rustls connection, for details this type does not surface.
@@ -166,26 +191,10 @@ impl TlsTransport {
     /// Reads records from the socket once and processes them; `Ok(0)` is
     /// TCP EOF. `WouldBlock` when the socket has nothing.
     fn pull(&mut self) -> io::Result<usize> {
-        let n = loop {
-            match self.conn.read_tls(&mut self.sock) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.want = Want::Read;
-                    return Err(e);
-                }
-                // A socket error, or rustls refusing what it cannot buffer
-                // (a handshake message over its limit): the connection is
-                // over, and nothing more may be sent on it (no close_notify).
-                Err(e) => {
-                    let err = if e.kind() == io::ErrorKind::InvalidData {
-                        NetError::new("handshake", format!("peer sent what TLS cannot take ({e})"))
-                    } else {
-                        NetError::from_io("", &e)
-                    };
-                    return Err(self.fail(err));
-                }
-            }
+        let n = if self.early.is_empty() {
+            self.pull_socket()?
+        } else {
+            self.pull_early()?
         };
         let processed = self.conn.process_new_packets();
         // The verifier ran inside that call, if at all (revocation.rs).
@@ -205,6 +214,44 @@ impl TlsTransport {
             return Err(self.fail(err));
         }
         Ok(n)
+    }
+
+    /// `read_tls` from the socket; `WouldBlock` when it has nothing.
+    fn pull_socket(&mut self) -> io::Result<usize> {
+        loop {
+            match self.conn.read_tls(&mut self.sock) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.want = Want::Read;
+                    return Err(e);
+                }
+                Err(e) => return Err(self.read_failed(e)),
+            }
+        }
+    }
+
+    /// `read_tls` from the bytes that came before TLS started.
+    fn pull_early(&mut self) -> io::Result<usize> {
+        match self.conn.read_tls(&mut self.early.as_slice()) {
+            Ok(n) => {
+                self.early.drain(..n);
+                Ok(n)
+            }
+            Err(e) => Err(self.read_failed(e)),
+        }
+    }
+
+    /// A socket error, or rustls refusing what it cannot buffer (a
+    /// handshake message over its limit): the connection is over, and
+    /// nothing more may be sent on it (no close_notify).
+    fn read_failed(&mut self, e: io::Error) -> io::Error {
+        let err = if e.kind() == io::ErrorKind::InvalidData {
+            NetError::new("handshake", format!("peer sent what TLS cannot take ({e})"))
+        } else {
+            NetError::from_io("", &e)
+        };
+        self.fail(err)
     }
 
     /// Writes pending records to the socket; `WouldBlock` if it fills up.

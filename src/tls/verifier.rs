@@ -13,6 +13,7 @@ use rustls::server::ParsedCertificate;
 use rustls::{CertificateError, DigitallySignedStruct, Error, OtherError, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
+use super::depth::{DepthLimit, Usage};
 use super::x509;
 
 /// Marker carried in `CertificateError::Other` when the chain is unknown
@@ -45,12 +46,71 @@ pub struct Skip {
 pub struct ServerVerifier {
     inner: Arc<WebPkiServerVerifier>,
     skip: Skip,
+    /// Self-signed certificates given in `ca`/`cafile`: trusted as
+    /// themselves (pinning), even when WebPKI refuses a CA:TRUE one as an
+    /// end entity.
+    pinned: Vec<CertificateDer<'static>>,
+    depth: Option<DepthLimit>,
 }
 
 impl ServerVerifier {
     /// Wraps a WebPKI verifier, skipping the checks named in `skip`.
     pub fn new(inner: Arc<WebPkiServerVerifier>, skip: Skip) -> Self {
-        Self { inner, skip }
+        Self {
+            inner,
+            skip,
+            pinned: Vec::new(),
+            depth: None,
+        }
+    }
+
+    /// Trusts these certificates (the self-signed ones among them) as
+    /// end entities.
+    pub fn with_pinned(mut self, certs: Vec<CertificateDer<'static>>) -> Self {
+        self.pinned = certs.into_iter().filter(is_self_signed).collect();
+        self
+    }
+
+    /// Holds verified chains to `verify_depth`.
+    pub fn with_depth(mut self, depth: Option<DepthLimit>) -> Self {
+        self.depth = depth;
+        self
+    }
+
+    /// A pinned certificate: name and dates are still checked (unless
+    /// skipped); the handshake signature proves the peer holds its key.
+    fn verify_pinned(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, Error> {
+        if !self.skip.time {
+            let f = x509::parse(end_entity)
+                .map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
+            let at =
+                |secs: i64| UnixTime::since_unix_epoch(Duration::from_secs(secs.max(0) as u64));
+            let t = now.as_secs() as i64;
+            if t > f.not_after {
+                return Err(CertificateError::ExpiredContext {
+                    time: now,
+                    not_after: at(f.not_after),
+                }
+                .into());
+            }
+            if t < f.not_before {
+                return Err(CertificateError::NotValidYetContext {
+                    time: now,
+                    not_before: at(f.not_before),
+                }
+                .into());
+            }
+        }
+        if !self.skip.name {
+            let cert = ParsedCertificate::try_from(end_entity)?;
+            verify_server_name(&cert, server_name).map_err(|e| readable_names(e, end_entity))?;
+        }
+        Ok(ServerCertVerified::assertion())
     }
 }
 
@@ -86,7 +146,20 @@ impl ServerCertVerifier for ServerVerifier {
                 ocsp,
                 at,
             ) {
-                Ok(ok) => return Ok(ok),
+                Ok(ok) => {
+                    if let Some(d) = &self.depth {
+                        d.check(end_entity, intermediates, at, Usage::Server)?;
+                    }
+                    return Ok(ok);
+                }
+                Err(_)
+                    if self
+                        .pinned
+                        .iter()
+                        .any(|p| p.as_ref() == end_entity.as_ref()) =>
+                {
+                    return self.verify_pinned(end_entity, server_name, now)
+                }
                 Err(e) => e,
             };
             // Ignoring time = verifying at a moment the failing cert was valid.

@@ -6,6 +6,7 @@
 use rustls::{AlertDescription, CertificateError, Error, OtherError, PeerIncompatible};
 
 use super::date::format_utc;
+use super::depth::TooDeep;
 use super::options::Protocols;
 use super::verifier::SelfSigned;
 use crate::error::NetError;
@@ -57,15 +58,19 @@ pub fn tls_error(err: &Error, cx: Context) -> NetError {
         Error::AlertReceived(a) => alert_error(*a, cx),
         Error::PeerIncompatible(p) => hs(incompatible(p, cx)),
         Error::NoApplicationProtocol => hs("no ALPN protocol in common with the peer".into()),
-        Error::PeerMisbehaved(m) => hs(format!("peer violated the TLS protocol ({m:?})")),
+        Error::PeerMisbehaved(m) => hs(format!(
+            "peer violated the TLS protocol ({})",
+            words(&format!("{m:?}"))
+        )),
         Error::InvalidMessage(_)
         | Error::InappropriateMessage { .. }
         | Error::InappropriateHandshakeMessage { .. } => hs(format!(
-            "peer sent an invalid TLS message; is it speaking TLS? ({err})"
+            "peer sent an invalid TLS message; is it speaking TLS? ({})",
+            words(&err.to_string())
         )),
         Error::DecryptError => hs("cannot decrypt data from peer (corrupted or tampered)".into()),
         Error::General(m) => hs(m.clone()),
-        other => hs(format!("TLS error: {other}")),
+        other => hs(format!("TLS error: {}", words(&other.to_string()))),
     }
 }
 
@@ -106,6 +111,11 @@ pub fn certificate_problem(c: &CertificateError) -> String {
         C::Other(OtherError(e)) if e.downcast_ref::<SelfSigned>().is_some() => {
             SelfSigned.to_string()
         }
+        C::Other(OtherError(e)) if e.downcast_ref::<TooDeep>().is_some() => e.to_string(),
+        C::Other(OtherError(e)) => match e.downcast_ref::<webpki::Error>() {
+            Some(w) => webpki_problem(w),
+            None => format!("certificate rejected: {}", words(&e.to_string())),
+        },
         C::BadSignature => "certificate has a bad signature".into(),
         C::BadEncoding => "certificate is malformed".into(),
         C::Revoked => "certificate revoked".into(),
@@ -117,8 +127,94 @@ pub fn certificate_problem(c: &CertificateError) -> String {
         | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
             "certificate uses an unsupported signature algorithm".into()
         }
-        other => format!("certificate rejected: {other}"),
+        other => format!("certificate rejected: {}", words(&format!("{other:?}"))),
     }
+}
+
+/// webpki's reasons that rustls passes on unmapped (their `Display` is
+/// their `Debug`).
+fn webpki_problem(e: &webpki::Error) -> String {
+    use webpki::Error as W;
+    match e {
+        W::CaUsedAsEndEntity => "certificate is a CA certificate (basicConstraints CA:TRUE) \
+            used as an end-entity certificate; to trust a self-signed one, pin it with 'ca' \
+            or 'cafile'"
+            .into(),
+        W::EndEntityUsedAsCa => {
+            "an end-entity certificate (CA:FALSE) signed another certificate in the chain".into()
+        }
+        W::CertRevoked => "certificate revoked".into(),
+        W::UnknownIssuer => "unknown issuer".into(),
+        W::BadDer | W::BadDerTime => "certificate is malformed".into(),
+        W::PathLenConstraintViolated => {
+            "certificate chain too long for a CA's path length constraint".into()
+        }
+        W::MaximumPathDepthExceeded | W::MaximumPathBuildCallsExceeded => {
+            "certificate chain too long to verify".into()
+        }
+        W::RequiredEkuNotFoundContext(_) => {
+            "certificate is not allowed for this purpose (extended key usage)".into()
+        }
+        other => format!("certificate rejected: {}", words(&format!("{other:?}"))),
+    }
+}
+
+/// A Rust debug string (`Other(OtherError(CaUsedAsEndEntity))`,
+/// `IllegalMiddleboxChangeCipherSpec`) as plain words: identifiers split
+/// at case changes and lowercased, wrapper names and brackets dropped.
+pub fn words(debug: &str) -> String {
+    let mut out = String::new();
+    let mut ident = String::new();
+    let flush = |ident: &mut String, out: &mut String| {
+        if ident.is_empty() {
+            return;
+        }
+        let camel = ident.chars().any(|c| c.is_ascii_lowercase())
+            && ident.chars().skip(1).any(|c| c.is_ascii_uppercase());
+        let text = if camel {
+            let mut t = String::new();
+            let chars: Vec<char> = ident.chars().collect();
+            for (i, c) in chars.iter().enumerate() {
+                let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+                let prev = i.checked_sub(1).map(|j| chars[j]);
+                let boundary = c.is_ascii_uppercase()
+                    && prev.is_some_and(|p| {
+                        p.is_ascii_lowercase() || p.is_ascii_digit() || next_lower
+                    });
+                if boundary {
+                    t.push(' ');
+                }
+                t.push(c.to_ascii_lowercase());
+            }
+            t
+        } else {
+            ident.clone()
+        };
+        if !matches!(
+            text.to_ascii_lowercase().as_str(),
+            "other" | "other error" | "some"
+        ) {
+            if !out.is_empty() && !out.ends_with(' ') {
+                out.push(' ');
+            }
+            out.push_str(&text);
+        }
+        ident.clear();
+    };
+    for c in debug.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' {
+            ident.push(c);
+        } else {
+            flush(&mut ident, &mut out);
+            match c {
+                '(' | ')' | '{' | '}' | '[' | ']' | '"' => {}
+                ' ' if out.ends_with(' ') || out.is_empty() => {}
+                c => out.push(c),
+            }
+        }
+    }
+    flush(&mut ident, &mut out);
+    out.trim().to_string()
 }
 
 /// An alert the peer sent us.
@@ -176,7 +272,7 @@ fn incompatible(p: &PeerIncompatible, cx: Context) -> String {
         P::NoSignatureSchemesInCommon | P::NoCertificateRequestSignatureSchemesInCommon => {
             "no signature scheme in common with the peer".into()
         }
-        other => format!("peer is incompatible ({other:?})"),
+        other => format!("peer is incompatible ({})", words(&format!("{other:?}"))),
     }
 }
 
@@ -310,6 +406,50 @@ mod tests {
                 "certificate"
             )
         );
+    }
+
+    #[test]
+    fn no_debug_strings() {
+        assert_eq!(
+            words("Other(OtherError(CaUsedAsEndEntity))"),
+            "ca used as end entity"
+        );
+        assert_eq!(
+            words("IllegalMiddleboxChangeCipherSpec"),
+            "illegal middlebox change cipher spec"
+        );
+        assert_eq!(
+            words("peer is incompatible: NoKxGroupsInCommon"),
+            "peer is incompatible: no kx groups in common"
+        );
+        let ca = Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(
+            webpki::Error::CaUsedAsEndEntity,
+        ))));
+        let (msg, code) = show(ca, CLIENT);
+        assert_eq!(code, "certificate");
+        assert!(msg.starts_with("certificate is a CA certificate"), "{msg}");
+        let deep =
+            Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(TooDeep {
+                length: 3,
+                max: 2,
+            }))));
+        let (msg, _) = show(deep, SERVER);
+        assert!(msg.contains("chain too long (3 certificates"), "{msg}");
+        for e in [
+            Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(
+                webpki::Error::InvalidCrlNumber,
+            )))),
+            Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure),
+            Error::PeerMisbehaved(rustls::PeerMisbehaved::IllegalMiddleboxChangeCipherSpec),
+            Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch),
+        ] {
+            let msg = tls_error(&e, CLIENT).message;
+            let camel = msg.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
+                w.chars().skip(1).any(|c| c.is_ascii_uppercase())
+                    && w.chars().any(|c| c.is_ascii_lowercase())
+            });
+            assert!(!camel, "{msg}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
--- Regression: a task that joined itself, or a cycle of joins, waited
--- forever and loop.run() never returned. Now the join that would close the
--- cycle raises a clear error inside the task that called it.
+-- Regressions where the loop hung or spun. A task that joined itself, or a
+-- cycle of joins, waited forever and loop.run() never returned; now the
+-- join that would close the cycle raises a clear error inside the task
+-- that called it.
 local loop = require "tls.loop"
 local helper = require "helper"
 
@@ -93,5 +94,27 @@ describe("task:join", function()
     ]], 20)
     assert(ok, "exit code " .. tostring(code) .. ": " .. out)
     assert.matches("run returned\tfalse\t.*cannot join itself", out)
+  end)
+end)
+
+-- Regression: a blocking call on the main thread that a task's error cut
+-- short could leave its wake-up flag set; loop.run() and loop.step() then
+-- polled without waiting, spinning at full CPU while tasks waited.
+describe("loop.step after a blocking call ended by a task's error", function()
+  it("waits again: the stale wake-up is dropped", function()
+    local tcp = require "tls.tcp"
+    local srv, addr = helper.serve(function(s) s:write("line\n") s:read("a") end)
+    local s = assert(tcp.connecta(addr))
+    loop.spawn(function() loop.sleep(0) error("cut short") end)
+    local ok = pcall(function()
+      assert(s:read("l"))
+      s:read("l") -- waits: the task's error ends it
+    end)
+    assert.is_false(ok)
+    loop.step(0)
+    -- only the server's handler is left, waiting for I/O: nothing is ready
+    assert.are_not.equal(0, loop.timeout())
+    s:close()
+    srv:close()
   end)
 end)

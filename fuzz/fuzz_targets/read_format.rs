@@ -1,0 +1,8 @@
+//! libFuzzer target: the `read_format` property of `tls::fuzzing` (its doc says
+//! what is checked). `cargo test` runs the same property on stable Rust
+//! for a bounded number of inputs (tests/fuzz.rs).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| tls::fuzzing::read_format(data));

@@ -1,0 +1,251 @@
+//! A server's running connections: how many handlers run
+//! (`server:connections()`), the `max_connections` limit the accept loop
+//! waits on, and the drain of `server:close(drain_seconds)`.
+//!
+//! A handler's end is noticed without a task of its own: each connection
+//! task gets a joiner waker ([`EndWaker`]) that records its slot and wakes
+//! whoever waits for room or for the drain. The slots are reaped lazily.
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use mlua::{AnyUserData, Function, IntoLuaMulti, Lua, MultiValue, UserData, Value};
+use slab::Slab;
+
+use super::listener::{Server, ServerShared};
+use crate::api::surface;
+use crate::error::NetError;
+use crate::runtime::context::{block_on, foreign_error, go_async, locate, Where};
+use crate::runtime::deadline::Deadline;
+use crate::runtime::executor::TaskShared;
+use crate::runtime::Runtime;
+use crate::stream::core::{failure, Stream};
+
+/// What the end wakers share: the slots whose handler ended, and the
+/// tasks to wake when one does (`Mutex`: a `Waker` must be `Send`).
+#[derive(Default)]
+struct Ended {
+    slots: Mutex<Vec<usize>>,
+    waiters: Mutex<Vec<Waker>>,
+}
+
+impl Ended {
+    fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes `waker` at the next handler end.
+    fn wait(&self, waker: &Waker) {
+        let mut w = Self::lock(&self.waiters);
+        if !w.iter().any(|o| o.will_wake(waker)) {
+            w.push(waker.clone());
+        }
+    }
+}
+
+/// Joins one connection task: its wake-up is the task's end.
+struct EndWaker {
+    slot: usize,
+    ended: Arc<Ended>,
+}
+
+impl Wake for EndWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        Ended::lock(&self.ended.slots).push(self.slot);
+        let waiters = std::mem::take(&mut *Ended::lock(&self.ended.waiters));
+        waiters.into_iter().for_each(Waker::wake);
+    }
+}
+
+/// The connections of one server.
+pub(crate) struct Conns {
+    max: Option<usize>,
+    /// The stream of each running handler, to close what a drain leaves.
+    live: RefCell<Slab<Rc<RefCell<Stream>>>>,
+    ended: Arc<Ended>,
+}
+
+impl Conns {
+    pub(crate) fn new(max: Option<usize>) -> Self {
+        Self {
+            max,
+            live: RefCell::new(Slab::new()),
+            ended: Arc::default(),
+        }
+    }
+
+    fn reap(&self) {
+        let done = std::mem::take(&mut *Ended::lock(&self.ended.slots));
+        let mut live = self.live.borrow_mut();
+        for slot in done {
+            if live.contains(slot) {
+                live.remove(slot);
+            }
+        }
+    }
+
+    /// Handlers running now (a TLS handler counts from its handshake on).
+    pub(crate) fn count(&self) -> usize {
+        self.reap();
+        self.live.borrow().len()
+    }
+
+    /// Whether another handler may start.
+    pub(crate) fn has_room(&self) -> bool {
+        self.max.map_or(true, |m| self.count() < m)
+    }
+
+    /// Counts the handler `task` serving `stream` until it ends.
+    pub(crate) fn add(&self, stream: Rc<RefCell<Stream>>, task: &TaskShared) {
+        self.reap();
+        let slot = self.live.borrow_mut().insert(stream);
+        let waker = Waker::from(Arc::new(EndWaker {
+            slot,
+            ended: self.ended.clone(),
+        }));
+        if task
+            .poll_result(&mut Context::from_waker(&waker))
+            .is_ready()
+        {
+            waker.wake();
+        }
+    }
+
+    /// Ready when another handler may start; else wakes `cx` at an end.
+    pub(crate) fn poll_room(&self, cx: &Context<'_>) -> Poll<()> {
+        self.poll_until(cx, Self::has_room)
+    }
+
+    /// Ready when no handler runs; else wakes `cx` at an end.
+    pub(crate) fn poll_idle(&self, cx: &Context<'_>) -> Poll<()> {
+        self.poll_until(cx, |c| c.count() == 0)
+    }
+
+    fn poll_until(&self, cx: &Context<'_>, ready: impl Fn(&Self) -> bool) -> Poll<()> {
+        if ready(self) {
+            return Poll::Ready(());
+        }
+        self.ended.wait(cx.waker());
+        // An end between the check and the wait would be missed: look again.
+        if ready(self) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Closes the stream of every handler still running; their pending
+    /// and later I/O fails with `closed`. Returns how many there were.
+    pub(crate) fn close_all(&self) -> usize {
+        self.reap();
+        let streams: Vec<_> = self.live.borrow().iter().map(|(_, s)| s.clone()).collect();
+        for s in &streams {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                s.close();
+            }
+        }
+        streams.len()
+    }
+}
+
+/// Waits until every handler of `server` has ended, at most `drain`; then
+/// closes the streams of those still running, and says how many.
+async fn drain(rt: &Rc<Runtime>, server: &ServerShared, drain: Duration) -> Result<(), NetError> {
+    let mut deadline = Deadline::after(rt, Some(drain));
+    let idle = poll_fn(|cx| {
+        if server.conns.poll_idle(cx).is_ready() {
+            Poll::Ready(true)
+        } else if deadline.poll_expired(cx) {
+            Poll::Ready(false)
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    if idle {
+        return Ok(());
+    }
+    let n = server.conns.close_all();
+    let msg = format!(
+        "server {}: {n} connection{} still open after a {} s drain, closed",
+        server.addr,
+        if n == 1 { "" } else { "s" },
+        drain.as_secs_f64()
+    );
+    Err(NetError::new("timeout", msg))
+}
+
+fn drained(lua: &Lua, r: Result<(), NetError>) -> mlua::Result<MultiValue> {
+    match r {
+        Ok(()) => true.into_lua_multi(lua),
+        Err(e) => failure(lua, e),
+    }
+}
+
+/// The drain argument of `server:close`: `nil`, or seconds (>= 0).
+fn drain_arg(v: &Value) -> mlua::Result<Option<Duration>> {
+    let secs = match v {
+        Value::Nil => return Ok(None),
+        Value::Integer(i) => *i as f64,
+        Value::Number(n) => *n,
+        _ => f64::NAN,
+    };
+    if secs >= 0.0 {
+        // Absurdly long drains (or infinity) wait as long as it takes.
+        return Ok(Some(
+            Duration::try_from_secs_f64(secs).unwrap_or(Duration::from_secs(86400 * 365 * 30)),
+        ));
+    }
+    let got = match v {
+        Value::Number(n) if n.is_nan() => "nan",
+        Value::Integer(_) | Value::Number(_) => "a negative number",
+        other => surface::type_name(other),
+    };
+    Err(surface::bad_argument(
+        1,
+        "server:close",
+        format!("number of seconds >= 0 expected, got {got}"),
+    ))
+}
+
+/// A drain that must wait, handed to the async twin.
+struct Draining(Rc<ServerShared>, Duration);
+
+impl UserData for Draining {}
+
+/// `server:close([drain_seconds])`: stops accepting at once; with a drain
+/// time, waits (in a task, or driving the loop from the main thread) until
+/// the running handlers end or the time is up, then closes what is left.
+/// `true`, or `nil, msg, "timeout"` when some had to be closed.
+pub(crate) fn close_method(lua: &Lua) -> mlua::Result<Function> {
+    let twin = surface::async_function(lua, "server:close", |lua, ud: AnyUserData| async move {
+        let Draining(server, d) = ud.take()?;
+        let rt = Runtime::get(&lua)?;
+        drained(&lua, drain(&rt, &server, d).await)
+    })?;
+    surface::method(lua, "server:close", move |lua, s: &Server, d: Value| {
+        let d = drain_arg(&d)?;
+        let server = s.0.clone();
+        server.close(lua);
+        let Some(d) = d else {
+            return true.into_lua_multi(lua);
+        };
+        if server.conns.count() == 0 {
+            return true.into_lua_multi(lua);
+        }
+        let rt = Runtime::get(lua)?;
+        match locate(lua, &rt) {
+            Where::Task => go_async(lua, &twin, lua.create_userdata(Draining(server, d))?),
+            Where::Blocking => drained(lua, block_on(&rt, drain(&rt, &server, d))?),
+            Where::Foreign => Err(foreign_error("server:close")),
+        }
+    })
+}

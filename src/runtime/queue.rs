@@ -1,0 +1,273 @@
+//! `loop.queue([capacity])`: a bounded FIFO channel between tasks.
+//!
+//! A put with room (and nobody ahead of it) or a get with an item answers
+//! at once. Otherwise the caller joins a FIFO line ([`super::sync`]):
+//! getters wait for an item, putters wait with their value until a get
+//! makes room. Items go straight to the first waiting getter, so the order
+//! of arrival is the order of service. Capacity 0 makes a rendezvous: a put
+//! finishes when a get takes its value.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use mlua::Value;
+use slab::Slab;
+
+use super::sync::{wait, WaitList, Waiter};
+use super::timer::TimerKey;
+use super::Runtime;
+
+/// How a put or get ended.
+pub(crate) enum Outcome<T> {
+    Done(T),
+    Closed,
+    Timeout,
+}
+
+pub(crate) struct Queue {
+    items: RefCell<VecDeque<Value>>,
+    capacity: usize,
+    closed: Cell<bool>,
+    /// `Some(v)`: a value handed over; `None`: the queue closed.
+    getters: WaitList<Option<Value>>,
+    /// `true`: the value went in; `false`: the queue closed first.
+    putters: WaitList<bool>,
+    /// Tasks parked without a future (see [`Queue::park_get`]), by token.
+    parked_gets: RefCell<Slab<Parked<Option<Value>>>>,
+    parked_puts: RefCell<Slab<Parked<bool>>>,
+}
+
+/// A task parked in line by a plain method: it yields from Lua and asks
+/// again ([`Queue::retry_get`]) each time it is woken, so no future is
+/// built (the fast path of `get` and `put` in a task).
+struct Parked<T> {
+    waiter: Rc<Waiter<T>>,
+    deadline: Option<Instant>,
+    timer: Option<TimerKey>,
+}
+
+/// What a parked task finds when it asks again.
+pub(crate) enum Retry<T> {
+    Wait,
+    Done(Outcome<T>),
+    Cancelled(Value),
+}
+
+fn park<T>(
+    rt: &Runtime,
+    list: &WaitList<T>,
+    slab: &RefCell<Slab<Parked<T>>>,
+    payload: Option<Value>,
+    waker: &Waker,
+    timeout: Option<Duration>,
+) -> usize {
+    let waiter = list.push(payload);
+    waiter.set_waker(waker);
+    let deadline = timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
+    let timer = deadline.map(|at| rt.timers.add(at, waker.clone()));
+    slab.borrow_mut().insert(Parked {
+        waiter,
+        deadline,
+        timer,
+    })
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365 * 30)
+}
+
+fn retry<T>(
+    rt: &Runtime,
+    list: &WaitList<T>,
+    slab: &RefCell<Slab<Parked<T>>>,
+    token: usize,
+    done: impl FnOnce(T) -> Outcome<T>,
+) -> Retry<T> {
+    let mut parked = slab.borrow_mut();
+    let Some(p) = parked.get(token) else {
+        return Retry::Done(Outcome::Closed);
+    };
+    let end = if let Some(o) = p.waiter.take_outcome() {
+        Retry::Done(done(o))
+    } else if let Some(v) = rt.exec.current_cancel() {
+        Retry::Cancelled(v)
+    } else if p.deadline.is_some_and(|d| Instant::now() >= d) {
+        Retry::Done(Outcome::Timeout)
+    } else {
+        return Retry::Wait;
+    };
+    let p = parked.remove(token);
+    if !matches!(
+        end,
+        Retry::Done(Outcome::Done(_)) | Retry::Done(Outcome::Closed)
+    ) {
+        list.remove(&p.waiter);
+    }
+    if let Some(k) = p.timer {
+        rt.timers.cancel(k);
+    }
+    end
+}
+
+impl Queue {
+    /// `usize::MAX` for no limit.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            items: RefCell::new(VecDeque::new()),
+            capacity,
+            closed: Cell::new(false),
+            getters: WaitList::default(),
+            putters: WaitList::default(),
+            parked_gets: RefCell::new(Slab::new()),
+            parked_puts: RefCell::new(Slab::new()),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.items.borrow().len()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    /// A put that needs no waiting: `Err(v)` hands the value back when the
+    /// caller must wait.
+    pub(crate) fn try_put(&self, v: Value) -> Result<Outcome<()>, Value> {
+        if self.closed.get() {
+            return Ok(Outcome::Closed);
+        }
+        if let Some(g) = self.getters.pop() {
+            g.finish(Some(v));
+            return Ok(Outcome::Done(()));
+        }
+        let mut items = self.items.borrow_mut();
+        if items.len() < self.capacity && self.putters.is_empty() {
+            items.push_back(v);
+            return Ok(Outcome::Done(()));
+        }
+        Err(v)
+    }
+
+    /// Waits in line to put `v`.
+    pub(crate) async fn put(
+        &self,
+        rt: &Rc<Runtime>,
+        v: Value,
+        timeout: Option<Duration>,
+    ) -> Outcome<()> {
+        let v = match self.try_put(v) {
+            Ok(done) => return done,
+            Err(v) => v,
+        };
+        let w = self.putters.push(Some(v));
+        match wait(rt, &self.putters, w, timeout).await {
+            Some(true) => Outcome::Done(()),
+            Some(false) => Outcome::Closed,
+            None => Outcome::Timeout,
+        }
+    }
+
+    /// A get that needs no waiting; `None` when the caller must wait.
+    pub(crate) fn try_get(&self) -> Option<Outcome<Value>> {
+        let front = self.items.borrow_mut().pop_front();
+        if let Some(v) = front {
+            // Room was made: the first waiting putter's value goes in.
+            if let Some(p) = self.putters.pop() {
+                if let Some(pv) = p.payload.borrow_mut().take() {
+                    self.items.borrow_mut().push_back(pv);
+                }
+                p.finish(true);
+            }
+            return Some(Outcome::Done(v));
+        }
+        // Capacity 0: take the value straight from a waiting putter.
+        if let Some(p) = self.putters.pop() {
+            let pv = p.payload.borrow_mut().take().unwrap_or(Value::Nil);
+            p.finish(true);
+            return Some(Outcome::Done(pv));
+        }
+        if self.closed.get() {
+            return Some(Outcome::Closed);
+        }
+        None
+    }
+
+    /// Waits in line for an item.
+    pub(crate) async fn get(&self, rt: &Rc<Runtime>, timeout: Option<Duration>) -> Outcome<Value> {
+        if let Some(now) = self.try_get() {
+            return now;
+        }
+        let w = self.getters.push(None);
+        match wait(rt, &self.getters, w, timeout).await {
+            Some(Some(v)) => Outcome::Done(v),
+            Some(None) => Outcome::Closed,
+            None => Outcome::Timeout,
+        }
+    }
+
+    /// Refuses further puts and wakes everyone waiting: getters get
+    /// "closed" (items already queued are still delivered to later gets),
+    /// putters get "closed" and their values are dropped.
+    pub(crate) fn close(&self) {
+        self.closed.set(true);
+        self.getters.wake_all(|| None);
+        self.putters.wake_all(|| false);
+    }
+
+    /// Parks the running task in line for an item; it asks again with the
+    /// returned token after each wake-up.
+    pub(crate) fn park_get(&self, rt: &Runtime, waker: &Waker, timeout: Option<Duration>) -> usize {
+        park(rt, &self.getters, &self.parked_gets, None, waker, timeout)
+    }
+
+    pub(crate) fn retry_get(&self, rt: &Runtime, token: usize) -> Retry<Value> {
+        match retry(rt, &self.getters, &self.parked_gets, token, |o| match o {
+            Some(v) => Outcome::Done(Some(v)),
+            None => Outcome::Closed,
+        }) {
+            Retry::Wait => Retry::Wait,
+            Retry::Cancelled(v) => Retry::Cancelled(v),
+            Retry::Done(Outcome::Done(Some(v))) => Retry::Done(Outcome::Done(v)),
+            Retry::Done(Outcome::Done(None) | Outcome::Closed) => Retry::Done(Outcome::Closed),
+            Retry::Done(Outcome::Timeout) => Retry::Done(Outcome::Timeout),
+        }
+    }
+
+    /// Parks the running task in line to put `v`.
+    pub(crate) fn park_put(
+        &self,
+        rt: &Runtime,
+        v: Value,
+        waker: &Waker,
+        timeout: Option<Duration>,
+    ) -> usize {
+        park(
+            rt,
+            &self.putters,
+            &self.parked_puts,
+            Some(v),
+            waker,
+            timeout,
+        )
+    }
+
+    pub(crate) fn retry_put(&self, rt: &Runtime, token: usize) -> Retry<()> {
+        match retry(rt, &self.putters, &self.parked_puts, token, |ok| {
+            if ok {
+                Outcome::Done(true)
+            } else {
+                Outcome::Closed
+            }
+        }) {
+            Retry::Wait => Retry::Wait,
+            Retry::Cancelled(v) => Retry::Cancelled(v),
+            Retry::Done(Outcome::Done(true)) => Retry::Done(Outcome::Done(())),
+            Retry::Done(Outcome::Done(false) | Outcome::Closed) => Retry::Done(Outcome::Closed),
+            Retry::Done(Outcome::Timeout) => Retry::Done(Outcome::Timeout),
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Waiting for other tasks: a FIFO list of waiters, and the condition
+//! variable of `loop.cond()` built on it (the queue in [`super::queue`]
+//! uses the same list).
+//!
+//! A waiter is woken by handing it its outcome, so the first in line gets
+//! what a signal or a put offers even if another task asks before the
+//! woken one runs (FIFO fairness).
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use mlua::Value;
+
+use super::deadline::Deadline;
+use super::Runtime;
+
+/// One waiting task (or the blocking caller).
+pub(crate) struct Waiter<T> {
+    waker: RefCell<Option<Waker>>,
+    outcome: RefCell<Option<T>>,
+    /// What a putter offers, until a getter takes it.
+    pub(crate) payload: RefCell<Option<Value>>,
+}
+
+impl<T> Waiter<T> {
+    /// Who to wake (a task parked without a future).
+    pub(crate) fn set_waker(&self, waker: &Waker) {
+        *self.waker.borrow_mut() = Some(waker.clone());
+    }
+
+    /// The outcome, once one was handed over.
+    pub(crate) fn take_outcome(&self) -> Option<T> {
+        self.outcome.borrow_mut().take()
+    }
+
+    /// Hands the waiter its outcome and wakes it.
+    pub(crate) fn finish(&self, outcome: T) {
+        *self.outcome.borrow_mut() = Some(outcome);
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+}
+
+/// Waiters in arrival order.
+pub(crate) struct WaitList<T> {
+    list: RefCell<VecDeque<Rc<Waiter<T>>>>,
+}
+
+impl<T> Default for WaitList<T> {
+    fn default() -> Self {
+        Self {
+            list: RefCell::new(VecDeque::new()),
+        }
+    }
+}
+
+impl<T> WaitList<T> {
+    /// Joins the end of the line.
+    pub(crate) fn push(&self, payload: Option<Value>) -> Rc<Waiter<T>> {
+        let w = Rc::new(Waiter {
+            waker: RefCell::new(None),
+            outcome: RefCell::new(None),
+            payload: RefCell::new(payload),
+        });
+        self.list.borrow_mut().push_back(w.clone());
+        w
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.borrow().is_empty()
+    }
+
+    /// Takes the first waiter out of the line (its caller finishes it).
+    pub(crate) fn pop(&self) -> Option<Rc<Waiter<T>>> {
+        self.list.borrow_mut().pop_front()
+    }
+
+    /// Wakes the first waiter with `outcome`; false when nobody waits.
+    pub(crate) fn wake_first(&self, outcome: T) -> bool {
+        match self.pop() {
+            Some(w) => {
+                w.finish(outcome);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Wakes every waiter; returns how many there were.
+    pub(crate) fn wake_all(&self, outcome: impl Fn() -> T) -> usize {
+        let all = std::mem::take(&mut *self.list.borrow_mut());
+        let n = all.len();
+        for w in all {
+            w.finish(outcome());
+        }
+        n
+    }
+
+    pub(crate) fn remove(&self, w: &Rc<Waiter<T>>) {
+        self.list.borrow_mut().retain(|x| !Rc::ptr_eq(x, w));
+    }
+}
+
+/// Finishes a waiter: hands over its outcome once one is given, `None`
+/// when `timeout` passes first. A waiter given up (timed out, or its task
+/// cancelled) leaves the line.
+pub(crate) async fn wait<T>(
+    rt: &Rc<Runtime>,
+    list: &WaitList<T>,
+    waiter: Rc<Waiter<T>>,
+    timeout: Option<Duration>,
+) -> Option<T> {
+    struct Leave<'a, T> {
+        list: &'a WaitList<T>,
+        waiter: &'a Rc<Waiter<T>>,
+    }
+    impl<T> Drop for Leave<'_, T> {
+        fn drop(&mut self) {
+            if self.waiter.outcome.borrow().is_none() {
+                self.list.remove(self.waiter);
+            }
+        }
+    }
+    let _leave = Leave {
+        list,
+        waiter: &waiter,
+    };
+    let mut deadline = Deadline::after(rt, timeout);
+    poll_fn(|cx| {
+        if let Some(v) = waiter.outcome.borrow_mut().take() {
+            return Poll::Ready(Some(v));
+        }
+        let mut slot = waiter.waker.borrow_mut();
+        if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            *slot = Some(cx.waker().clone());
+        }
+        drop(slot);
+        if deadline.poll_expired(cx) {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// `loop.cond()`: tasks wait until another signals.
+#[derive(Default)]
+pub(crate) struct Cond {
+    waiters: WaitList<()>,
+}
+
+impl Cond {
+    /// Waits for a signal; false when `timeout` passed first.
+    pub(crate) async fn wait(&self, rt: &Rc<Runtime>, timeout: Option<Duration>) -> bool {
+        let w = self.waiters.push(None);
+        wait(rt, &self.waiters, w, timeout).await.is_some()
+    }
+
+    /// Wakes the longest waiting task; false when nobody waits.
+    pub(crate) fn signal(&self) -> bool {
+        self.waiters.wake_first(())
+    }
+
+    /// Wakes every waiting task; returns how many.
+    pub(crate) fn broadcast(&self) -> usize {
+        self.waiters.wake_all(|| ())
+    }
+}
