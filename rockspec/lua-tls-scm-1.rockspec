@@ -19,7 +19,7 @@ dependencies = {
 }
 build = {
    -- cargo builds libtls.so; it is installed as tls.so so that
-   -- require "tls", "tls.loop", "tls.tcp" and "tls.dns" all find it.
+   -- require "tls", "tls.loop", "tls.tcp", "tls.dns" and "tls.udp" all find it.
    -- examples/fetch.lua becomes lua-tls-fetch-5.x for the Lua version of
    -- this install (LuaRocks turns it into a wrapper that runs that Lua
    -- with this tree's modules), so installs for several Lua versions in

@@ -392,4 +392,25 @@ describe("examples", function()
       end
     end)
   end)
+
+  describe("udp_echo.lua", function()
+    it("runs its server and clients in one program; every reply matches", function()
+      local code, out = run("udp_echo.lua", "4", 30)
+      assert.equal(0, code, out)
+      assert.truthy(out:match("udp echo server on 127%.0%.0%.1:%d+"), out)
+      for i = 1, 4 do
+        for n = 1, 3 do
+          local text = ("datagram %d from client %d"):format(n, i)
+          assert.equal(1, count(out, ("client %d sent and got %q"):format(i, text)), out)
+        end
+      end
+      assert.truthy(out:find("all replies matched", 1, true), out)
+    end)
+
+    it("exits 2 on a bad client count", function()
+      local code, out = run("udp_echo.lua", "none", 30)
+      assert.equal(2, code, out)
+      assert.truthy(out:find("usage:", 1, true), out)
+    end)
+  end)
 end)

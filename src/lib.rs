@@ -1,7 +1,7 @@
 //! Non-blocking TCP, TLS and DNS for Lua coroutines.
 //!
 //! One shared library (`tls.so`) provides the Lua modules `tls`, `tls.loop`,
-//! `tls.tcp` and `tls.dns`. See `docs/` for the Lua reference.
+//! `tls.tcp`, `tls.dns` and `tls.udp`. See `docs/` for the Lua reference.
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![forbid(unused_must_use)]
 
@@ -12,7 +12,7 @@ pub mod error;
 #[cfg(not(feature = "module"))]
 #[doc(hidden)]
 pub mod fuzzing;
-mod net;
+pub mod net;
 mod runtime;
 pub mod stream;
 
@@ -45,6 +45,11 @@ pub fn open_dns(lua: &Lua) -> mlua::Result<Table> {
     cached(lua, "dns", api::dns_module::module)
 }
 
+/// `require "tls.udp"`.
+pub fn open_udp(lua: &Lua) -> mlua::Result<Table> {
+    cached(lua, "udp", api::udp_module::module)
+}
+
 /// `require "tls"`: TLS functions, with the other modules as fields.
 pub fn open_tls(lua: &Lua) -> mlua::Result<Table> {
     cached(lua, "tls", |lua| {
@@ -52,6 +57,7 @@ pub fn open_tls(lua: &Lua) -> mlua::Result<Table> {
         t.set("loop", open_loop(lua)?)?;
         t.set("tcp", open_tcp(lua)?)?;
         t.set("dns", open_dns(lua)?)?;
+        t.set("udp", open_udp(lua)?)?;
         t.set("_VERSION", env!("CARGO_PKG_VERSION"))?;
         Ok(t)
     })
@@ -65,6 +71,7 @@ pub fn preload(lua: &Lua) -> mlua::Result<()> {
     preload.set("tls.loop", lua.create_function(|lua, ()| open_loop(lua))?)?;
     preload.set("tls.tcp", lua.create_function(|lua, ()| open_tcp(lua))?)?;
     preload.set("tls.dns", lua.create_function(|lua, ()| open_dns(lua))?)?;
+    preload.set("tls.udp", lua.create_function(|lua, ()| open_udp(lua))?)?;
     Ok(())
 }
 
@@ -90,6 +97,11 @@ mod entry {
     #[mlua::lua_module(name = "tls_dns", skip_memory_check)]
     fn tls_dns(lua: &Lua) -> mlua::Result<Table> {
         super::open_dns(lua)
+    }
+
+    #[mlua::lua_module(name = "tls_udp", skip_memory_check)]
+    fn tls_udp(lua: &Lua) -> mlua::Result<Table> {
+        super::open_udp(lua)
     }
 }
 pub mod tls;

@@ -9,3 +9,4 @@ pub(crate) mod loop_task;
 pub(crate) mod surface;
 pub(crate) mod tcp_module;
 pub(crate) mod tls_module;
+pub(crate) mod udp_module;

@@ -11,9 +11,10 @@ use crate::dns::resolver::{self, service_port, Start};
 use crate::dns::services::Proto;
 use crate::error::{NetError, NetResult};
 use crate::net::addr;
-use crate::net::connect::{connect, connect_host, Connected};
+use crate::net::connect::{connect_endpoint, connect_host, Connected};
 use crate::net::listener::{listen, MakeTransport, Protocol};
 use crate::net::options::TcpOptions;
+use crate::net::socket::Endpoint;
 use crate::net::tcp::TcpTransport;
 use crate::runtime::context::{block_on, foreign_error, go_async, locate, Where};
 use crate::runtime::Runtime;
@@ -28,10 +29,11 @@ fn tcp_ios(
 ) -> mlua::Result<MultiValue> {
     match connected {
         Ok(c) => {
+            let kind = if c.socket.is_unix() { "unix" } else { "tcp" };
             let ios = Ios::new(
                 Box::new(TcpTransport::new(c.socket)),
                 c.registration,
-                "tcp",
+                kind,
                 opts,
             );
             Ok(MultiValue::from_iter([Value::UserData(
@@ -46,10 +48,11 @@ fn tcp_ios(
 async fn connect_ios(
     lua: &Lua,
     rt: &Rc<Runtime>,
-    to: SocketAddr,
+    to: &Endpoint,
     opts: &TcpOptions,
 ) -> mlua::Result<MultiValue> {
-    tcp_ios(lua, connect(rt, to, opts.timeout, opts.nodelay).await, opts)
+    let connected = connect_endpoint(rt, to, opts.timeout, opts.nodelay).await;
+    tcp_ios(lua, connected, opts)
 }
 
 /// Resolves `host`, connects, wraps the socket in an `ios`.
@@ -86,6 +89,11 @@ pub(crate) fn dispatch_connect(
 /// A port argument: an integer 0..=65535, its text, or a TCP service
 /// name (`"https"`: `/etc/services`, then a built-in table).
 pub(crate) fn port_arg(v: &Value, arg: usize, fname: &str) -> mlua::Result<u16> {
+    port_arg_for(v, arg, fname, Proto::Tcp)
+}
+
+/// [`port_arg`], with service names looked up for `proto`.
+pub(crate) fn port_arg_for(v: &Value, arg: usize, fname: &str, proto: Proto) -> mlua::Result<u16> {
     let bad =
         |why: String| mlua::Error::runtime(format!("bad argument #{arg} to '{fname}' ({why})"));
     let n = match v {
@@ -99,7 +107,7 @@ pub(crate) fn port_arg(v: &Value, arg: usize, fname: &str) -> mlua::Result<u16> 
             if let Ok(n) = text.parse::<i64>() {
                 Some(n)
             } else {
-                return service_port(text, Proto::Tcp)
+                return service_port(text, proto)
                     .ok_or_else(|| bad(format!("unknown service '{text}'")));
             }
         }
@@ -161,7 +169,7 @@ fn listen_later(lua: &Lua) -> mlua::Result<Function> {
             Ok(ips) => listen_at(
                 &lua,
                 &rt,
-                SocketAddr::new(pick_listen_ip(&ips), p.port),
+                SocketAddr::new(pick_listen_ip(&ips), p.port).into(),
                 p.handler,
                 p.opts,
                 p.proto,
@@ -211,6 +219,12 @@ pub(crate) fn listen_common(
         ));
     };
     let rt = Runtime::get(lua)?;
+    // `unix:/path` and `unix:@name` listen on a Unix socket; `port` is ignored.
+    if let Some(rest) = host.trim().strip_prefix("unix:") {
+        let ep =
+            crate::net::unix::parse(rest).map_err(|why| surface::bad_argument(1, fname, why))?;
+        return listen_at(lua, &rt, ep, handler, opts, proto);
+    }
     let ip = match listen_ip_now(&rt, host) {
         Some(Ok(ip)) => ip,
         Some(Err(e)) => return failure(lua, listen_error(fname, e)),
@@ -234,14 +248,21 @@ pub(crate) fn listen_common(
             Where::Foreign => return Err(foreign_error(fname)),
         },
     };
-    listen_at(lua, &rt, SocketAddr::new(ip, port), handler, opts, proto)
+    listen_at(
+        lua,
+        &rt,
+        SocketAddr::new(ip, port).into(),
+        handler,
+        opts,
+        proto,
+    )
 }
 
 /// Listens on `addr` and returns the server, or `nil, msg, code`.
 fn listen_at(
     lua: &Lua,
     rt: &Rc<Runtime>,
-    addr: SocketAddr,
+    addr: Endpoint,
     handler: Function,
     opts: TcpOptions,
     proto: Protocol,
@@ -263,20 +284,20 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
         "tcp.connecta",
         |lua, (to, opts): (Value, Option<Table>)| async move {
             let rt = Runtime::get(&lua)?;
-            let to = addr::from_lua(&to, 1, "tcp.connecta")?;
+            let to = addr::endpoint_from_lua(&to, 1, "tcp.connecta")?;
             let opts = opts_arg(opts, 2, "tcp.connecta")?;
-            connect_ios(&lua, &rt, to, &opts).await
+            connect_ios(&lua, &rt, &to, &opts).await
         },
     )?;
     let connecta = surface::function(
         lua,
         "tcp.connecta",
         move |lua, (to, opts): (Value, Option<Table>)| {
-            let addr = addr::from_lua(&to, 1, "tcp.connecta")?;
+            let addr = addr::endpoint_from_lua(&to, 1, "tcp.connecta")?;
             let o = opts_arg(opts.clone(), 2, "tcp.connecta")?;
             let args = MultiValue::from_iter([to, opts.map_or(Value::Nil, Value::Table)]);
             dispatch_connect(lua, &twin, args, "tcp.connecta", |rt| {
-                block_on(rt, connect_ios(lua, rt, addr, &o))?
+                block_on(rt, connect_ios(lua, rt, &addr, &o))?
             })
         },
     )?;
@@ -317,7 +338,10 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
         |lua, (host, port, handler, opts): (String, Value, Value, Option<Table>)| {
             let port = port_arg(&port, 2, "tcp.listen")?;
             let opts = opts_arg(opts, 4, "tcp.listen")?;
-            let make: MakeTransport = Box::new(|s| Ok((Box::new(TcpTransport::new(s)), "tcp")));
+            let make: MakeTransport = Box::new(|s| {
+                let kind = if s.is_unix() { "unix" } else { "tcp" };
+                Ok((Box::new(TcpTransport::new(s)), kind))
+            });
             let proto = Protocol {
                 make,
                 handshake: None,

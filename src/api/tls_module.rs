@@ -2,7 +2,6 @@
 //! before `connecta`/`connect` return and before a server's handler runs.
 
 use std::cell::RefCell;
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,10 +12,11 @@ use super::surface;
 use super::tcp_module::{dispatch_connect, listen_common, port_arg};
 use crate::error::NetError;
 use crate::net::addr;
-use crate::net::connect::{connect, connect_host, Connected};
+use crate::net::connect::{connect_endpoint, connect_host, Connected};
 use crate::net::listener::{MakeTransport, Protocol, Reload};
 use crate::net::options::TcpOptions;
 use crate::net::options::TCP_KEYS;
+use crate::net::socket::Endpoint;
 use crate::runtime::context::block_on;
 use crate::runtime::deadline::Deadline;
 use crate::runtime::Runtime;
@@ -30,7 +30,7 @@ const SERVER_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where a client connects: an address, or a host name and port.
 enum Target {
-    Addr(SocketAddr),
+    Addr(Endpoint),
     Host(String, u16),
 }
 
@@ -55,7 +55,7 @@ async fn connect_tls(
 ) -> mlua::Result<MultiValue> {
     let mut deadline = Deadline::after(rt, arg.timeout);
     let connected = match target {
-        Target::Addr(a) => connect(rt, *a, arg.timeout, tcp.nodelay).await,
+        Target::Addr(a) => connect_endpoint(rt, a, arg.timeout, tcp.nodelay).await,
         Target::Host(h, p) => connect_host(rt, h, *p, arg.timeout, tcp.nodelay).await,
     };
     let Connected {
@@ -141,7 +141,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
         "tls.connecta",
         |lua, (to, host, opts): (Value, Value, Value)| async move {
             let rt = Runtime::get(&lua)?;
-            let target = Target::Addr(addr::from_lua(&to, 1, "tls.connecta")?);
+            let target = Target::Addr(addr::endpoint_from_lua(&to, 1, "tls.connecta")?);
             let host = hostname_arg(&host, 2, "tls.connecta")?;
             let arg = tls_arg(&opts, 3, "tls.connecta")?;
             let tcp = tcp_opts(&opts, 3, "tls.connecta")?;
@@ -152,7 +152,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
         lua,
         "tls.connecta",
         move |lua, (to, host, opts): (Value, Value, Value)| {
-            let target = Target::Addr(addr::from_lua(&to, 1, "tls.connecta")?);
+            let target = Target::Addr(addr::endpoint_from_lua(&to, 1, "tls.connecta")?);
             let hostname = hostname_arg(&host, 2, "tls.connecta")?;
             let arg = tls_arg(&opts, 3, "tls.connecta")?;
             let tcp = tcp_opts(&opts, 3, "tls.connecta")?;

@@ -1,9 +1,13 @@
 //! Address objects: `{family = "ip4"|"ip6", addr = text, port = n}` with a
-//! shared metatable whose `__tostring` gives `127.0.0.1:443` or `[::1]:443`.
+//! shared metatable whose `__tostring` gives `127.0.0.1:443` or `[::1]:443`;
+//! Unix stream sockets are `{family = "unix", addr = "/path"|"@name"}`,
+//! shown as `unix:/path`.
 
 use std::net::{IpAddr, SocketAddr};
 
 use mlua::{Lua, Table, Value};
+
+use super::socket::Endpoint;
 
 /// Parses `"ip:port"` or `"[v6]:port"`.
 pub(crate) fn parse_text(s: &str) -> Option<SocketAddr> {
@@ -47,6 +51,45 @@ pub(crate) fn from_lua(v: &Value, arg: usize, fname: &str) -> mlua::Result<Socke
     }
 }
 
+/// A stream address argument: as [`from_lua`], or a Unix socket
+/// (`"unix:/path"`, `"unix:@name"`, or an object whose family is `unix`).
+pub(crate) fn endpoint_from_lua(v: &Value, arg: usize, fname: &str) -> mlua::Result<Endpoint> {
+    let bad =
+        |why: String| mlua::Error::runtime(format!("bad argument #{arg} to '{fname}' ({why})"));
+    let unix = match v {
+        Value::String(s) => s
+            .to_str()
+            .ok()
+            .and_then(|t| t.trim().strip_prefix("unix:").map(str::to_string)),
+        Value::Table(t) => match t.get::<Option<String>>("family") {
+            Ok(Some(f)) if f == "unix" => Some(
+                t.get::<String>("addr")
+                    .map_err(|_| bad("unix address object needs a text 'addr'".into()))?,
+            ),
+            _ => None,
+        },
+        _ => None,
+    };
+    match unix {
+        Some(rest) => super::unix::parse(&rest).map_err(bad),
+        None => from_lua(v, arg, fname).map(Endpoint::Ip),
+    }
+}
+
+/// The address object for a stream endpoint.
+pub(crate) fn endpoint_to_lua(lua: &Lua, e: &Endpoint) -> mlua::Result<Table> {
+    match (e, e.unix_text()) {
+        (Endpoint::Ip(a), _) => to_lua(lua, *a),
+        (_, text) => {
+            let t = lua.create_table_with_capacity(0, 2)?;
+            t.raw_set("family", "unix")?;
+            t.raw_set("addr", text.unwrap_or_default())?;
+            t.set_metatable(Some(metatable(lua)?))?;
+            Ok(t)
+        }
+    }
+}
+
 /// The address object for `a`.
 pub(crate) fn to_lua(lua: &Lua, a: SocketAddr) -> mlua::Result<Table> {
     let t = lua.create_table_with_capacity(0, 3)?;
@@ -65,6 +108,7 @@ fn metatable(lua: &Lua) -> mlua::Result<Table> {
         .load(
             r#"return { __name = "tls.address",
                 __tostring = function(a)
+                  if a.family == "unix" then return "unix:" .. a.addr end
                   if a.family == "ip6" then return "[" .. a.addr .. "]:" .. a.port end
                   return a.addr .. ":" .. a.port
                 end,

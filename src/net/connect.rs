@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::socket::{Endpoint, StreamSocket};
 use crate::dns::addr::{parse_ip, Family};
 use crate::dns::order;
 use crate::dns::resolver;
@@ -22,7 +23,7 @@ use crate::stream::transport::Want;
 
 /// A connected socket and its place in the reactor.
 pub(crate) struct Connected {
-    pub(crate) socket: mio::net::TcpStream,
+    pub(crate) socket: StreamSocket,
     pub(crate) registration: Registration,
 }
 
@@ -89,9 +90,28 @@ async fn attempt(
     })
     .await?;
     Ok(Connected {
-        socket,
+        socket: socket.into(),
         registration,
     })
+}
+
+/// [`connect`] to an IP address, or to a Unix socket.
+pub(crate) async fn connect_endpoint(
+    rt: &Rc<Runtime>,
+    to: &Endpoint,
+    timeout: Option<Duration>,
+    nodelay: bool,
+) -> NetResult<Connected> {
+    match to {
+        Endpoint::Ip(a) => connect(rt, *a, timeout, nodelay).await,
+        unix => {
+            let (socket, registration) = super::unix::connect(rt, unix, timeout).await?;
+            Ok(Connected {
+                socket,
+                registration,
+            })
+        }
+    }
 }
 
 /// Connects to `host` (a literal address or a name) on `port`. A literal

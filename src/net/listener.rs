@@ -4,7 +4,6 @@
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::io;
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
@@ -17,6 +16,7 @@ use socket2::{Domain, Socket, Type};
 use super::accept_errors::AcceptErrors;
 use super::conns::Conns;
 use super::options::TcpOptions;
+use super::socket::{Endpoint, Listener, StreamSocket};
 use crate::api::surface::method;
 use crate::error::{NetError, NetResult};
 use crate::runtime::deadline::Deadline;
@@ -40,19 +40,19 @@ pub(crate) type Reload = Rc<dyn Fn(&Lua, mlua::Value) -> mlua::Result<mlua::Mult
 
 /// Makes the transport for an accepted socket (plain TCP or TLS).
 pub(crate) type MakeTransport =
-    Box<dyn Fn(mio::net::TcpStream) -> io::Result<(Box<dyn Transport>, &'static str)>>;
+    Box<dyn Fn(StreamSocket) -> io::Result<(Box<dyn Transport>, &'static str)>>;
 
 /// Starts the handler task for an accepted socket.
-type Start = Box<dyn Fn(&Lua, mio::net::TcpStream)>;
+type Start = Box<dyn Fn(&Lua, StreamSocket)>;
 
 /// State shared by the accept loop and the `server` handle.
 pub(crate) struct ServerShared {
-    pub(crate) addr: SocketAddr,
+    pub(crate) addr: Endpoint,
     closed: Cell<bool>,
     waker: RefCell<Option<Waker>>,
     /// The socket and its registration, dropped by `close()` at once so the
     /// port is free (and refuses connections) as soon as `close` returns.
-    socket: RefCell<Option<(mio::net::TcpListener, Registration)>>,
+    socket: RefCell<Option<(Listener, Registration)>>,
     reload: Option<Reload>,
     /// Accepts that failed for lack of descriptors or memory.
     accept_errors: AcceptErrors,
@@ -72,7 +72,7 @@ impl ServerShared {
             if let Some(start) = self.start.upgrade() {
                 while self.conns.has_room() {
                     match listener.accept() {
-                        Ok((socket, _)) => start(lua, socket),
+                        Ok(socket) => start(lua, socket),
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(_) => break,
                     }
@@ -113,7 +113,7 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
     t.set(
         "address",
         method(lua, "server:address", |lua, s: &Server, ()| {
-            super::addr::to_lua(lua, s.0.addr)
+            super::addr::endpoint_to_lua(lua, &s.0.addr)
         })?,
     )?;
     t.set(
@@ -147,14 +147,18 @@ impl UserData for Server {
 }
 
 enum Accept {
-    Socket(mio::net::TcpStream),
+    Socket(StreamSocket),
     Closed,
     Retry,
     Backoff(io::Error),
 }
 
-/// Binds and listens on `addr`.
-fn bind(addr: SocketAddr, opts: &TcpOptions) -> io::Result<mio::net::TcpListener> {
+/// Binds and listens on `addr` (a Unix path: see [`super::unix::bind`]).
+fn bind(addr: &Endpoint, opts: &TcpOptions) -> io::Result<Listener> {
+    let addr = match addr {
+        Endpoint::Ip(a) => *a,
+        unix => return super::unix::bind(unix).map(Listener::Unix),
+    };
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking().cloexec(),
@@ -170,7 +174,9 @@ fn bind(addr: SocketAddr, opts: &TcpOptions) -> io::Result<mio::net::TcpListener
     }
     socket.bind(&addr.into())?;
     socket.listen(opts.backlog)?;
-    Ok(mio::net::TcpListener::from_std(socket.into()))
+    Ok(Listener::Tcp(mio::net::TcpListener::from_std(
+        socket.into(),
+    )))
 }
 
 /// Starts a server: binds, then runs an accept loop as a task that spawns
@@ -180,7 +186,7 @@ fn bind(addr: SocketAddr, opts: &TcpOptions) -> io::Result<mio::net::TcpListener
 pub(crate) fn listen(
     lua: &Lua,
     rt: &Rc<Runtime>,
-    addr: SocketAddr,
+    addr: Endpoint,
     opts: TcpOptions,
     handler: Function,
     serve: Function,
@@ -191,7 +197,7 @@ pub(crate) fn listen(
         handshake,
         reload,
     } = proto;
-    let mut listener = match bind(addr, &opts) {
+    let mut listener = match bind(&addr, &opts) {
         Ok(l) => l,
         Err(e) => return Ok(Err(NetError::from_io(&format!("listen on {addr}"), &e))),
     };
@@ -240,7 +246,7 @@ pub(crate) fn listen(
                     return Poll::Pending;
                 }
                 match listener.accept() {
-                    Ok((socket, _)) => Poll::Ready(Accept::Socket(socket)),
+                    Ok(socket) => Poll::Ready(Accept::Socket(socket)),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         registration.park(Want::Read, cx.waker());
                         *state.waker.borrow_mut() = Some(cx.waker().clone());
@@ -266,7 +272,7 @@ pub(crate) fn listen(
                     // Out of descriptors or memory: the connection stays
                     // queued; try again shortly rather than spin.
                     let errors = &state.accept_errors;
-                    if let Some(line) = errors.failed(Instant::now(), state.addr, &e) {
+                    if let Some(line) = errors.failed(Instant::now(), &state.addr, &e) {
                         eprintln!("{line}");
                     }
                     let mut pause = Deadline::after(&rt2, Some(Duration::from_millis(100)));
@@ -295,7 +301,7 @@ pub(crate) fn listen(
 fn start_connection(
     lua: &Lua,
     rt: &Rc<Runtime>,
-    mut socket: mio::net::TcpStream,
+    mut socket: StreamSocket,
     opts: &TcpOptions,
     make: &MakeTransport,
     handler: &Function,

@@ -1,4 +1,4 @@
-//! Sockets: addresses, options, the TCP transport, connecting, listening.
+//! Sockets: addresses, TCP and Unix stream sockets, options, the TCP transport, UDP, connecting, listening.
 
 pub(crate) mod accept_errors;
 pub(crate) mod addr;
@@ -6,4 +6,7 @@ pub(crate) mod connect;
 pub(crate) mod conns;
 pub(crate) mod listener;
 pub(crate) mod options;
+pub mod socket;
 pub(crate) mod tcp;
+pub(crate) mod udp;
+pub(crate) mod unix;

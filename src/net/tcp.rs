@@ -1,20 +1,21 @@
-//! The plain TCP transport.
+//! The plain transport: bytes straight to the socket (TCP or Unix).
 
 use std::io::{self, Read};
 
 use socket2::SockRef;
 
+use super::socket::StreamSocket;
 use crate::stream::transport::{Transport, Want};
 
 pub(crate) struct TcpTransport {
-    socket: mio::net::TcpStream,
+    socket: StreamSocket,
     want: Want,
 }
 
 impl TcpTransport {
-    pub(crate) fn new(socket: mio::net::TcpStream) -> Self {
+    pub(crate) fn new(socket: impl Into<StreamSocket>) -> Self {
         Self {
-            socket,
+            socket: socket.into(),
             want: Want::Read,
         }
     }
@@ -55,11 +56,11 @@ impl Transport for TcpTransport {
         self.want
     }
 
-    fn socket(&self) -> &mio::net::TcpStream {
+    fn socket(&self) -> &StreamSocket {
         &self.socket
     }
 
-    fn into_socket(self: Box<Self>) -> Option<mio::net::TcpStream> {
+    fn into_socket(self: Box<Self>) -> Option<crate::net::socket::StreamSocket> {
         Some(self.socket)
     }
 }

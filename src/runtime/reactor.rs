@@ -159,6 +159,20 @@ impl Registration {
         })
     }
 
+    /// Changes the readiness `source` is registered for (same token).
+    pub(crate) fn reregister(
+        &self,
+        source: &mut impl Source,
+        interest: Interest,
+    ) -> io::Result<()> {
+        self.rt
+            .reactor
+            .poll
+            .borrow()
+            .registry()
+            .reregister(source, Token(self.token), interest)
+    }
+
     /// Parks `waker` until the socket is ready for `want`.
     pub(crate) fn park(&self, want: Want, waker: &Waker) {
         self.rt.reactor.park(self.token, want, waker);

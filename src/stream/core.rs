@@ -4,7 +4,6 @@
 //! futures in `ops` park on the reactor when an operation is blocked.
 
 use std::io;
-use std::net::SocketAddr;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -63,7 +62,7 @@ pub(crate) struct Stream {
     pub(crate) max_line: usize,
     /// `"tcp"` or `"tls"`, for messages.
     pub(crate) kind: &'static str,
-    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) peer: Option<crate::net::socket::Endpoint>,
     /// The name the client asked for (TLS), for messages.
     pub(crate) host: Option<std::rc::Rc<str>>,
     /// A read or write future is waiting (one of each at a time).
@@ -150,7 +149,7 @@ impl Stream {
         registration: Registration,
         kind: &'static str,
     ) -> Self {
-        let peer = transport.socket().peer_addr().ok();
+        let peer = transport.socket().label();
         Self {
             transport: Some(transport),
             registration: Some(registration),
@@ -293,7 +292,7 @@ impl Stream {
     }
 
     fn who(&self) -> Who {
-        Who(self.kind, self.peer, self.host.clone())
+        Who(self.kind, self.peer.clone(), self.host.clone())
     }
 
     /// The gate for a direction that blocked waiting for `want`.
@@ -655,11 +654,15 @@ fn busy(dir: usize, what: &str) -> mlua::Error {
 
 /// `"tls localhost (127.0.0.1:443)"`: the stream, for messages (formatted
 /// only on failure).
-struct Who(&'static str, Option<SocketAddr>, Option<std::rc::Rc<str>>);
+struct Who(
+    &'static str,
+    Option<crate::net::socket::Endpoint>,
+    Option<std::rc::Rc<str>>,
+);
 
 impl std::fmt::Display for Who {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (&self.2, self.1) {
+        match (&self.2, &self.1) {
             (Some(h), Some(p)) => write!(f, "{} {h} ({p})", self.0),
             (Some(h), None) => write!(f, "{} {h}", self.0),
             (None, Some(p)) => write!(f, "{} {p}", self.0),

@@ -513,7 +513,7 @@ fn addr_result(lua: &Lua, s: &Stream, peer: bool) -> mlua::Result<MultiValue> {
     };
     match a {
         Ok(a) => Ok(MultiValue::from_iter([Value::Table(
-            crate::net::addr::to_lua(lua, a)?,
+            crate::net::addr::endpoint_to_lua(lua, &a)?,
         )])),
         Err(e) => failure(lua, crate::error::NetError::from_io("", &e)),
     }
@@ -564,7 +564,7 @@ impl UserData for Ios {
         });
         m.add_meta_method(MetaMethod::ToString, |_, ios, ()| {
             let s = ios.0.borrow();
-            let peer = s.peer.map(|p| format!(" {p}")).unwrap_or_default();
+            let peer = s.peer.as_ref().map(|p| format!(" {p}")).unwrap_or_default();
             let state = if s.is_closed() { " (closed)" } else { "" };
             Ok(format!("tls.ios ({}{peer}){state}", s.kind))
         });

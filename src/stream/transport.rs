@@ -78,7 +78,7 @@ pub trait Transport {
     fn want(&self) -> Want;
 
     /// The connected socket (registration, addresses, options).
-    fn socket(&self) -> &mio::net::TcpStream;
+    fn socket(&self) -> &crate::net::socket::StreamSocket;
 
     /// TLS details; `None` for plain TCP.
     fn tls_info(&self) -> Option<TlsInfo> {
@@ -88,7 +88,7 @@ pub trait Transport {
     /// The socket of a plain transport, given up so another transport can
     /// take over the connection (STARTTLS). `None` for TLS, which keeps
     /// state of its own that a socket alone would lose.
-    fn into_socket(self: Box<Self>) -> Option<mio::net::TcpStream> {
+    fn into_socket(self: Box<Self>) -> Option<crate::net::socket::StreamSocket> {
         None
     }
 }

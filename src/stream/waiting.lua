@@ -36,7 +36,7 @@ local function check_self(self, name)
   known[self] = true
 end
 
-return function(name, plain, retry_name)
+local function make(name, plain, retry_name)
   local function again(self, p, ...)
     if p == SELF then return self end
     if p ~= WAIT then
@@ -50,4 +50,20 @@ return function(name, plain, retry_name)
     if known[self] == nil then check_self(self, name) end
     return again(self, methods[plain](self, ...))
   end
-end, known, check_self, raise
+end
+
+-- The same for a plain function that checks `self` itself (and is its own
+-- retry): one call and one comparison fewer on every call.
+local function direct(plain)
+  local function again(self, p, ...)
+    if p == WAIT then
+      yield(PENDING)
+      return again(self, plain(self, ...))
+    end
+    if p == RAISE then raise((...)) end
+    return p, ...
+  end
+  return function(self, ...) return again(self, plain(self, ...)) end
+end
+
+return make, known, check_self, raise, direct

@@ -7,8 +7,8 @@ use std::io::{self, IoSlice, Write};
 
 use socket2::SockRef;
 
-/// An `io::Write` over a borrowed TCP socket that sends with `MSG_NOSIGNAL`.
-pub(crate) struct NoSigPipe<'a>(pub(crate) &'a mio::net::TcpStream);
+/// An `io::Write` over a borrowed stream socket that sends with `MSG_NOSIGNAL`.
+pub(crate) struct NoSigPipe<'a>(pub(crate) &'a crate::net::socket::StreamSocket);
 
 impl Write for NoSigPipe<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -35,7 +35,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (mut server, _) = listener.accept().unwrap();
-        let client = mio::net::TcpStream::from_std(client);
+        let client = mio::net::TcpStream::from_std(client).into();
         let mut w = NoSigPipe(&client);
         assert_eq!(
             w.write_vectored(&[IoSlice::new(b"ab"), IoSlice::new(b"cd")])

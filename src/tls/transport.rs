@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::sync::Arc;
 
-use mio::net::TcpStream;
+use crate::net::socket::StreamSocket;
 use rustls::{
     ClientConfig, ClientConnection, Connection, HandshakeKind, ServerConfig, ServerConnection,
 };
@@ -24,9 +24,9 @@ use super::verify_errors::{tls_error, Context, Side};
 use crate::error::NetError;
 use crate::stream::transport::{coded, TlsInfo, Transport, Want};
 
-/// A TLS connection over a connected, non-blocking TCP socket.
+/// A TLS connection over a connected, non-blocking TCP or Unix socket.
 pub struct TlsTransport {
-    sock: TcpStream,
+    sock: StreamSocket,
     conn: Connection,
     cx: Context,
     want: Want,
@@ -121,9 +121,9 @@ impl TlsSetup {
     /// the socket before TLS started (STARTTLS: a peer's handshake that
     /// arrived with the plaintext that asked for it); they are fed to
     /// rustls before anything the socket has.
-    pub fn over(self, sock: TcpStream, early: Vec<u8>) -> TlsTransport {
+    pub fn over(self, sock: impl Into<StreamSocket>, early: Vec<u8>) -> TlsTransport {
         TlsTransport {
-            sock,
+            sock: sock.into(),
             conn: self.conn,
             cx: self.cx,
             want: Want::Read,
@@ -139,18 +139,22 @@ impl TlsSetup {
 
 impl TlsTransport {
     /// Client side over `sock`: [`TlsSetup::connect`] on it.
-    pub fn connect(sock: TcpStream, config: &TlsConfig, host: &str) -> Result<Self, NetError> {
+    pub fn connect(
+        sock: impl Into<StreamSocket>,
+        config: &TlsConfig,
+        host: &str,
+    ) -> Result<Self, NetError> {
         Ok(TlsSetup::connect(config, host)?.over(sock, Vec::new()))
     }
 
     /// Server side over `sock`: [`TlsSetup::accept`] on it.
-    pub fn accept(sock: TcpStream, config: &TlsConfig) -> Result<Self, NetError> {
+    pub fn accept(sock: impl Into<StreamSocket>, config: &TlsConfig) -> Result<Self, NetError> {
         Ok(TlsSetup::accept(config)?.over(sock, Vec::new()))
     }
 
     /// Client side over `sock` and a rustls config: [`TlsSetup::client`].
     pub fn client(
-        sock: TcpStream,
+        sock: impl Into<StreamSocket>,
         config: Arc<ClientConfig>,
         name: &str,
         protocols: Protocols,
@@ -160,7 +164,7 @@ impl TlsTransport {
 
     /// Server side over `sock` and a rustls config: [`TlsSetup::server`].
     pub fn server(
-        sock: TcpStream,
+        sock: impl Into<StreamSocket>,
         config: Arc<ServerConfig>,
         protocols: Protocols,
     ) -> Result<Self, NetError> {
@@ -375,7 +379,7 @@ impl Transport for TlsTransport {
         self.want
     }
 
-    fn socket(&self) -> &TcpStream {
+    fn socket(&self) -> &StreamSocket {
         &self.sock
     }
 

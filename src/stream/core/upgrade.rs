@@ -19,7 +19,7 @@ impl Stream {
     pub(crate) fn upgrade(
         &mut self,
         kind: &'static str,
-        make: impl FnOnce(mio::net::TcpStream, Vec<u8>) -> Box<dyn Transport>,
+        make: impl FnOnce(crate::net::socket::StreamSocket, Vec<u8>) -> Box<dyn Transport>,
     ) -> Result<(), NetError> {
         if self.is_closed() {
             return Err(self.closed_error());

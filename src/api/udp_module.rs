@@ -1,0 +1,812 @@
+//! `tls.udp`: bind, connect, and the datagram socket object.
+//!
+//! `recv`, `send` and `sendto` are plain methods (`_recv`...) behind the
+//! same Lua wrapper as the streams' (`waiting.lua`): they answer at once
+//! when the socket is ready; a task that must wait parks itself on the
+//! socket and yields without a future; the main thread drives the loop.
+
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use mlua::{
+    Function, LightUserData, Lua, MetaMethod, MultiValue, Table, UserData, Value, Variadic,
+};
+use smallvec::SmallVec;
+
+use super::surface;
+use super::tcp_module::{dispatch_connect, port_arg_for};
+use crate::dns::addr::{parse_ip, socket_addr, Family};
+use crate::dns::resolver;
+use crate::dns::services::Proto;
+use crate::error::{NetError, NetResult};
+use crate::net::addr;
+use crate::net::udp::{Multicast, Received, UdpOptions, UdpSock, MAX_DATAGRAM};
+use crate::runtime::context::{block_on, foreign_error, locate, Where};
+use crate::runtime::deadline::{seconds, Deadline};
+use crate::runtime::timer::TimerKey;
+use crate::runtime::Runtime;
+use crate::stream::core::failure;
+use crate::stream::transport::Want;
+
+/// A task parked on the socket by the future-less path.
+struct TaskWait {
+    waker: Waker,
+    want: Want,
+    deadline: Option<Instant>,
+    timer: Option<TimerKey>,
+}
+
+/// The Lua datagram socket.
+pub(crate) struct Udp {
+    rt: Rc<Runtime>,
+    sock: RefCell<Option<UdpSock>>,
+    local: SocketAddr,
+    timeout: Cell<Option<Duration>>,
+    maxsize: usize,
+    /// One receive buffer, `maxsize + 1` bytes (see [`UdpSock::try_recv`]).
+    buf: RefCell<Vec<u8>>,
+    waits: RefCell<SmallVec<[TaskWait; 1]>>,
+    /// The address object of the last sender: a peer that sends again
+    /// (always, on a connected socket) gets the same table, not a new one.
+    last_from: RefCell<Option<(SocketAddr, Table)>>,
+}
+
+/// What one attempt at an operation does.
+#[derive(Clone, Copy)]
+enum Op<'a> {
+    Recv,
+    Send(&'a [u8], Option<SocketAddr>),
+}
+
+impl Op<'_> {
+    fn want(&self) -> Want {
+        match self {
+            Op::Recv => Want::Read,
+            Op::Send(..) => Want::Write,
+        }
+    }
+    fn name(&self) -> &'static str {
+        match self {
+            Op::Recv => "s:recv",
+            Op::Send(_, None) => "s:send",
+            Op::Send(..) => "s:sendto",
+        }
+    }
+}
+
+/// What an operation answers, shaped so the common results need no
+/// `MultiValue` (an allocation per call).
+enum Outcome {
+    /// `send`: the byte count.
+    One(Value),
+    /// `recv`: data and sender.
+    Two(Value, Value),
+    /// Failures, markers and their arguments.
+    Many(MultiValue),
+}
+
+impl Outcome {
+    /// As `recv` returns: never fewer than two values.
+    fn recv_shape(self) -> (Value, Value, Variadic<Value>) {
+        match self {
+            Self::One(v) => (v, Value::Nil, Variadic::new()),
+            Self::Two(a, b) => (a, b, Variadic::new()),
+            Self::Many(mut m) => {
+                let a = m.pop_front().unwrap_or(Value::Nil);
+                let b = m.pop_front().unwrap_or(Value::Nil);
+                (a, b, m.into_iter().collect())
+            }
+        }
+    }
+
+    /// As `send` and `sendto` return.
+    fn send_shape(self) -> (Value, Variadic<Value>) {
+        match self {
+            Self::One(v) => (v, Variadic::new()),
+            Self::Two(a, b) => (a, Variadic::from_iter([b])),
+            Self::Many(mut m) => {
+                let a = m.pop_front().unwrap_or(Value::Nil);
+                (a, m.into_iter().collect())
+            }
+        }
+    }
+}
+
+fn many(r: mlua::Result<MultiValue>) -> mlua::Result<Outcome> {
+    r.map(Outcome::Many)
+}
+
+/// `RAISE, value` for the plain methods, which never raise themselves.
+fn raised(lua: &Lua, e: mlua::Error) -> Outcome {
+    Outcome::Many(surface::raise_values(lua, e))
+}
+
+impl Udp {
+    fn new(rt: &Rc<Runtime>, sock: UdpSock, o: &UdpOptions) -> Self {
+        let local = sock
+            .socket
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
+        let maxsize = o.maxsize.unwrap_or(MAX_DATAGRAM);
+        Self {
+            rt: rt.clone(),
+            sock: RefCell::new(Some(sock)),
+            local,
+            timeout: Cell::new(o.timeout),
+            maxsize,
+            buf: RefCell::new(Vec::new()),
+            waits: RefCell::new(SmallVec::new()),
+            last_from: RefCell::new(None),
+        }
+    }
+
+    fn what(&self) -> String {
+        match self.sock.borrow().as_ref().and_then(|s| s.peer) {
+            Some(p) => format!("udp {} to {p}", self.local),
+            None => format!("udp {}", self.local),
+        }
+    }
+
+    fn sender_object(&self, lua: &Lua, from: SocketAddr) -> mlua::Result<Value> {
+        let mut last = self.last_from.borrow_mut();
+        if let Some((a, t)) = last.as_ref() {
+            if *a == from {
+                return Ok(Value::Table(t.clone()));
+            }
+        }
+        let t = addr::to_lua(lua, from)?;
+        *last = Some((from, t.clone()));
+        Ok(Value::Table(t))
+    }
+
+    /// One try: `Some(results)` when done (either way), `None` on WouldBlock.
+    fn attempt(&self, lua: &Lua, op: Op<'_>) -> mlua::Result<Option<Outcome>> {
+        let guard = self.sock.borrow();
+        let Some(sock) = guard.as_ref() else {
+            let e = NetError::new("closed", format!("{}: socket is closed", op.name()));
+            return many(failure(lua, e)).map(Some);
+        };
+        match op {
+            Op::Recv => {
+                let mut buf = self.buf.borrow_mut();
+                if buf.len() != self.maxsize + 1 {
+                    buf.resize(self.maxsize + 1, 0);
+                }
+                match sock.try_recv(&mut buf) {
+                    Ok(Received::Whole(n, from)) => Ok(Some(Outcome::Two(
+                        Value::String(lua.create_string(&buf[..n])?),
+                        self.sender_object(lua, from)?,
+                    ))),
+                    Ok(Received::Cut(n, from)) => {
+                        let msg = format!(
+                            "{}: datagram from {from} longer than {n} bytes (maxsize)",
+                            self.what()
+                        );
+                        let mut out = failure(lua, NetError::new("toolong", msg))?;
+                        out.push_back(Value::String(lua.create_string(&buf[..n])?));
+                        out.push_back(Value::Table(addr::to_lua(lua, from)?));
+                        Ok(Some(Outcome::Many(out)))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+                    Err(e) => many(failure(lua, io_failure(&self.what(), "recv", &e))).map(Some),
+                }
+            }
+            Op::Send(data, to) => {
+                if to.is_none() && sock.peer.is_none() {
+                    let e = NetError::new(
+                        "notconnected",
+                        format!("s:send: {} is not connected (use s:sendto)", self.what()),
+                    );
+                    return many(failure(lua, e)).map(Some);
+                }
+                match sock.try_send(data, to) {
+                    Ok(n) => Ok(Some(Outcome::One(Value::Integer(n as i64)))),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+                    Err(e) => {
+                        let verb = match to {
+                            Some(a) => format!("send to {a}"),
+                            None => "send".to_string(),
+                        };
+                        many(failure(lua, io_failure(&self.what(), &verb, &e))).map(Some)
+                    }
+                }
+            }
+        }
+    }
+
+    fn timeout_failure(&self, lua: &Lua, op: Op<'_>) -> mlua::Result<Outcome> {
+        let msg = format!("{} on {}: timed out", op.name(), self.what());
+        many(failure(lua, NetError::new("timeout", msg)))
+    }
+
+    /// Runs `op` now, or waits for it as the caller's context allows.
+    /// `timeout` is the call's own (`recv(t)`), else the socket's.
+    fn run(
+        &self,
+        lua: &Lua,
+        op: Op<'_>,
+        timeout: Option<Duration>,
+        retry: impl FnOnce() -> mlua::Result<MultiValue>,
+    ) -> mlua::Result<Outcome> {
+        if let Some(out) = self.attempt(lua, op)? {
+            if !self.waits.borrow().is_empty() {
+                if let Some(w) = self.rt.exec.current_waker() {
+                    self.end_wait(&w);
+                }
+            }
+            return Ok(out);
+        }
+        if timeout == Some(Duration::ZERO) {
+            return self.timeout_failure(lua, op);
+        }
+        match locate(lua, &self.rt) {
+            Where::Task => {
+                let waker = self
+                    .rt
+                    .exec
+                    .current_waker()
+                    .ok_or_else(|| foreign_error(op.name()))?;
+                match self.park_task(&waker, op.want(), timeout) {
+                    Ok(true) => return self.timeout_failure(lua, op),
+                    Ok(false) => {}
+                    Err(e) => return many(failure(lua, io_failure(&self.what(), "wait", &e))),
+                }
+                many(retry())
+            }
+            Where::Blocking => {
+                let mut deadline = Deadline::after(&self.rt, timeout);
+                let waker = self.rt.exec.main_waker().clone();
+                let fut = poll_fn(|cx: &mut Context<'_>| match self.attempt(lua, op) {
+                    Ok(Some(out)) => Poll::Ready(Ok(out)),
+                    Err(e) => Poll::Ready(Err(e)),
+                    Ok(None) if deadline.poll_expired(cx) => {
+                        Poll::Ready(self.timeout_failure(lua, op))
+                    }
+                    Ok(None) => match self.park(op.want(), cx.waker()) {
+                        Ok(()) => Poll::Pending,
+                        Err(e) => {
+                            Poll::Ready(many(failure(lua, io_failure(&self.what(), "wait", &e))))
+                        }
+                    },
+                });
+                let out = block_on(&self.rt, fut)?;
+                if let Some(s) = self.sock.borrow().as_ref() {
+                    s.unpark(op.want(), &waker);
+                }
+                out
+            }
+            Where::Foreign => Err(foreign_error(op.name())),
+        }
+    }
+
+    /// Parks the running task; true when its deadline has passed instead.
+    /// Fails when the socket cannot join the reactor.
+    fn park_task(
+        &self,
+        waker: &Waker,
+        want: Want,
+        timeout: Option<Duration>,
+    ) -> std::io::Result<bool> {
+        let mut waits = self.waits.borrow_mut();
+        match waits.iter().position(|w| w.waker.will_wake(waker)) {
+            Some(i) => {
+                if waits[i].deadline.is_some_and(|d| Instant::now() >= d) {
+                    drop(waits);
+                    self.end_wait(waker);
+                    return Ok(true);
+                }
+            }
+            None => {
+                let deadline = timeout.map(|t| Instant::now() + t);
+                let timer = deadline.map(|d| self.rt.timers.add(d, waker.clone()));
+                waits.push(TaskWait {
+                    waker: waker.clone(),
+                    want,
+                    deadline,
+                    timer,
+                });
+            }
+        }
+        drop(waits);
+        let parked = self.park(want, waker);
+        if parked.is_err() {
+            // Nothing would wake us: the wait is over, with that error.
+            self.end_wait(waker);
+        }
+        parked.map(|()| false)
+    }
+
+    fn park(&self, want: Want, waker: &Waker) -> std::io::Result<()> {
+        match self.sock.borrow_mut().as_mut() {
+            Some(s) => s.park(&self.rt, want, waker),
+            None => Ok(()),
+        }
+    }
+
+    fn end_wait(&self, waker: &Waker) {
+        let mut waits = self.waits.borrow_mut();
+        if let Some(i) = waits.iter().position(|w| w.waker.will_wake(waker)) {
+            let w = waits.swap_remove(i);
+            if let Some(s) = self.sock.borrow().as_ref() {
+                s.unpark(w.want, &w.waker);
+            }
+            if let Some(k) = w.timer {
+                self.rt.timers.cancel(k);
+            }
+        }
+    }
+
+    fn close(&self) {
+        if let Some(s) = self.sock.borrow_mut().take() {
+            // Waiting tasks wake and find the socket closed.
+            s.close();
+        }
+        for w in self.waits.borrow_mut().drain(..) {
+            if let Some(k) = w.timer {
+                self.rt.timers.cancel(k);
+            }
+        }
+    }
+}
+
+/// A failed syscall: `EMSGSIZE` is the datagram's fault (`toolong`).
+fn io_failure(what: &str, verb: &str, e: &std::io::Error) -> NetError {
+    let place = format!("{what}: {verb}");
+    if e.raw_os_error() == Some(libc::EMSGSIZE) {
+        return NetError::new("toolong", format!("{place}: datagram too long"));
+    }
+    NetError::from_io(&place, e)
+}
+
+/// Markers for `waiting.lua`: "parked, yield then retry" and "self".
+fn wait_marker() -> LightUserData {
+    static WAIT: u8 = 0;
+    LightUserData(&WAIT as *const u8 as *mut std::ffi::c_void)
+}
+fn self_marker() -> LightUserData {
+    static SELF: u8 = 0;
+    LightUserData(&SELF as *const u8 as *mut std::ffi::c_void)
+}
+
+fn wait_result(lua: &Lua, args: impl mlua::IntoLuaMulti) -> mlua::Result<MultiValue> {
+    let mut out = args.into_lua_multi(lua)?;
+    out.push_front(Value::LightUserData(wait_marker()));
+    Ok(out)
+}
+
+fn timeout_arg(v: &Value, fname: &str) -> mlua::Result<Option<Option<Duration>>> {
+    let bad = || {
+        mlua::Error::runtime(format!(
+            "bad argument #1 to '{fname}' (timeout in seconds expected, got {})",
+            lua_type(v)
+        ))
+    };
+    match v {
+        Value::Nil => Ok(None),
+        Value::Integer(i) => secs(Some(*i as f64), 1, fname).map(Some),
+        Value::Number(n) => secs(Some(*n), 1, fname).map(Some),
+        _ => Err(bad()),
+    }
+}
+
+fn secs(v: Option<f64>, n: usize, fname: &str) -> mlua::Result<Option<Duration>> {
+    seconds(v).map_err(|why| surface::bad_argument(n, fname, why))
+}
+
+fn data_arg(v: &Value, fname: &str) -> mlua::Result<mlua::LuaString> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        other => Err(mlua::Error::runtime(format!(
+            "bad argument #1 to '{fname}' (string expected, got {})",
+            lua_type(other)
+        ))),
+    }
+}
+
+/// The type as Lua's `type()` names it (mlua says "integer").
+fn lua_type(v: &Value) -> &'static str {
+    match v {
+        Value::Integer(_) => "number",
+        other => other.type_name(),
+    }
+}
+
+impl UserData for Udp {
+    fn add_fields<F: mlua::UserDataFields<Self>>(f: &mut F) {
+        f.add_meta_field("__name", "tls.udp");
+        f.add_meta_field_with("__index", methods);
+    }
+
+    fn add_methods<M: mlua::UserDataMethods<Self>>(m: &mut M) {
+        m.add_meta_method("__close", |_, s, _: MultiValue| {
+            s.close();
+            Ok(())
+        });
+        m.add_meta_method(MetaMethod::ToString, |_, s, ()| {
+            let state = if s.sock.borrow().is_none() {
+                " (closed)"
+            } else {
+                ""
+            };
+            Ok(format!("tls.udp ({}){state}", s.what()))
+        });
+    }
+}
+
+impl Drop for Udp {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The methods table (`__index`).
+fn methods(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set(
+        "close",
+        surface::method(lua, "s:close", |_, s: &Udp, ()| {
+            s.close();
+            Ok(true)
+        })?,
+    )?;
+    t.set(
+        "settimeout",
+        surface::method(lua, "s:settimeout", |_, s: &Udp, t: Value| {
+            s.timeout.set(timeout_arg(&t, "s:settimeout")?.flatten());
+            Ok(true)
+        })?,
+    )?;
+    t.set(
+        "getsockname",
+        surface::method(lua, "s:getsockname", |lua, s: &Udp, ()| {
+            if s.sock.borrow().is_none() {
+                return failure(
+                    lua,
+                    NetError::new("closed", "s:getsockname: socket is closed"),
+                );
+            }
+            Ok(MultiValue::from_iter([Value::Table(addr::to_lua(
+                lua, s.local,
+            )?)]))
+        })?,
+    )?;
+    t.set(
+        "getpeername",
+        surface::method(lua, "s:getpeername", |lua, s: &Udp, ()| {
+            let peer = match s.sock.borrow().as_ref() {
+                None => Err(NetError::new("closed", "s:getpeername: socket is closed")),
+                Some(u) => u.peer.ok_or_else(|| {
+                    NetError::new("notconnected", format!("{} is not connected", s.what()))
+                }),
+            };
+            match peer {
+                Ok(p) => Ok(MultiValue::from_iter([Value::Table(addr::to_lua(lua, p)?)])),
+                Err(e) => failure(lua, e),
+            }
+        })?,
+    )?;
+    t.set(
+        "getfd",
+        surface::method(lua, "s:getfd", |_, s: &Udp, ()| {
+            use std::os::fd::AsRawFd;
+            Ok(s.sock
+                .borrow()
+                .as_ref()
+                .map_or(-1, |u| u.socket.as_raw_fd()))
+        })?,
+    )?;
+    // recv, send and sendto: plain functions behind waiting.lua's `direct`
+    // wrapper. They check `self` and never raise: the wrapper raises what
+    // follows RAISE, and yields on WAIT, then calls them again.
+    let (_, _, _, _, direct): (Value, Value, Value, Value, Function) = lua
+        .load(include_str!("../stream/waiting.lua"))
+        .set_name("=tls.udp")
+        .call((
+            Value::LightUserData(wait_marker()),
+            Value::LightUserData(self_marker()),
+            Value::LightUserData(Lua::poll_pending()),
+            Value::LightUserData(surface::raise_marker()),
+            &t,
+        ))?;
+    let recv = lua.create_function(|lua, (this, t): (Value, Value)| {
+        let r = surface::this::<Udp>("s:recv", Some(&this)).and_then(|s| {
+            let given = timeout_arg(&t, "s:recv")?;
+            let timeout = given.unwrap_or(s.timeout.get());
+            s.run(lua, Op::Recv, timeout, || wait_result(lua, t.clone()))
+        });
+        Ok(r.unwrap_or_else(|e| raised(lua, e)).recv_shape())
+    })?;
+    t.set("recv", direct.call::<Function>(recv)?)?;
+    let send = lua.create_function(|lua, (this, d): (Value, Value)| {
+        let r = surface::this::<Udp>("s:send", Some(&this)).and_then(|s| {
+            let data = data_arg(&d, "s:send")?;
+            let bytes = data.as_bytes();
+            let op = Op::Send(&bytes, None);
+            s.run(lua, op, s.timeout.get(), || wait_result(lua, d.clone()))
+        });
+        Ok(r.unwrap_or_else(|e| raised(lua, e)).send_shape())
+    })?;
+    t.set("send", direct.call::<Function>(send)?)?;
+    let sendto = lua.create_function(|lua, (this, d, to): (Value, Value, Value)| {
+        let r = surface::this::<Udp>("s:sendto", Some(&this)).and_then(|s| {
+            let data = data_arg(&d, "s:sendto")?;
+            let addr = addr::from_lua(&to, 2, "s:sendto")?;
+            let bytes = data.as_bytes();
+            let op = Op::Send(&bytes, Some(addr));
+            s.run(lua, op, s.timeout.get(), || {
+                wait_result(lua, (d.clone(), to.clone()))
+            })
+        });
+        Ok(r.unwrap_or_else(|e| raised(lua, e)).send_shape())
+    })?;
+    t.set("sendto", direct.call::<Function>(sendto)?)?;
+    Ok(t)
+}
+
+// ---- options ----
+
+fn options(t: Option<&Table>, fname: &str) -> mlua::Result<UdpOptions> {
+    let mut o = UdpOptions::default();
+    let Some(t) = t else { return Ok(o) };
+    let bad = |k: &str, why: &str| mlua::Error::runtime(format!("{fname}: option '{k}' {why}"));
+    for pair in t.pairs::<Value, Value>() {
+        let (k, v) = pair?;
+        let key = match &k {
+            Value::String(s) => s.to_string_lossy(),
+            other => {
+                return Err(mlua::Error::runtime(format!(
+                    "{fname}: option keys must be strings, got {}",
+                    other.type_name()
+                )))
+            }
+        };
+        let flag = |v: &Value| match v {
+            Value::Boolean(b) => Ok(*b),
+            _ => Err(bad(&key, "must be a boolean")),
+        };
+        let count = |v: &Value, max: i64| match v {
+            Value::Integer(i) if (0..=max).contains(i) => Ok(*i),
+            Value::Number(n) if n.fract() == 0.0 && (0.0..=max as f64).contains(n) => Ok(*n as i64),
+            _ => Err(bad(&key, &format!("must be an integer 0-{max}"))),
+        };
+        match key.as_str() {
+            "reuseaddr" => o.reuseaddr = flag(&v)?,
+            "reuseport" => o.reuseport = flag(&v)?,
+            "broadcast" => o.broadcast = flag(&v)?,
+            "ttl" => o.ttl = Some(count(&v, 255)? as u32),
+            "rcvbuf" => o.rcvbuf = Some(count(&v, i32::MAX as i64)? as usize),
+            "sndbuf" => o.sndbuf = Some(count(&v, i32::MAX as i64)? as usize),
+            "maxsize" => {
+                let n = count(&v, MAX_DATAGRAM as i64)? as usize;
+                o.maxsize = Some(n.max(1));
+            }
+            "timeout" => {
+                o.timeout = match &v {
+                    Value::Nil => None,
+                    Value::Integer(i) => {
+                        seconds(Some(*i as f64)).map_err(|why| bad("timeout", &why))?
+                    }
+                    Value::Number(n) => seconds(Some(*n)).map_err(|why| bad("timeout", &why))?,
+                    _ => return Err(bad("timeout", "must be a number of seconds")),
+                }
+            }
+            "multicast" => o.multicast = Some(multicast(&v, fname)?),
+            other => {
+                return Err(mlua::Error::runtime(format!(
+                    "{fname}: unknown option '{other}'"
+                )))
+            }
+        }
+    }
+    Ok(o)
+}
+
+fn multicast(v: &Value, fname: &str) -> mlua::Result<Multicast> {
+    let bad = |why: String| mlua::Error::runtime(format!("{fname}: option 'multicast' {why}"));
+    let Value::Table(t) = v else {
+        return Err(bad("must be a table {group = ..., interface = ...}".into()));
+    };
+    let group: String = t
+        .get::<Option<String>>("group")?
+        .ok_or_else(|| bad("needs 'group' (a multicast address)".into()))?;
+    let group: IpAddr = group
+        .parse()
+        .ok()
+        .filter(|g: &IpAddr| g.is_multicast())
+        .ok_or_else(|| bad(format!("group '{group}' is not a multicast address")))?;
+    let (mut interface, mut index) = (None, 0);
+    match t.get::<Value>("interface")? {
+        Value::Nil => {}
+        Value::String(s) if group.is_ipv4() => {
+            let text = s.to_string_lossy();
+            let ip: Ipv4Addr = text
+                .parse()
+                .map_err(|_| bad(format!("interface '{text}' is not an IPv4 address")))?;
+            interface = Some(IpAddr::V4(ip));
+        }
+        Value::Integer(i) if group.is_ipv6() => {
+            index = u32::try_from(i).map_err(|_| bad(format!("interface {i} out of range")))?;
+        }
+        _ if group.is_ipv4() => return Err(bad("interface must be an IPv4 address (text)".into())),
+        _ => return Err(bad("interface must be an interface index (integer)".into())),
+    }
+    let looped = match t.get::<Value>("loop")? {
+        Value::Nil => None,
+        Value::Boolean(b) => Some(b),
+        _ => return Err(bad("field 'loop' must be a boolean".into())),
+    };
+    let ttl = match t.get::<Value>("ttl")? {
+        Value::Nil => None,
+        Value::Integer(i) if (0..=255).contains(&i) => Some(i as u32),
+        _ => return Err(bad("field 'ttl' must be an integer 0-255".into())),
+    };
+    Ok(Multicast {
+        group,
+        interface,
+        index,
+        looped,
+        ttl,
+    })
+}
+
+// ---- bind and connect ----
+
+fn open(
+    lua: &Lua,
+    rt: &Rc<Runtime>,
+    local: SocketAddr,
+    peer: Option<SocketAddr>,
+    o: &UdpOptions,
+) -> mlua::Result<MultiValue> {
+    match UdpSock::open(local, peer, o) {
+        Ok(sock) => Ok(MultiValue::from_iter([Value::UserData(
+            lua.create_userdata(Udp::new(rt, sock, o))?,
+        )])),
+        Err(e) => failure(lua, e),
+    }
+}
+
+fn unspecified(like: &SocketAddr) -> SocketAddr {
+    match like {
+        SocketAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+        SocketAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
+    }
+}
+
+/// A literal address (or `*`, every IPv4 address) is known without DNS.
+fn literal(host: &str, port: u16) -> Option<SocketAddr> {
+    if host == "*" || host.is_empty() {
+        return Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
+    }
+    parse_ip(host).map(|(ip, scope)| socket_addr(ip, scope, port))
+}
+
+/// Resolves `host` (its preferred address), then binds or connects.
+async fn open_host(
+    lua: &Lua,
+    rt: &Rc<Runtime>,
+    fname: &str,
+    host: &str,
+    port: u16,
+    connect: bool,
+    o: &UdpOptions,
+) -> mlua::Result<MultiValue> {
+    let found: NetResult<IpAddr> = resolver::lookup(rt, host, Family::Any)
+        .await
+        .and_then(|ips| {
+            // To bind a name is to bind one of its addresses: IPv4 first,
+            // as `tcp.listen` does; to connect is to use the preferred one.
+            let pick = if connect {
+                ips.first()
+            } else {
+                ips.iter().find(|ip| ip.is_ipv4()).or(ips.first())
+            };
+            pick.copied()
+                .ok_or_else(|| NetError::new("noaddress", "no address"))
+        });
+    let ip = match found {
+        Ok(ip) => ip,
+        Err(e) => {
+            let msg = format!("{fname} {host} port {port}: {}", e.message);
+            return failure(lua, NetError::new(e.code, msg));
+        }
+    };
+    let a = SocketAddr::new(ip, port);
+    if connect {
+        open(lua, rt, unspecified(&a), Some(a), o)
+    } else {
+        open(lua, rt, a, None, o)
+    }
+}
+
+type HostArgs = (String, Value, Option<Table>);
+
+pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+
+    let twin = surface::async_function(
+        lua,
+        "udp.bind",
+        |lua, (host, port, opts): HostArgs| async move {
+            let rt = Runtime::get(&lua)?;
+            let port = port_arg_for(&port, 2, "udp.bind", Proto::Udp)?;
+            let o = options(opts.as_ref(), "udp.bind")?;
+            open_host(&lua, &rt, "udp.bind", &host, port, false, &o).await
+        },
+    )?;
+    let bind = surface::function(
+        lua,
+        "udp.bind",
+        move |lua, (host, port, opts): (Value, Value, Option<Table>)| {
+            let Value::String(h) = &host else {
+                return Err(mlua::Error::runtime(format!(
+                    "bad argument #1 to 'udp.bind' (host expected, got {})",
+                    lua_type(&host)
+                )));
+            };
+            let h = h.to_str()?.to_string();
+            let p = port_arg_for(&port, 2, "udp.bind", Proto::Udp)?;
+            let o = options(opts.as_ref(), "udp.bind")?;
+            let rt = Runtime::get(lua)?;
+            if let Some(a) = literal(&h, p) {
+                return open(lua, &rt, a, None, &o);
+            }
+            let args = MultiValue::from_iter([host, port, opts.map_or(Value::Nil, Value::Table)]);
+            dispatch_connect(lua, &twin, args, "udp.bind", |rt| {
+                block_on(rt, open_host(lua, rt, "udp.bind", &h, p, false, &o))?
+            })
+        },
+    )?;
+    t.set("bind", bind)?;
+
+    let twin = surface::async_function(
+        lua,
+        "udp.connect",
+        |lua, (host, port, opts): HostArgs| async move {
+            let rt = Runtime::get(&lua)?;
+            let port = port_arg_for(&port, 2, "udp.connect", Proto::Udp)?;
+            let o = options(opts.as_ref(), "udp.connect")?;
+            open_host(&lua, &rt, "udp.connect", &host, port, true, &o).await
+        },
+    )?;
+    let connect = surface::function(
+        lua,
+        "udp.connect",
+        move |lua, (to, b, c): (Value, Value, Value)| {
+            let rt = Runtime::get(lua)?;
+            let opts_of = |v: &Value, n: usize| match v {
+                Value::Nil => Ok(None),
+                Value::Table(t) => Ok(Some(t.clone())),
+                other => Err(mlua::Error::runtime(format!(
+                    "bad argument #{n} to 'udp.connect' (options table expected, got {})",
+                    lua_type(other)
+                ))),
+            };
+            // connect(host, port [, opts]) when a port follows; else connect(addr [, opts]).
+            if let (Value::String(h), Value::Integer(_) | Value::Number(_) | Value::String(_)) =
+                (&to, &b)
+            {
+                let h = h.to_str()?.to_string();
+                let p = port_arg_for(&b, 2, "udp.connect", Proto::Udp)?;
+                let opts = opts_of(&c, 3)?;
+                let o = options(opts.as_ref(), "udp.connect")?;
+                if let Some(a) = literal(&h, p) {
+                    return open(lua, &rt, unspecified(&a), Some(a), &o);
+                }
+                let args = MultiValue::from_iter([to, b, opts.map_or(Value::Nil, Value::Table)]);
+                return dispatch_connect(lua, &twin, args, "udp.connect", |rt| {
+                    block_on(rt, open_host(lua, rt, "udp.connect", &h, p, true, &o))?
+                });
+            }
+            let a = addr::from_lua(&to, 1, "udp.connect")?;
+            let o = options(opts_of(&b, 2)?.as_ref(), "udp.connect")?;
+            open(lua, &rt, unspecified(&a), Some(a), &o)
+        },
+    )?;
+    t.set("connect", connect)?;
+    Ok(t)
+}
