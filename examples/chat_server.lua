@@ -102,7 +102,13 @@ local function client(nick)
   local inbox = loop.queue()
   ios:write("NICK ", nick, "\n")
   local reader = loop.spawn(function()
-    for line in ios:lines() do inbox:put(line) end
+    -- A while loop, not `for line in ios:lines()`: Lua 5.1 cannot wait
+    -- inside a for iterator.
+    while true do
+      local line = ios:read("l")
+      if not line then break end
+      inbox:put(line)
+    end
     inbox:close()
   end)
   local c = { ios = ios, inbox = inbox, reader = reader }

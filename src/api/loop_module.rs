@@ -16,7 +16,7 @@ use crate::runtime::executor::OnError;
 use super::loop_task::Task;
 use crate::runtime::Runtime;
 
-fn spawn_wrapper(lua: &Lua) -> mlua::Result<Function> {
+pub(crate) fn spawn_wrapper(lua: &Lua) -> mlua::Result<Function> {
     if let Some(f) = lua.named_registry_value::<Option<Function>>("tls.spawn")? {
         return Ok(f);
     }

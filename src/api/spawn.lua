@@ -30,9 +30,18 @@ local function pass(co, ok, ...)
   return pass(co, resume(co, yield(...)))
 end
 
+-- Once f is done, the coroutine that called us is the task's again, so it
+-- can go on waiting (a server's connection task closes its stream).
+local running = coroutine.running
+local function done(outer, ...)
+  adopt(outer)
+  return ...
+end
+
 return function(f, ...)
+  local outer = running()
   -- coroutine.create takes functions only; f may be a callable table.
   local co = create(function(...) return f(...) end)
   adopt(co)
-  return pass(co, resume(co, ...))
+  return done(outer, pass(co, resume(co, ...)))
 end

@@ -196,7 +196,7 @@ fn serve_function(lua: &Lua) -> mlua::Result<Function> {
     let f: Function = lua
         .load(include_str!("serve.lua"))
         .set_name("=tls.serve")
-        .eval()?;
+        .call(super::loop_module::spawn_wrapper(lua)?)?;
     lua.set_named_registry_value("tls.serve", &f)?;
     Ok(f)
 }
