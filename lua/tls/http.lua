@@ -221,10 +221,10 @@ end
 -- Host is added first unless headers has one.
 function http.request_head(method, u, headers)
   if type(method) ~= "string" or not find(method, TOKEN) then
-    error("bad argument #1 to 'request_head' (method token expected)", 2)
+    error("bad argument #1 to 'http.request_head' (method token expected)", 2)
   end
   if type(u) ~= "table" or type(u.host) ~= "string" then
-    error("bad argument #2 to 'request_head' (parsed URL expected)", 2)
+    error("bad argument #2 to 'http.request_head' (parsed URL expected)", 2)
   end
   local fields = field_list(headers)
   local has_host = false

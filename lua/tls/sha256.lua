@@ -262,10 +262,10 @@ end
 
 function Hash:update(s)
   if type(s) ~= "string" then
-    error("bad argument #1 to 'update' (string expected, got " .. type(s) .. ")", 2)
+    error("bad argument #1 to 'hash:update' (string expected, got " .. type(s) .. ")", 2)
   end
   if not self.H then
-    error("sha256: update after digest", 2)
+    error("attempt to update a sha256 hash after digest", 2)
   end
   local n = #s
   if n == 0 then

@@ -40,7 +40,7 @@ end
 
 function url.default_port(scheme)
   if type(scheme) ~= "string" then
-    error("bad argument #1 to 'default_port' (string expected, got " .. type(scheme) .. ")", 2)
+    error("bad argument #1 to 'url.default_port' (string expected, got " .. type(scheme) .. ")", 2)
   end
   return DEFAULT_PORTS[lower(scheme)]
 end
@@ -56,13 +56,13 @@ end
 -- it is. With comp == "query", "+" stands for a space (form encoding).
 function url.decode(s, comp)
   if type(s) ~= "string" then
-    error("bad argument #1 to 'decode' (string expected, got " .. type(s) .. ")", 2)
+    error("bad argument #1 to 'url.decode' (string expected, got " .. type(s) .. ")", 2)
   end
   if comp == "query" then
     s = gsub(s, "+", " ")
   elseif comp ~= nil and comp ~= "path" and comp ~= "segment"
       and comp ~= "component" and comp ~= "userinfo" then
-    error("bad argument #2 to 'decode' (unknown component '" .. tostring(comp) .. "')", 2)
+    error("bad argument #2 to 'url.decode' (unknown component '" .. tostring(comp) .. "')", 2)
   end
   return (gsub(s, "%%(%x%x)", hexval))
 end
@@ -91,11 +91,11 @@ function url.encode(s, comp)
   if type(s) == "number" then
     s = tostring(s)
   elseif type(s) ~= "string" then
-    error("bad argument #1 to 'encode' (string expected, got " .. type(s) .. ")", 2)
+    error("bad argument #1 to 'url.encode' (string expected, got " .. type(s) .. ")", 2)
   end
   local class = KEEP[comp or "component"]
   if not class then
-    error("bad argument #2 to 'encode' (unknown component '" .. tostring(comp) .. "')", 2)
+    error("bad argument #2 to 'url.encode' (unknown component '" .. tostring(comp) .. "')", 2)
   end
   return (gsub(s, class, pct))
 end
@@ -339,7 +339,7 @@ end
 
 function url.parse(s)
   if type(s) ~= "string" then
-    error("bad argument #1 to 'parse' (string expected, got " .. type(s) .. ")", 2)
+    error("bad argument #1 to 'url.parse' (string expected, got " .. type(s) .. ")", 2)
   end
   local bad = find(s, "[%z\1-\32\127]")
   if bad then
@@ -394,7 +394,7 @@ end
 -- it is the scheme's default. With for_host_header, a zone id is dropped.
 function url.authority(t, for_host_header)
   if type(t) ~= "table" or type(t.host) ~= "string" then
-    error("bad argument #1 to 'authority' (parsed URL with a host expected)", 2)
+    error("bad argument #1 to 'url.authority' (parsed URL with a host expected)", 2)
   end
   local s = host_text(t.host, for_host_header)
   local port = t.port
@@ -407,7 +407,7 @@ end
 -- The request target of an HTTP request: "path?query", never empty.
 function url.target(t)
   if type(t) ~= "table" then
-    error("bad argument #1 to 'target' (table expected, got " .. type(t) .. ")", 2)
+    error("bad argument #1 to 'url.target' (table expected, got " .. type(t) .. ")", 2)
   end
   local path = t.path
   if path == nil or path == "" then
@@ -425,7 +425,7 @@ end
 -- t.password (encoded).
 function url.build(t)
   if type(t) ~= "table" then
-    error("bad argument #1 to 'build' (table expected, got " .. type(t) .. ")", 2)
+    error("bad argument #1 to 'url.build' (table expected, got " .. type(t) .. ")", 2)
   end
   local out = {}
   if t.scheme then
@@ -534,10 +534,10 @@ end
 -- when base has no scheme.
 function url.resolve(base, ref)
   if type(base) ~= "string" then
-    error("bad argument #1 to 'resolve' (string expected, got " .. type(base) .. ")", 2)
+    error("bad argument #1 to 'url.resolve' (string expected, got " .. type(base) .. ")", 2)
   end
   if type(ref) ~= "string" then
-    error("bad argument #2 to 'resolve' (string expected, got " .. type(ref) .. ")", 2)
+    error("bad argument #2 to 'url.resolve' (string expected, got " .. type(ref) .. ")", 2)
   end
   local bs, ba, bp, bq = url.split(base)
   if not bs then
