@@ -412,6 +412,7 @@ impl Stream {
                 let want = self.transport.as_ref().map_or(Want::Read, |t| t.want());
                 self.read_gate = self.gate(want);
                 self.rbuf.idle();
+                self.wbuf_idle();
                 return Some(want);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -535,6 +536,15 @@ impl Stream {
             self.wbuf.extend_from_slice(&bytes[sent..]);
         }
         Ok(())
+    }
+
+    /// The stream is about to wait for input: a drained write buffer gives
+    /// back its memory, so idle connections hold none.
+    fn wbuf_idle(&mut self) {
+        if self.wpos == self.wbuf.len() && self.wbuf.capacity() > 0 {
+            self.wbuf = Vec::new();
+            self.wpos = 0;
+        }
     }
 
     /// `write(s)` of one string, for the raw fast path: takes the bytes
