@@ -26,7 +26,7 @@ end
 
 if ROLE == "server" and N then
   local cert, key, portfile = arg[3], arg[4], arg[5]
-  local open, before = 0, nil
+  local open, before, lua_before = 0, nil, nil
   local server
   local function handler(ios)
     open = open + 1
@@ -34,7 +34,7 @@ if ROLE == "server" and N then
       loop.spawn(function()
         loop.sleep(0.2)
         settle()
-        before = rss_kib()
+        before, lua_before = rss_kib(), collectgarbage("count")
       end)
     elseif open == WARM + N then
       loop.spawn(function()
@@ -42,8 +42,8 @@ if ROLE == "server" and N then
         loop.sleep(0.5)
         settle()
         local after = rss_kib()
-        print(string.format("server mem_kib_per_conn=%.2f conns=%d rss_before_kib=%d rss_after_kib=%d",
-          (after - before) / N, N, before, after))
+        print(string.format("server mem_kib_per_conn=%.2f lua_kib_per_conn=%.2f conns=%d rss_before_kib=%d rss_after_kib=%d",
+          (after - before) / N, (collectgarbage("count") - lua_before) / N, N, before, after))
         io.stdout:flush()
         os.exit(0)
       end)
@@ -83,13 +83,13 @@ elseif ROLE == "client" and N then
   batch(1, WARM)
   loop.sleep(0.2)
   settle()
-  local before = rss_kib()
+  local before, lua_before = rss_kib(), collectgarbage("count")
   batch(WARM + 1, WARM + N)
   loop.sleep(0.5)
   settle()
   local after = rss_kib()
-  print(string.format("client mem_kib_per_conn=%.2f conns=%d rss_before_kib=%d rss_after_kib=%d",
-    (after - before) / N, N, before, after))
+  print(string.format("client mem_kib_per_conn=%.2f lua_kib_per_conn=%.2f conns=%d rss_before_kib=%d rss_after_kib=%d",
+    (after - before) / N, (collectgarbage("count") - lua_before) / N, N, before, after))
   io.stdout:flush()
   loop.sleep(2)
   for i = 1, #conns do conns[i]:close() end

@@ -295,7 +295,7 @@ where
         async move {
             let r = match fut {
                 // A cancelled task's wait raises the cancellation value.
-                Ok(fut) => match crate::runtime::cancel::unless_cancelled(&lua, fut).await {
+                Ok(fut) => match crate::runtime::cancel::unless_cancelled(&lua, shed(fut)).await {
                     Ok(r) => r.and_then(|r| r.into_lua_multi(&lua)),
                     Err(v) => {
                         return Ok(MultiValue::from_iter([
@@ -308,6 +308,28 @@ where
             };
             Ok(settle(&lua, r))
         }
+    })
+}
+
+/// Runs `fut` in an allocation of its own that is freed the moment it
+/// completes. mlua keeps a finished call's future (its box, as large as the
+/// future's biggest state: about 12 KiB for `tls.connecta`, which holds a
+/// rustls connection and the DNS lookup) until Lua collects the call's
+/// userdata, and Lua does not see that memory, so without this thousands of
+/// finished connects stay allocated and the heap they fragment stays
+/// resident (BENCHMARKS.md, "Idle memory per TLS connection").
+fn shed<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    // Boxed here, before the caller's future captures it.
+    let mut slot = Some(Box::pin(fut));
+    std::future::poll_fn(move |cx| {
+        let Some(f) = slot.as_mut() else {
+            return std::task::Poll::Pending; // never polled again after Ready
+        };
+        let done = f.as_mut().poll(cx);
+        if done.is_ready() {
+            slot = None;
+        }
+        done
     })
 }
 
