@@ -14,33 +14,11 @@ use crate::error::NetError;
 /// Name of the provider, for reports.
 pub const PROVIDER_NAME: &str = "aws-lc-rs";
 
-/// The shared crypto provider: aws-lc-rs' defaults, except that AES-128-GCM
-/// suites come before AES-256-GCM ones (TLS 1.3 and 1.2 alike). Policy,
-/// chosen by measurement (BENCHMARKS.md, "Cipher suite"): the AES-256 TLS
-/// 1.3 suite hashes with SHA-384, which has no hardware help on common
-/// x86 CPUs while SHA-256 does, so every handshake and every record costs
-/// more; AES-128-GCM is a suite every TLS 1.3 peer must implement. A
-/// `ciphers` option still sets any order.
+/// The shared crypto provider.
 pub fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
-        .get_or_init(|| {
-            let mut p = rustls::crypto::aws_lc_rs::default_provider();
-            // Stable: only AES-128 moves ahead of AES-256 within a version.
-            p.cipher_suites.sort_by_key(|s| {
-                let name = s.suite().as_str().unwrap_or("");
-                let tls12 = s.tls13().is_none();
-                let rank = if name.contains("AES_128_GCM") {
-                    0
-                } else if name.contains("AES_256_GCM") {
-                    1
-                } else {
-                    2
-                };
-                (tls12, rank)
-            });
-            Arc::new(p)
-        })
+        .get_or_init(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
         .clone()
 }
 
@@ -80,16 +58,6 @@ mod tests {
             hex,
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-    }
-
-    #[test]
-    fn aes128_first() {
-        let p = provider();
-        assert_eq!(
-            p.cipher_suites[0].suite().as_str(),
-            Some("TLS13_AES_128_GCM_SHA256")
-        );
-        assert!(p.cipher_suites[1].tls13().is_some());
     }
 
     #[test]

@@ -231,24 +231,6 @@ impl TlsTransport {
         }
     }
 
-    /// Lets rustls shrink its record buffer to its 4 KiB minimum: the
-    /// handshake flight grows it past that, and rustls only shrinks it at
-    /// the start of its next read, which an idle connection never makes. A
-    /// reader that would block gives rustls that start without reading
-    /// anything (no EOF, no state change); with a record partly buffered it
-    /// keeps everything.
-    fn trim(&mut self) {
-        struct Blocked;
-        impl Read for Blocked {
-            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-                Err(io::ErrorKind::WouldBlock.into())
-            }
-        }
-        if self.early.is_empty() {
-            let _ = self.conn.read_tls(&mut Blocked);
-        }
-    }
-
     /// `read_tls` from the bytes that came before TLS started.
     fn pull_early(&mut self) -> io::Result<usize> {
         match self.conn.read_tls(&mut self.early.as_slice()) {
@@ -360,7 +342,6 @@ impl Transport for TlsTransport {
             // tickets) must leave before the handshake counts as done.
             self.push()?;
             if !self.conn.is_handshaking() {
-                self.trim();
                 return Ok(());
             }
             if self.pull()? == 0 && self.conn.is_handshaking() {
