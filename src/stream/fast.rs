@@ -1,5 +1,6 @@
 //! The raw `lua_CFunction` fast path of the hottest stream calls: a line
-//! already buffered (`read("l")`, `read("L")`) and a one-string `write`.
+//! already buffered (`read("l")`, `read("L")`, `lines()`), a `write` of
+//! strings and a `flush` that need not wait.
 //!
 //! Through mlua every method call checks and borrows the userdata, moves
 //! its arguments and results through mlua's reference stack and sets up a
@@ -45,8 +46,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 use mlua::{ffi, Function, Lua, Table, Value};
+use smallvec::SmallVec;
 
 use super::core::{Step, Stream};
+use crate::error::NetError;
 
 /// What a handle's userdata block holds.
 struct Slot(Option<Rc<RefCell<Stream>>>);
@@ -61,15 +64,24 @@ thread_local! {
     static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
-/// The fast functions: `read_l(handle)`, `read_L(handle)` and
-/// `write(handle, ...)`. Made once per Lua state (with the `ios` methods).
-pub(crate) fn functions(lua: &Lua) -> mlua::Result<(Function, Function, Function)> {
+/// The fast functions of one Lua state (made with the `ios` methods).
+pub(crate) struct Functions {
+    /// `read_l(handle)`, `read_L(handle)`: a buffered line or nothing.
+    pub(crate) read_l: Function,
+    pub(crate) read_cap_l: Function,
+    /// `write(handle, ...)`, `flush(handle)`.
+    pub(crate) write: Function,
+    pub(crate) flush: Function,
+}
+
+/// Makes the fast functions and the handle metatable.
+pub(crate) fn functions(lua: &Lua) -> mlua::Result<Functions> {
     let mt = lua.create_table()?;
     mt.set("__metatable", false)?;
     // SAFETY: the closures are made on the stack mlua hands us, with the
     // metatable (argument 1) as their one upvalue; each is sound for any
     // arguments (see the module comment and each function's checks).
-    let (mt, read_l, read_cap_l, write): (Table, Function, Function, Function) = unsafe {
+    let (mt, read_l, read_cap_l, write, flush): (Table, Function, Function, Function, Function) = unsafe {
         lua.exec_raw(mt, |state| {
             ffi::lua_pushvalue(state, 1);
             ffi::lua_pushcclosure(state, handle_gc, 1);
@@ -77,7 +89,8 @@ pub(crate) fn functions(lua: &Lua) -> mlua::Result<(Function, Function, Function
             for f in [
                 read_line::<false> as ffi::lua_CFunction,
                 read_line::<true>,
-                write_one,
+                write_strings,
+                flush_output,
             ] {
                 ffi::lua_pushvalue(state, 1);
                 ffi::lua_pushcclosure(state, f, 1);
@@ -85,7 +98,12 @@ pub(crate) fn functions(lua: &Lua) -> mlua::Result<(Function, Function, Function
         })?
     };
     lua.set_named_registry_value(REGISTRY_KEY, mt)?;
-    Ok((read_l, read_cap_l, write))
+    Ok(Functions {
+        read_l,
+        read_cap_l,
+        write,
+        flush,
+    })
 }
 
 /// A new handle on `stream`, for `waiting.lua` to keep beside its `ios`.
@@ -158,15 +176,15 @@ unsafe extern "C-unwind" fn handle_gc(state: *mut ffi::lua_State) -> c_int {
     0
 }
 
-/// `read_l(handle)` / `read_L(handle)`: the next line when the buffer
-/// already holds all of it, else no value (take the general path).
+/// `read_l(handle)` / `read_L(handle)`: the next line when the buffer or
+/// the socket has all of it now, else no value (take the general path).
 unsafe extern "C-unwind" fn read_line<const KEEP: bool>(state: *mut ffi::lua_State) -> c_int {
     let Some(stream) = stream_arg(state) else {
         return 0;
     };
     let mut line = SCRATCH.take();
     let taken = catch_unwind(AssertUnwindSafe(|| match stream.try_borrow_mut() {
-        Ok(mut s) => s.take_buffered_line(KEEP, |bytes| {
+        Ok(mut s) => s.take_line(KEEP, |bytes| {
             line.clear();
             line.extend_from_slice(bytes);
         }),
@@ -187,31 +205,65 @@ unsafe extern "C-unwind" fn read_line<const KEEP: bool>(state: *mut ffi::lua_Sta
     1
 }
 
-/// `write(handle, s)`: one string, taken and sent as the buffering mode
+/// `write(handle, ...)`: strings, taken and sent as the buffering mode
 /// says. Returns `true` (done: the wrapper answers the ios), `false` (taken,
 /// but the flush must wait: the wrapper flushes), `nil, msg, code` (the
-/// stream failed), or no value, having done nothing (any other call: more
-/// or other arguments, a closed stream, another writer; the general path).
-unsafe extern "C-unwind" fn write_one(state: *mut ffi::lua_State) -> c_int {
-    if ffi::lua_gettop(state) != 2 || ffi::lua_type(state, 2) != ffi::LUA_TSTRING {
+/// stream failed), or no value, having done nothing (any other call: no
+/// value or one that is not a string, a closed stream, another writer;
+/// the general path converts, raises or waits).
+unsafe extern "C-unwind" fn write_strings(state: *mut ffi::lua_State) -> c_int {
+    let top = ffi::lua_gettop(state);
+    if top < 2 {
         return 0;
+    }
+    let mut parts: SmallVec<[&[u8]; 4]> = SmallVec::new();
+    for i in 2..=top {
+        if ffi::lua_type(state, i) != ffi::LUA_TSTRING {
+            return 0;
+        }
+        let mut len = 0;
+        // SAFETY: argument i is a string (checked, so nothing is
+        // converted): the pointer is valid while it stays on the stack,
+        // which is until we return, and nothing below runs Lua.
+        let data = ffi::lua_tolstring(state, i, &mut len);
+        parts.push(std::slice::from_raw_parts(data as *const u8, len));
     }
     let Some(stream) = stream_arg(state) else {
         return 0;
     };
-    let mut len = 0;
-    // SAFETY: argument 2 is a string (checked, so no conversion happens):
-    // the pointer is valid while it stays on the stack, which is until we
-    // return, and nothing below runs Lua.
-    let data = ffi::lua_tolstring(state, 2, &mut len);
-    let bytes = std::slice::from_raw_parts(data as *const u8, len);
     let done = catch_unwind(AssertUnwindSafe(|| {
         let mut s = stream.try_borrow_mut().ok()?;
         if s.writing || s.is_closed() {
             return None;
         }
-        Some(s.write_one(bytes))
+        Some(s.write_parts(&parts))
     }));
+    push_outcome(state, done)
+}
+
+/// `flush(handle)`: sends buffered output. Returns as `write_strings`
+/// (`false`: the socket is full, the wrapper's general flush waits).
+unsafe extern "C-unwind" fn flush_output(state: *mut ffi::lua_State) -> c_int {
+    let Some(stream) = stream_arg(state) else {
+        return 0;
+    };
+    let done = catch_unwind(AssertUnwindSafe(|| {
+        let mut s = stream.try_borrow_mut().ok()?;
+        if s.writing || s.is_closed() {
+            return None;
+        }
+        Some(s.flush_step())
+    }));
+    push_outcome(state, done)
+}
+
+type Outcome = std::thread::Result<Option<Result<Step<()>, NetError>>>;
+
+/// Pushes what a write or flush came to (see [`write_strings`]).
+///
+/// SAFETY: a C function's stack, with three free slots (`LUA_MINSTACK`
+/// guarantees 20).
+unsafe fn push_outcome(state: *mut ffi::lua_State, done: Outcome) -> c_int {
     match done {
         Ok(Some(Ok(Step::Ready(())))) => {
             ffi::lua_pushboolean(state, 1);
@@ -222,7 +274,7 @@ unsafe extern "C-unwind" fn write_one(state: *mut ffi::lua_State) -> c_int {
             1
         }
         Ok(Some(Err(e))) => {
-            // SAFETY: the strings are copied from `e`, owned here.
+            // The strings are copied from `e`, owned here.
             ffi::lua_pushnil(state);
             ffi::lua_pushlstring(state, e.message.as_ptr() as *const c_char, e.message.len());
             ffi::lua_pushlstring(state, e.code.as_ptr() as *const c_char, e.code.len());

@@ -372,20 +372,22 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         let f: Function = make.call((w.name, format!("_{}", w.method), format!("_{}", w.retry)))?;
         t.set(w.name, f)?;
     }
-    // The raw fast path (fast.rs) in front of read's line formats, lines
-    // and a one-string write.
-    let (fast_l, fast_cap_l, fast_write) = super::fast::functions(lua)?;
-    let write: Function = lua
+    // The raw fast path (fast.rs) in front of read's line formats, lines,
+    // write and flush.
+    let fast = super::fast::functions(lua)?;
+    let (write, flush): (Function, Function) = lua
         .load(include_str!("write.lua"))
         .set_name("=tls.ios.write")
         .call((
-            fast_write,
+            fast.write,
+            fast.flush,
             t.get::<Function>("write")?,
             t.get::<Function>("flush")?,
             &known,
             &check_self,
         ))?;
     t.set("write", write)?;
+    t.set("flush", flush)?;
     // read dispatches the common single line formats to their own methods.
     let read: Function = lua
         .load(include_str!("read.lua"))
@@ -399,14 +401,14 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             &known,
             &check_self,
             raise,
-            &fast_l,
-            fast_cap_l,
+            &fast.read_l,
+            fast.read_cap_l,
         ))?;
     t.set("read", &read)?;
     let lines: Function = lua
         .load(include_str!("lines.lua"))
         .set_name("=tls.ios.lines")
-        .call((&read, known, check_self, fast_l))?;
+        .call((&read, known, check_self, fast.read_l))?;
     t.set("lines", lines)?;
     plain_methods(lua, &t)?;
     t.set("starttls", crate::tls::starttls::method(lua)?)?;

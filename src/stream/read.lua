@@ -18,9 +18,12 @@ end
 
 -- A plain line read answers `line`, `nil` (end of stream), a failure (see
 -- above), or WAIT: the task is parked, so yield, then ask again.
-local function waited(plain, self)
+local function waited(plain, fast, h, self)
   while true do
     yield(PENDING)
+    -- Woken: the line is usually there now, for the fast path.
+    local line = fast(h)
+    if line ~= nil then return line end
     local v, msg, code, partial = plain(self)
     if msg ~= nil then return failed(v, msg, code, partial) end
     if v ~= WAIT then return v end
@@ -45,12 +48,12 @@ return function(self, fmt, ...)
     check_self(self, "read")
     h = known[self]
   end
-  -- A line already buffered: the raw fast path answers it; no value
-  -- means "anything else", for the plain method.
+  -- A line already buffered or waiting in the socket: the raw fast path
+  -- answers it; no value means "anything else", for the plain method.
   local line = fast(h)
   if line ~= nil then return line end
   local v, msg, code, partial = plain(self)
   if msg ~= nil then return failed(v, msg, code, partial) end
   if v ~= WAIT then return v end
-  return waited(plain, self)
+  return waited(plain, fast, h, self)
 end
