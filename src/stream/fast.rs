@@ -19,10 +19,11 @@
 //!   ever read as a `Slot`. (The debug library can break any C module's
 //!   invariants, for example by `debug.setmetatable`; that is out of scope,
 //!   as for every C library.)
-//! - `__gc` takes the `Rc` out of the slot, leaving `None`; a handle seen
-//!   after its finalizer ran (a resurrected object) is declined, never read
-//!   as live. The slot owns its `Rc`, so the stream lives while any handle
-//!   does, whatever happens to the `ios` userdata.
+//! - The slot holds the stream weakly; each call holds a strong reference
+//!   for its duration. A stream gone with its `ios` (collected, or
+//!   resurrected after mlua's finalizer) is declined, never read. `__gc`
+//!   takes the `Weak` out of the slot, leaving `None`, so a handle seen
+//!   after its own finalizer ran is declined too.
 //! - Nothing here holds a borrow of the stream while Lua can run: a
 //!   string push may step the garbage collector, and a finalizer may use
 //!   this very stream. A line is copied into a scratch buffer under the
@@ -35,15 +36,14 @@
 //! - A Lua error (out of memory) raised by a push jumps over our frames;
 //!   they hold nothing to drop then except the scratch buffer, which leaks.
 //!
-//! Where the streams keep their handles, and why a handle is collected
-//! with its `ios`: see `waiting.lua` (`known`, a weak-keyed table; on Lua
-//! 5.1 and LuaJIT, which have no ephemerons, the handle, and so the
-//! stream, outlive an unclosed, unreachable `ios` by one more collection).
+//! Where the streams keep their handles: `waiting.lua`'s `known`, a
+//! weak-keyed table (on Lua 5.1 and LuaJIT, which have no ephemerons, a
+//! handle outlives its `ios` by a collection or two; it holds no socket).
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_int};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use mlua::{ffi, Function, Lua, Table, Value};
 use smallvec::SmallVec;
@@ -51,8 +51,10 @@ use smallvec::SmallVec;
 use super::core::{Step, Stream};
 use crate::error::NetError;
 
-/// What a handle's userdata block holds.
-struct Slot(Option<Rc<RefCell<Stream>>>);
+/// What a handle's userdata block holds: the stream, weakly, so that the
+/// stream (and its socket) goes when its `ios` does, not when the handle is
+/// collected (on Lua 5.1 and LuaJIT that can be two collections later).
+struct Slot(Option<Weak<RefCell<Stream>>>);
 
 /// Where the handle metatable is kept between calls.
 const REGISTRY_KEY: &str = "tls.stream.fast";
@@ -109,11 +111,11 @@ pub(crate) fn functions(lua: &Lua) -> mlua::Result<Functions> {
 /// A new handle on `stream`, for `waiting.lua` to keep beside its `ios`.
 pub(crate) fn handle(lua: &Lua, stream: &Rc<RefCell<Stream>>) -> mlua::Result<Value> {
     let mt: Table = lua.named_registry_value(REGISTRY_KEY)?;
-    let stream = stream.clone();
+    let stream = Rc::downgrade(stream);
     // SAFETY: the new block is exactly a `Slot`'s size and Lua aligns it
-    // for any standard type (an `Rc` is one pointer); it is initialised
+    // for any standard type (a `Weak` is one pointer); it is initialised
     // before anything else can run, and gets its metatable (argument 1)
-    // right away, so `__gc` will drop the `Rc`. The result replaces the
+    // right away, so `__gc` will drop the `Weak`. The result replaces the
     // argument, leaving the handle as the one value returned.
     unsafe {
         lua.exec_raw(mt, move |state| {
@@ -148,30 +150,28 @@ unsafe fn slot_arg(state: *mut ffi::lua_State) -> *mut Slot {
     }
 }
 
-/// The live stream of argument 1, if it is a handle whose finalizer has
-/// not run.
+/// The stream of argument 1, if it is a handle whose finalizer has not run
+/// and whose stream still exists.
 ///
-/// SAFETY: as [`slot_arg`]; the reference lives no longer than the call,
-/// during which the handle (argument 1) cannot be collected.
-unsafe fn stream_arg<'a>(state: *mut ffi::lua_State) -> Option<&'a RefCell<Stream>> {
+/// SAFETY: as [`slot_arg`]; the slot is read during the call, while the
+/// handle (argument 1) cannot be collected.
+unsafe fn stream_arg(state: *mut ffi::lua_State) -> Option<Rc<RefCell<Stream>>> {
     let slot = slot_arg(state);
     if slot.is_null() {
         return None;
     }
-    (*slot).0.as_deref()
+    (*slot).0.as_ref()?.upgrade()
 }
 
-/// `__gc` of a handle: drops its `Rc` (the stream goes when the `ios` has
-/// gone too), leaving the slot empty for anyone who still sees it.
+/// `__gc` of a handle: drops its `Weak`, leaving the slot empty for anyone
+/// who still sees it.
 unsafe extern "C-unwind" fn handle_gc(state: *mut ffi::lua_State) -> c_int {
     let slot = slot_arg(state);
     if !slot.is_null() {
         // SAFETY: a handle's slot, initialised by `handle`; taking leaves
         // a valid `None`.
         let old = (*slot).0.take();
-        // Dropping the last `Rc` closes the stream: pure Rust, but a
-        // panic must not reach Lua.
-        let _ = catch_unwind(AssertUnwindSafe(move || drop(old)));
+        drop(old);
     }
     0
 }
@@ -190,6 +190,8 @@ unsafe extern "C-unwind" fn read_line<const KEEP: bool>(state: *mut ffi::lua_Sta
         }),
         Err(_) => false,
     }));
+    // Before any push: a Lua error there would leak a strong reference.
+    drop(stream);
     if !matches!(taken, Ok(true)) {
         SCRATCH.set(line);
         return 0;
@@ -238,6 +240,7 @@ unsafe extern "C-unwind" fn write_strings(state: *mut ffi::lua_State) -> c_int {
         }
         Some(s.write_parts(&parts))
     }));
+    drop(stream);
     push_outcome(state, done)
 }
 
@@ -254,6 +257,7 @@ unsafe extern "C-unwind" fn flush_output(state: *mut ffi::lua_State) -> c_int {
         }
         Some(s.flush_step())
     }));
+    drop(stream);
     push_outcome(state, done)
 }
 
