@@ -358,6 +358,30 @@ impl Stream {
         }
     }
 
+    /// A complete line already buffered, for the raw fast path
+    /// (`stream/fast.rs`): hands its bytes to `take`, then consumes it.
+    /// `false`, touching nothing, when answering needs more than the
+    /// buffer: output to flush first, another reader (a parked task or a
+    /// future), a closed stream, or no newline yet (a partial last line
+    /// and every failure are reported by [`Self::try_read`]).
+    pub(crate) fn take_buffered_line(&mut self, keep: bool, take: impl FnOnce(&[u8])) -> bool {
+        if self.reading || self.has_output() || self.is_closed() {
+            return false;
+        }
+        let data = self.rbuf.bytes();
+        match match_format(Format::Line { keep }, data, false, self.max_line) {
+            Match::Done {
+                consumed,
+                piece: Piece::Bytes(a, b),
+            } => {
+                take(&data[a..b]);
+                self.rbuf.consume(consumed);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// A read the buffer cannot answer on a stream that ended in failure
     /// (reset, truncated TLS). A single `"a"`, `"l"`, `"L"` or count
     /// hands over every buffered byte as the partial result and consumes
@@ -511,6 +535,18 @@ impl Stream {
             self.wbuf.extend_from_slice(&bytes[sent..]);
         }
         Ok(())
+    }
+
+    /// `write(s)` of one string, for the raw fast path: takes the bytes
+    /// and sends them when the buffering mode says so. `Blocked`: the
+    /// bytes are taken (buffered) and the flush must wait.
+    pub(crate) fn write_one(&mut self, bytes: &[u8]) -> Result<Step<()>, NetError> {
+        self.put(bytes)?;
+        let newline = self.mode == BufMode::Line && memchr::memchr(b'\n', bytes).is_some();
+        if !self.must_flush(newline) {
+            return Ok(Step::Ready(()));
+        }
+        self.flush_step()
     }
 
     /// Whether buffered output must go out before `write` returns.

@@ -372,6 +372,20 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         let f: Function = make.call((w.name, format!("_{}", w.method), format!("_{}", w.retry)))?;
         t.set(w.name, f)?;
     }
+    // The raw fast path (fast.rs) in front of read's line formats, lines
+    // and a one-string write.
+    let (fast_l, fast_cap_l, fast_write) = super::fast::functions(lua)?;
+    let write: Function = lua
+        .load(include_str!("write.lua"))
+        .set_name("=tls.ios.write")
+        .call((
+            fast_write,
+            t.get::<Function>("write")?,
+            t.get::<Function>("flush")?,
+            &known,
+            &check_self,
+        ))?;
+    t.set("write", write)?;
     // read dispatches the common single line formats to their own methods.
     let read: Function = lua
         .load(include_str!("read.lua"))
@@ -385,12 +399,14 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             &known,
             &check_self,
             raise,
+            &fast_l,
+            fast_cap_l,
         ))?;
     t.set("read", &read)?;
     let lines: Function = lua
         .load(include_str!("lines.lua"))
         .set_name("=tls.ios.lines")
-        .call((&read, known, check_self))?;
+        .call((&read, known, check_self, fast_l))?;
     t.set("lines", lines)?;
     plain_methods(lua, &t)?;
     t.set("starttls", crate::tls::starttls::method(lua)?)?;
@@ -557,6 +573,8 @@ impl UserData for Ios {
                     .unwrap_or_else(|e| raised(lua, e)))
             });
         }
+        // The fast path's handle on this stream (waiting.lua keeps it).
+        m.add_method("_handle", |lua, ios, ()| super::fast::handle(lua, &ios.0));
         // By name: MetaMethod::Close exists only for Lua 5.4, where `<close>` does.
         m.add_meta_method("__close", |_, ios, _: MultiValue| {
             ios.0.borrow_mut().close();
