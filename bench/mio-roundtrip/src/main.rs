@@ -134,6 +134,8 @@ fn run(conns: usize, trips: usize) -> io::Result<()> {
             Interest::READABLE | Interest::WRITABLE,
         )?;
         slots.push(Some(c));
+        // Take the server's side at once, so the accept queue never fills.
+        accept_all(&listener, &poll, &mut slots)?;
     }
 
     let mut done = 0;
@@ -142,20 +144,7 @@ fn run(conns: usize, trips: usize) -> io::Result<()> {
         poll.poll(&mut events, None)?;
         for ev in events.iter() {
             if ev.token() == LISTENER {
-                loop {
-                    match listener.accept() {
-                        Ok((mut sock, _)) => {
-                            sock.set_nodelay(true)?;
-                            let t = Token(slots.len());
-                            poll.registry().register(&mut sock, t, Interest::READABLE)?;
-                            let mut c = Conn::new(sock, None);
-                            c.want_write = false;
-                            slots.push(Some(c));
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) => return Err(e),
-                    }
-                }
+                accept_all(&listener, &poll, &mut slots)?;
                 continue;
             }
             let idx = ev.token().0;
@@ -171,7 +160,8 @@ fn run(conns: usize, trips: usize) -> io::Result<()> {
                     } else {
                         Interest::READABLE
                     };
-                    poll.registry().reregister(&mut c.sock, ev.token(), interest)?;
+                    poll.registry()
+                        .reregister(&mut c.sock, ev.token(), interest)?;
                     c.want_write = blocked;
                 }
                 Ok(alive)
@@ -204,6 +194,28 @@ fn run(conns: usize, trips: usize) -> io::Result<()> {
         (conns * trips) as f64 / secs
     );
     Ok(())
+}
+
+/// Accepts every pending connection (the server's side of each).
+fn accept_all(
+    listener: &TcpListener,
+    poll: &Poll,
+    slots: &mut Vec<Option<Conn>>,
+) -> io::Result<()> {
+    loop {
+        match listener.accept() {
+            Ok((mut sock, _)) => {
+                sock.set_nodelay(true)?;
+                let t = Token(slots.len());
+                poll.registry().register(&mut sock, t, Interest::READABLE)?;
+                let mut c = Conn::new(sock, None);
+                c.want_write = false;
+                slots.push(Some(c));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Advances one connection after an event; false when it is finished.
