@@ -46,6 +46,21 @@ impl Ios {
     }
 }
 
+impl Ios {
+    /// The stream, for a call that changes it. Fails, rather than panics,
+    /// when a call on this stream has not returned: a finalizer (or a
+    /// debug hook) that runs while a read makes its string may use the
+    /// same stream.
+    fn stream_mut(&self, name: &str) -> mlua::Result<std::cell::RefMut<'_, Stream>> {
+        self.0.try_borrow_mut().map_err(|_| {
+            mlua::Error::runtime(format!(
+                "ios:{name}: the stream is busy with a call that has not returned \
+                 (a finalizer used it during that call)"
+            ))
+        })
+    }
+}
+
 type Args = SmallVec<[Value; 4]>;
 
 fn formats(args: &[Value]) -> mlua::Result<SmallVec<[Format; 4]>> {
@@ -184,7 +199,7 @@ impl Waiting {
         let marker = Value::LightUserData(self_marker());
         let d = self.dir as usize;
         let want = {
-            let mut s = ios.0.borrow_mut();
+            let mut s = ios.stream_mut(self.name)?;
             match (self.first)(lua, &mut s, &args)? {
                 Step::Ready(out) => {
                     if s.has_task_wait(d) {
@@ -197,14 +212,14 @@ impl Waiting {
                 Step::Blocked(want) => want,
             }
         };
-        let rt = runtime(lua, &ios.0.borrow())?;
+        let rt = runtime(lua, &*ios.stream_mut(self.name)?)?;
         match locate(lua, &rt) {
             Where::Task => {
                 let waker = rt
                     .exec
                     .current_waker()
                     .ok_or_else(|| foreign_error(&format!("ios:{}", self.name)))?;
-                let mut s = ios.0.borrow_mut();
+                let mut s = ios.stream_mut(self.name)?;
                 // A cancelled task stops waiting: the stream forgets the
                 // wait, keeps what it buffered, and the wrapper raises.
                 if let Some(v) = rt.exec.current_cancel() {
@@ -420,7 +435,7 @@ fn plain_methods(lua: &Lua, t: &Table) -> mlua::Result<()> {
     t.set(
         "close",
         method(lua, "ios:close", |_, ios: &Ios, ()| {
-            ios.0.borrow_mut().close();
+            ios.stream_mut("close")?.close();
             Ok(true)
         })?,
     )?;
