@@ -117,7 +117,7 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
 /// `resumption = false`.
 pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
     unused_on_server(opts).map_err(config_error)?;
-    let provider = server_provider(&opts.tuning);
+    let provider = crypto_provider(&opts.tuning);
     check_side(opts, true)?;
     let list = opts.server_certs();
     if list.is_empty() {
@@ -175,9 +175,6 @@ pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
         }
     };
     let mut config = builder.with_cert_resolver(Arc::new(SniResolver::new(keys)));
-    // Without a 'ciphers' option the server picks from its own order (see
-    // server_provider); with one, the client's order decides, as before.
-    config.ignore_client_order = opts.tuning.ciphers.is_none();
     config.alpn_protocols = opts.alpn.clone();
     if opts.resumption {
         // TLS 1.3 and 1.2 tickets; the session cache serves 1.2 clients
@@ -191,37 +188,6 @@ pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
         config.send_tls13_tickets = 0;
     }
     Ok(Arc::new(config))
-}
-
-/// The server's provider. Without a 'ciphers' option its suites are the
-/// default ones with AES-128-GCM ahead of AES-256-GCM in each protocol
-/// version (then ChaCha20), and the server chooses by that order rather
-/// than the client's (as Go's TLS server does on AES hardware). The reason
-/// is the handshake's cost: OpenSSL clients (curl, wrk, most others) put
-/// TLS_AES_256_GCM_SHA384 first, and its SHA-384 key schedule costs a new
-/// connection 15-20% more server CPU than TLS_AES_128_GCM_SHA256 here
-/// (aws-lc runs SHA-512 without SIMD on AMD CPUs, SHA-256 with the SHA
-/// instructions; BENCHMARKS.md, "Servers under wrk"). Both suites are
-/// strong; a client that offers only one of them still gets it.
-fn server_provider(tuning: &Tuning) -> Arc<rustls::crypto::CryptoProvider> {
-    let provider = crypto_provider(tuning);
-    if tuning.ciphers.is_some() {
-        return provider;
-    }
-    let mut p = (*provider).clone();
-    // A stable sort: TLS 1.3 suites stay ahead of TLS 1.2 ones.
-    p.cipher_suites.sort_by_key(|s| {
-        let name = super::tuning::iana_name(*s);
-        let rank = if name.contains("AES_128_GCM") {
-            0
-        } else if name.contains("AES_256_GCM") {
-            1
-        } else {
-            2
-        };
-        (s.tls13().is_none(), rank)
-    });
-    Arc::new(p)
 }
 
 /// Protocols and suites that leave nothing to negotiate.
