@@ -370,6 +370,56 @@ impl Stream {
         }
     }
 
+    /// A complete line, for the raw fast path (`stream/fast.rs`): from the
+    /// buffer, or from what the socket has now (a read that cannot block);
+    /// hands its bytes to `take`, then consumes it. When the running task
+    /// was parked on this stream for a read, that wait is over. `false`,
+    /// with nothing consumed, when answering needs the general path:
+    /// output to flush first, another reader (a future, or another task's
+    /// wait), a closed stream, the socket not ready (the read gate then
+    /// spares the general path's retry a syscall), an end of stream or a
+    /// failure (a partial last line and every failure are reported by
+    /// [`Self::try_read`]).
+    pub(crate) fn take_line(&mut self, keep: bool, take: impl FnOnce(&[u8])) -> bool {
+        if self.has_output() || self.is_closed() {
+            return false;
+        }
+        if self.reading && !self.read_wait_is_current() {
+            return false;
+        }
+        loop {
+            let data = self.rbuf.bytes();
+            match match_format(Format::Line { keep }, data, false, self.max_line) {
+                Match::Done {
+                    consumed,
+                    piece: Piece::Bytes(a, b),
+                } => {
+                    take(&data[a..b]);
+                    self.rbuf.consume(consumed);
+                    if self.reading {
+                        self.end_task_wait(0);
+                    }
+                    return true;
+                }
+                Match::Need => {}
+                _ => return false,
+            }
+            if self.end != End::Open || self.pull().is_some() {
+                return false;
+            }
+        }
+    }
+
+    /// Whether the read wait parked here is the running task's.
+    fn read_wait_is_current(&self) -> bool {
+        let Some(w) = &self.task_waits[0] else {
+            return false;
+        };
+        w.rt.exec
+            .current_waker()
+            .is_some_and(|cur| w.waker.will_wake(&cur))
+    }
+
     /// A read the buffer cannot answer on a stream that ended in failure
     /// (reset, truncated TLS). A single `"a"`, `"l"`, `"L"` or count
     /// hands over every buffered byte as the partial result and consumes
@@ -523,6 +573,23 @@ impl Stream {
             self.wbuf.extend_from_slice(&bytes[sent..]);
         }
         Ok(())
+    }
+
+    /// `write(...)` of strings, for the raw fast path: takes the bytes
+    /// and sends them when the buffering mode says so. `Blocked`: the
+    /// bytes are taken (buffered) and the flush must wait. A failure stops
+    /// at the part that failed, as in the general path.
+    pub(crate) fn write_parts(&mut self, parts: &[&[u8]]) -> Result<Step<()>, NetError> {
+        let mut newline = false;
+        for part in parts {
+            self.put(part)?;
+            newline =
+                newline || (self.mode == BufMode::Line && memchr::memchr(b'\n', part).is_some());
+        }
+        if !self.must_flush(newline) {
+            return Ok(Step::Ready(()));
+        }
+        self.flush_step()
     }
 
     /// Whether buffered output must go out before `write` returns.

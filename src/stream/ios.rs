@@ -389,6 +389,22 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         let f: Function = make.call((w.name, format!("_{}", w.method), format!("_{}", w.retry)))?;
         t.set(w.name, f)?;
     }
+    // The raw fast path (fast.rs) in front of read's line formats, lines,
+    // write and flush.
+    let fast = super::fast::functions(lua)?;
+    let (write, flush): (Function, Function) = lua
+        .load(include_str!("write.lua"))
+        .set_name("=tls.ios.write")
+        .call((
+            fast.write,
+            fast.flush,
+            t.get::<Function>("write")?,
+            t.get::<Function>("flush")?,
+            &known,
+            &check_self,
+        ))?;
+    t.set("write", write)?;
+    t.set("flush", flush)?;
     // read dispatches the common single line formats to their own methods.
     let read: Function = lua
         .load(include_str!("read.lua"))
@@ -402,12 +418,14 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             &known,
             &check_self,
             raise,
+            &fast.read_l,
+            fast.read_cap_l,
         ))?;
     t.set("read", &read)?;
     let lines: Function = lua
         .load(include_str!("lines.lua"))
         .set_name("=tls.ios.lines")
-        .call((&read, known, check_self))?;
+        .call((&read, known, check_self, fast.read_l))?;
     t.set("lines", lines)?;
     plain_methods(lua, &t)?;
     t.set("starttls", crate::tls::starttls::method(lua)?)?;
@@ -574,6 +592,8 @@ impl UserData for Ios {
                     .unwrap_or_else(|e| raised(lua, e)))
             });
         }
+        // The fast path's handle on this stream (waiting.lua keeps it).
+        m.add_method("_handle", |lua, ios, ()| super::fast::handle(lua, &ios.0));
         // By name: MetaMethod::Close exists only for Lua 5.4, where `<close>` does.
         m.add_meta_method("__close", |_, ios, _: MultiValue| {
             ios.0.borrow_mut().close();

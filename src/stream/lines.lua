@@ -4,7 +4,7 @@
 -- the failed read handed over a partial result (the bytes of a last,
 -- cut-off line or chunk), the iterator yields it first and raises at the
 -- next step: nothing that arrived is dropped.
-local read, known, check_self = ...
+local read, known, check_self, fast_l = ...
 local select, error = select, error
 local unpack = table.unpack or unpack
 
@@ -24,6 +24,16 @@ return function(self, ...)
       error(msg, 2) -- a tail call: level 2 is the loop
     end
     return ...
+  end
+  if n == 1 and (fmts[1] == "l" or fmts[1] == "*l") then
+    -- The default: buffered lines come from the raw fast path.
+    local h = known[self]
+    return function()
+      if pending then error(pending, 2) end
+      local line = fast_l(h)
+      if line ~= nil then return line end
+      return check(read(self, "l"))
+    end
   end
   return function()
     if pending then error(pending, 2) end

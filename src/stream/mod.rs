@@ -2,6 +2,7 @@
 
 pub(crate) mod buffer;
 pub(crate) mod core;
+pub(crate) mod fast;
 pub(crate) mod format;
 pub(crate) mod ios;
 pub(crate) mod limits;
