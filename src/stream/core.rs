@@ -150,6 +150,18 @@ impl Stream {
         kind: &'static str,
     ) -> Self {
         let peer = transport.socket().label();
+        Self::with_label(transport, registration, kind, peer)
+    }
+
+    /// As [`Stream::new`], with the name for messages already known (an
+    /// accepted TCP socket: `accept` gave the peer's address, so no
+    /// `getpeername` call is spent per connection).
+    pub(crate) fn with_label(
+        transport: Box<dyn Transport>,
+        registration: Registration,
+        kind: &'static str,
+        peer: Option<crate::net::socket::Endpoint>,
+    ) -> Self {
         Self {
             transport: Some(transport),
             registration: Some(registration),

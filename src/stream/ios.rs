@@ -44,6 +44,23 @@ impl Ios {
         s.max_line = opts.max_line;
         Self(Rc::new(RefCell::new(s)))
     }
+
+    /// A stream for an accepted connection whose peer address `accept`
+    /// already reported (`None`: ask the socket, as [`Ios::new`] does).
+    pub(crate) fn accepted(
+        transport: Box<dyn Transport>,
+        registration: Registration,
+        kind: &'static str,
+        opts: &TcpOptions,
+        peer: Option<crate::net::socket::Endpoint>,
+    ) -> Self {
+        let mut s = match peer {
+            Some(p) => Stream::with_label(transport, registration, kind, Some(p)),
+            None => Stream::new(transport, registration, kind),
+        };
+        s.max_line = opts.max_line;
+        Self(Rc::new(RefCell::new(s)))
+    }
 }
 
 impl Ios {
