@@ -105,6 +105,18 @@ echo "tls.so: $so_dir/libtls.so; repeat: $REPEAT" >&2
 
 # The implementations take turns within each round, so that a machine
 # that gets busier or quieter during the run treats both alike.
+# The pure-Rust limit of the round-trip workload (bench/mio-roundtrip).
+rt_rust=-
+rust_rt_bin=
+if wants tcp_roundtrip; then
+  echo "building bench/mio-roundtrip (release) ..." >&2
+  if (cd "$here/mio-roundtrip" && CARGO_TARGET_DIR=$root/target/bench cargo build --release --quiet); then
+    rust_rt_bin=$root/target/bench/release/mio-roundtrip
+  else
+    echo "FAILED: cargo build of bench/mio-roundtrip" >&2
+    fail
+  fi
+fi
 rt_cq=- rt_ours=- ln_cq_filled=- ln_cq_streamed=- ln_ours_filled=- ln_ours_streamed=- dns_cq=- dns_ours=-
 round=0
 while [ "$round" -lt "$REPEAT" ]; do
@@ -113,6 +125,12 @@ while [ "$round" -lt "$REPEAT" ]; do
     echo "round $round: tcp_roundtrip ($CONNS connections x $TRIPS round trips)" >&2
     rt_cq=$(best "$rt_cq" "$(run1 roundtrips_per_sec bench/cqueues/tcp_roundtrip.lua "$CONNS" "$TRIPS")")
     rt_ours=$(best "$rt_ours" "$(run1 roundtrips_per_sec bench/tcp_roundtrip.lua "$CONNS" "$TRIPS")")
+    if [ -n "$rust_rt_bin" ]; then
+      out=$("$rust_rt_bin" "$CONNS" "$TRIPS") || { echo "FAILED: mio-roundtrip" >&2; fail; }
+      echo "  $out" >&2
+      v=$(printf '%s\n' "$out" | sed -n 's/.*roundtrips_per_sec=\([0-9.][0-9.]*\).*/\1/p')
+      [ -n "$v" ] && rt_rust=$(best "$rt_rust" "$v")
+    fi
   fi
   if wants lines; then
     echo "round $round: lines ($LINES lines)" >&2
@@ -131,6 +149,7 @@ done
 printf '\n%-28s %14s %14s %13s\n' benchmark cqueues ours ours/cqueues
 if wants tcp_roundtrip; then
   printf '%-28s %14s %14s %13s\n' "tcp_roundtrip (trips/s)" "$rt_cq" "$rt_ours" "$(ratio "$rt_ours" "$rt_cq")"
+  printf '%-28s %14s %14s %13s\n' "  pure-Rust mio limit" "" "$rt_rust" "ours/rust $(ratio "$rt_ours" "$rt_rust")"
 fi
 if wants lines; then
   printf '%-28s %14s %14s %13s\n' "lines, filled (lines/s)" "$ln_cq_filled" "$ln_ours_filled" "$(ratio "$ln_ours_filled" "$ln_cq_filled")"

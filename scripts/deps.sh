@@ -3,7 +3,13 @@
 # Safe to run again: it only installs what is missing.
 set -e
 pkgs="lua5.1 lua5.2 lua5.3 lua5.4 liblua5.1-0-dev liblua5.2-dev liblua5.3-dev liblua5.4-dev luajit2 libluajit2-5.1-dev lua-busted luarocks nginx-light dnsmasq-base openssl curl
-      python3 python3-cryptography socat lua-cqueues lua-luaossl lua-sec lua-socket lua-luv pkg-config util-linux"
+      python3 python3-cryptography socat lua-cqueues lua-luaossl lua-sec lua-socket lua-luv pkg-config util-linux
+      wrk libnginx-mod-http-lua"
+# wrk and libnginx-mod-http-lua are for bench/servers.sh. The Lua module
+# installs alongside nginx-light (Debian 12: both use the one nginx binary
+# of package nginx; the module's config loads it with load_module) and
+# needs luajit2's libluajit2-5.1-2, which the list above already has (not
+# Debian's luajit, which would remove it).
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

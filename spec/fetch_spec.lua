@@ -7,8 +7,7 @@ local ENV = helper.env
 local LUA = helper.interpreter
 
 local function run(args)
-  -- Lua 5.1 hashes at a fraction of the speed of the others (tls.sha256).
-  local limit = helper.version == "lua51" and 300 or 120
+  local limit = 120
   local cmd = ("cd %q && %s timeout %d %s examples/fetch.lua %s 2>&1; echo \"exit=$?\"")
     :format(ROOT, ENV, limit, LUA, args)
   local p = io.popen(cmd)

@@ -1,7 +1,8 @@
 //! Non-blocking TCP, TLS and DNS for Lua coroutines.
 //!
 //! One shared library (`tls.so`) provides the Lua modules `tls`, `tls.loop`,
-//! `tls.tcp`, `tls.dns` and `tls.udp`. See `docs/` for the Lua reference.
+//! `tls.tcp`, `tls.dns`, `tls.udp` and `tls.sha256`. See `docs/` for the Lua
+//! reference.
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![forbid(unused_must_use)]
 
@@ -50,6 +51,11 @@ pub fn open_udp(lua: &Lua) -> mlua::Result<Table> {
     cached(lua, "udp", api::udp_module::module)
 }
 
+/// `require "tls.sha256"`.
+pub fn open_sha256(lua: &Lua) -> mlua::Result<Table> {
+    cached(lua, "sha256", api::sha256_module::module)
+}
+
 /// `require "tls"`: TLS functions, with the other modules as fields.
 pub fn open_tls(lua: &Lua) -> mlua::Result<Table> {
     cached(lua, "tls", |lua| {
@@ -58,6 +64,7 @@ pub fn open_tls(lua: &Lua) -> mlua::Result<Table> {
         t.set("tcp", open_tcp(lua)?)?;
         t.set("dns", open_dns(lua)?)?;
         t.set("udp", open_udp(lua)?)?;
+        t.set("sha256", open_sha256(lua)?)?;
         t.set("_VERSION", env!("CARGO_PKG_VERSION"))?;
         Ok(t)
     })
@@ -72,6 +79,10 @@ pub fn preload(lua: &Lua) -> mlua::Result<()> {
     preload.set("tls.tcp", lua.create_function(|lua, ()| open_tcp(lua))?)?;
     preload.set("tls.dns", lua.create_function(|lua, ()| open_dns(lua))?)?;
     preload.set("tls.udp", lua.create_function(|lua, ()| open_udp(lua))?)?;
+    preload.set(
+        "tls.sha256",
+        lua.create_function(|lua, ()| open_sha256(lua))?,
+    )?;
     Ok(())
 }
 
@@ -102,6 +113,11 @@ mod entry {
     #[mlua::lua_module(name = "tls_udp", skip_memory_check)]
     fn tls_udp(lua: &Lua) -> mlua::Result<Table> {
         super::open_udp(lua)
+    }
+
+    #[mlua::lua_module(name = "tls_sha256", skip_memory_check)]
+    fn tls_sha256(lua: &Lua) -> mlua::Result<Table> {
+        super::open_sha256(lua)
     }
 }
 pub mod tls;

@@ -10,8 +10,8 @@ use mlua::{
 
 use super::surface;
 use crate::error::NetError;
-use crate::runtime::context::{block_on, dispatch, foreign_error, locate, Where};
-use crate::runtime::deadline::{seconds_arg, timeout_value};
+use crate::runtime::context::{block_on, foreign_error, locate, Where};
+use crate::runtime::deadline::timeout_value;
 use crate::runtime::queue::{Outcome, Queue, Retry};
 use crate::runtime::sync::Cond;
 use crate::runtime::Runtime;
@@ -39,33 +39,57 @@ fn closed(lua: &Lua, fname: &str) -> mlua::Result<MultiValue> {
     )
 }
 
-fn waited(lua: &Lua, ok: bool) -> mlua::Result<MultiValue> {
-    if ok {
-        Ok(MultiValue::from_iter([Value::Boolean(true)]))
-    } else {
-        timed_out(lua, "cond:wait")
+fn waited(lua: &Lua, o: Outcome<()>) -> mlua::Result<MultiValue> {
+    match o {
+        Outcome::Timeout => timed_out(lua, "cond:wait"),
+        Outcome::Done(()) | Outcome::Closed => Ok(MultiValue::from_iter([Value::Boolean(true)])),
     }
 }
 
+/// `cond:wait([timeout])`: in a task, parks in line and yields without a
+/// Rust future, as queue:get does (`queue.lua`).
 fn cond_wait(lua: &Lua) -> mlua::Result<Function> {
-    let twin = surface::async_function(
-        lua,
-        "cond:wait",
-        |lua, (ud, t): (AnyUserData, Option<f64>)| async move {
+    let plain = lua.create_function(|lua, args: MultiValue| {
+        let r = (|| {
+            let c = cond_of(args.front(), "cond:wait")?;
+            let limit = timeout_value(args.get(1), 1, "cond:wait")?;
+            if limit.is_some_and(|d| d.is_zero()) {
+                return timed_out(lua, "cond:wait");
+            }
+            let rt = Runtime::get(lua)?;
+            match locate(lua, &rt) {
+                Where::Task => {
+                    let waker = rt
+                        .exec
+                        .current_waker()
+                        .ok_or_else(|| foreign_error("cond:wait"))?;
+                    Ok(parked(c.park(&rt, &waker, limit)))
+                }
+                Where::Blocking => {
+                    let ok = block_on(&rt, c.wait(&rt, limit))?;
+                    waited(
+                        lua,
+                        if ok {
+                            Outcome::Done(())
+                        } else {
+                            Outcome::Timeout
+                        },
+                    )
+                }
+                Where::Foreign => Err(foreign_error("cond:wait")),
+            }
+        })();
+        Ok(surface::settle(lua, r))
+    })?;
+    let retry = lua.create_function(|lua, (ud, token): (AnyUserData, usize)| {
+        let r = (|| {
             let c = ud.borrow::<CondHandle>()?.0.clone();
-            let rt = Runtime::get(&lua)?;
-            let ok = c.wait(&rt, seconds_arg(t, 1, "cond:wait")?).await;
-            waited(&lua, ok)
-        },
-    )?;
-    surface::function(lua, "cond:wait", move |lua, args: MultiValue| {
-        let c = cond_of(args.front(), "cond:wait")?;
-        let limit = timeout_value(args.get(1), 1, "cond:wait")?;
-        let rt = Runtime::get(lua)?;
-        dispatch(lua, &rt, "cond:wait", &twin, args, || async {
-            waited(lua, c.wait(&rt, limit).await)
-        })
-    })
+            let rt = Runtime::get(lua)?;
+            retried(lua, c.retry(&rt, token), waited)
+        })();
+        Ok(surface::settle(lua, r))
+    })?;
+    parking_method(lua, plain, retry)
 }
 
 impl UserData for CondHandle {

@@ -43,7 +43,7 @@ pub(crate) type MakeTransport =
     Box<dyn Fn(StreamSocket) -> io::Result<(Box<dyn Transport>, &'static str)>>;
 
 /// Starts the handler task for an accepted socket.
-type Start = Box<dyn Fn(&Lua, StreamSocket)>;
+type Start = Box<dyn Fn(&Lua, (StreamSocket, Option<Endpoint>))>;
 
 /// State shared by the accept loop and the `server` handle.
 pub(crate) struct ServerShared {
@@ -147,7 +147,7 @@ impl UserData for Server {
 }
 
 enum Accept {
-    Socket(StreamSocket),
+    Socket((StreamSocket, Option<Endpoint>)),
     Closed,
     Retry,
     Backoff(io::Error),
@@ -210,9 +210,9 @@ pub(crate) fn listen(
     let rt2 = rt.clone();
     let start: Rc<Start> = Rc::new(Box::new({
         let conns = conns.clone();
-        move |lua, socket| {
+        move |lua, (socket, peer)| {
             if let Err(e) = start_connection(
-                lua, &rt2, socket, &opts, &make, &handler, &serve, handshake, &conns,
+                lua, &rt2, socket, peer, &opts, &make, &handler, &serve, handshake, &conns,
             ) {
                 eprintln!("tls: could not start a connection handler: {e}");
             }
@@ -302,6 +302,7 @@ fn start_connection(
     lua: &Lua,
     rt: &Rc<Runtime>,
     mut socket: StreamSocket,
+    peer: Option<Endpoint>,
     opts: &TcpOptions,
     make: &MakeTransport,
     handler: &Function,
@@ -312,7 +313,7 @@ fn start_connection(
     let _ = socket.set_nodelay(opts.nodelay);
     let registration = Registration::new(rt, &mut socket).map_err(mlua::Error::external)?;
     let (transport, kind) = make(socket).map_err(mlua::Error::external)?;
-    let ios = Ios::new(transport, registration, kind, opts);
+    let ios = Ios::accepted(transport, registration, kind, opts, peer);
     ios.0.borrow_mut().timeout = handshake.or(opts.timeout);
     let stream = ios.0.clone();
     let ud = lua.create_userdata(ios)?;

@@ -179,10 +179,18 @@ pub(crate) enum Listener {
 }
 
 impl Listener {
-    pub(crate) fn accept(&self) -> io::Result<StreamSocket> {
+    /// Accepts a connection. A TCP peer's address comes with it (what
+    /// `accept4` wrote), so streams need not ask with `getpeername`; a Unix
+    /// peer has no useful name (the stream names itself by its path).
+    pub(crate) fn accept(&self) -> io::Result<(StreamSocket, Option<Endpoint>)> {
         match self {
-            Self::Tcp(l) => l.accept().map(|(s, _)| StreamSocket::Tcp(s)),
-            Self::Unix(l) => l.socket.accept().map(|(s, _)| StreamSocket::Unix(s)),
+            Self::Tcp(l) => l
+                .accept()
+                .map(|(s, peer)| (StreamSocket::Tcp(s), Some(Endpoint::Ip(peer)))),
+            Self::Unix(l) => l
+                .socket
+                .accept()
+                .map(|(s, _)| (StreamSocket::Unix(s), None)),
         }
     }
 

@@ -11,21 +11,14 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mlua::Value;
 use slab::Slab;
 
-use super::sync::{wait, WaitList, Waiter};
-use super::timer::TimerKey;
+use super::sync::{park, retry, wait, Parked, WaitList};
+pub(crate) use super::sync::{Outcome, Retry};
 use super::Runtime;
-
-/// How a put or get ended.
-pub(crate) enum Outcome<T> {
-    Done(T),
-    Closed,
-    Timeout,
-}
 
 pub(crate) struct Queue {
     items: RefCell<VecDeque<Value>>,
@@ -38,78 +31,6 @@ pub(crate) struct Queue {
     /// Tasks parked without a future (see [`Queue::park_get`]), by token.
     parked_gets: RefCell<Slab<Parked<Option<Value>>>>,
     parked_puts: RefCell<Slab<Parked<bool>>>,
-}
-
-/// A task parked in line by a plain method: it yields from Lua and asks
-/// again ([`Queue::retry_get`]) each time it is woken, so no future is
-/// built (the fast path of `get` and `put` in a task).
-struct Parked<T> {
-    waiter: Rc<Waiter<T>>,
-    deadline: Option<Instant>,
-    timer: Option<TimerKey>,
-}
-
-/// What a parked task finds when it asks again.
-pub(crate) enum Retry<T> {
-    Wait,
-    Done(Outcome<T>),
-    Cancelled(Value),
-}
-
-fn park<T>(
-    rt: &Runtime,
-    list: &WaitList<T>,
-    slab: &RefCell<Slab<Parked<T>>>,
-    payload: Option<Value>,
-    waker: &Waker,
-    timeout: Option<Duration>,
-) -> usize {
-    let waiter = list.push(payload);
-    waiter.set_waker(waker);
-    let deadline = timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
-    let timer = deadline.map(|at| rt.timers.add(at, waker.clone()));
-    slab.borrow_mut().insert(Parked {
-        waiter,
-        deadline,
-        timer,
-    })
-}
-
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86400 * 365 * 30)
-}
-
-fn retry<T>(
-    rt: &Runtime,
-    list: &WaitList<T>,
-    slab: &RefCell<Slab<Parked<T>>>,
-    token: usize,
-    done: impl FnOnce(T) -> Outcome<T>,
-) -> Retry<T> {
-    let mut parked = slab.borrow_mut();
-    let Some(p) = parked.get(token) else {
-        return Retry::Done(Outcome::Closed);
-    };
-    let end = if let Some(o) = p.waiter.take_outcome() {
-        Retry::Done(done(o))
-    } else if let Some(v) = rt.exec.current_cancel() {
-        Retry::Cancelled(v)
-    } else if p.deadline.is_some_and(|d| Instant::now() >= d) {
-        Retry::Done(Outcome::Timeout)
-    } else {
-        return Retry::Wait;
-    };
-    let p = parked.remove(token);
-    if !matches!(
-        end,
-        Retry::Done(Outcome::Done(_)) | Retry::Done(Outcome::Closed)
-    ) {
-        list.remove(&p.waiter);
-    }
-    if let Some(k) = p.timer {
-        rt.timers.cancel(k);
-    }
-    end
 }
 
 impl Queue {

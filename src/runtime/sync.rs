@@ -11,11 +11,14 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use slab::Slab;
 
 use mlua::Value;
 
 use super::deadline::Deadline;
+use super::timer::TimerKey;
 use super::Runtime;
 
 /// One waiting task (or the blocking caller).
@@ -148,10 +151,91 @@ pub(crate) async fn wait<T>(
     .await
 }
 
+/// How a wait (a put, a get, a cond wait) ended.
+pub(crate) enum Outcome<T> {
+    Done(T),
+    Closed,
+    Timeout,
+}
+
+/// A task parked in line by a plain method: it yields from Lua and asks
+/// again ([`retry`]) each time it is woken, so no future is
+/// built (the fast path of `queue:get`, `queue:put` and `cond:wait` in a task).
+pub(crate) struct Parked<T> {
+    waiter: Rc<Waiter<T>>,
+    deadline: Option<Instant>,
+    timer: Option<TimerKey>,
+}
+
+/// What a parked task finds when it asks again.
+pub(crate) enum Retry<T> {
+    Wait,
+    Done(Outcome<T>),
+    Cancelled(Value),
+}
+
+pub(crate) fn park<T>(
+    rt: &Runtime,
+    list: &WaitList<T>,
+    slab: &RefCell<Slab<Parked<T>>>,
+    payload: Option<Value>,
+    waker: &Waker,
+    timeout: Option<Duration>,
+) -> usize {
+    let waiter = list.push(payload);
+    waiter.set_waker(waker);
+    let deadline = timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
+    let timer = deadline.map(|at| rt.timers.add(at, waker.clone()));
+    slab.borrow_mut().insert(Parked {
+        waiter,
+        deadline,
+        timer,
+    })
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365 * 30)
+}
+
+pub(crate) fn retry<T>(
+    rt: &Runtime,
+    list: &WaitList<T>,
+    slab: &RefCell<Slab<Parked<T>>>,
+    token: usize,
+    done: impl FnOnce(T) -> Outcome<T>,
+) -> Retry<T> {
+    let mut parked = slab.borrow_mut();
+    let Some(p) = parked.get(token) else {
+        return Retry::Done(Outcome::Closed);
+    };
+    let end = if let Some(o) = p.waiter.take_outcome() {
+        Retry::Done(done(o))
+    } else if let Some(v) = rt.exec.current_cancel() {
+        Retry::Cancelled(v)
+    } else if p.deadline.is_some_and(|d| Instant::now() >= d) {
+        Retry::Done(Outcome::Timeout)
+    } else {
+        return Retry::Wait;
+    };
+    let p = parked.remove(token);
+    if !matches!(
+        end,
+        Retry::Done(Outcome::Done(_)) | Retry::Done(Outcome::Closed)
+    ) {
+        list.remove(&p.waiter);
+    }
+    if let Some(k) = p.timer {
+        rt.timers.cancel(k);
+    }
+    end
+}
+
 /// `loop.cond()`: tasks wait until another signals.
 #[derive(Default)]
 pub(crate) struct Cond {
     waiters: WaitList<()>,
+    /// Tasks parked without a future (see [`Cond::park`]), by token.
+    parked: RefCell<Slab<Parked<()>>>,
 }
 
 impl Cond {
@@ -159,6 +243,17 @@ impl Cond {
     pub(crate) async fn wait(&self, rt: &Rc<Runtime>, timeout: Option<Duration>) -> bool {
         let w = self.waiters.push(None);
         wait(rt, &self.waiters, w, timeout).await.is_some()
+    }
+
+    /// Parks the running task in line for a signal; the token is for
+    /// [`Cond::retry`].
+    pub(crate) fn park(&self, rt: &Runtime, waker: &Waker, timeout: Option<Duration>) -> usize {
+        park(rt, &self.waiters, &self.parked, None, waker, timeout)
+    }
+
+    /// A parked task, woken, asks whether its wait is over.
+    pub(crate) fn retry(&self, rt: &Runtime, token: usize) -> Retry<()> {
+        retry(rt, &self.waiters, &self.parked, token, Outcome::Done)
     }
 
     /// Wakes the longest waiting task; false when nobody waits.

@@ -150,6 +150,18 @@ impl Stream {
         kind: &'static str,
     ) -> Self {
         let peer = transport.socket().label();
+        Self::with_label(transport, registration, kind, peer)
+    }
+
+    /// As [`Stream::new`], with the name for messages already known (an
+    /// accepted TCP socket: `accept` gave the peer's address, so no
+    /// `getpeername` call is spent per connection).
+    pub(crate) fn with_label(
+        transport: Box<dyn Transport>,
+        registration: Registration,
+        kind: &'static str,
+        peer: Option<crate::net::socket::Endpoint>,
+    ) -> Self {
         Self {
             transport: Some(transport),
             registration: Some(registration),
@@ -358,28 +370,54 @@ impl Stream {
         }
     }
 
-    /// A complete line already buffered, for the raw fast path
-    /// (`stream/fast.rs`): hands its bytes to `take`, then consumes it.
-    /// `false`, touching nothing, when answering needs more than the
-    /// buffer: output to flush first, another reader (a parked task or a
-    /// future), a closed stream, or no newline yet (a partial last line
-    /// and every failure are reported by [`Self::try_read`]).
-    pub(crate) fn take_buffered_line(&mut self, keep: bool, take: impl FnOnce(&[u8])) -> bool {
-        if self.reading || self.has_output() || self.is_closed() {
+    /// A complete line, for the raw fast path (`stream/fast.rs`): from the
+    /// buffer, or from what the socket has now (a read that cannot block);
+    /// hands its bytes to `take`, then consumes it. When the running task
+    /// was parked on this stream for a read, that wait is over. `false`,
+    /// with nothing consumed, when answering needs the general path:
+    /// output to flush first, another reader (a future, or another task's
+    /// wait), a closed stream, the socket not ready (the read gate then
+    /// spares the general path's retry a syscall), an end of stream or a
+    /// failure (a partial last line and every failure are reported by
+    /// [`Self::try_read`]).
+    pub(crate) fn take_line(&mut self, keep: bool, take: impl FnOnce(&[u8])) -> bool {
+        if self.has_output() || self.is_closed() {
             return false;
         }
-        let data = self.rbuf.bytes();
-        match match_format(Format::Line { keep }, data, false, self.max_line) {
-            Match::Done {
-                consumed,
-                piece: Piece::Bytes(a, b),
-            } => {
-                take(&data[a..b]);
-                self.rbuf.consume(consumed);
-                true
-            }
-            _ => false,
+        if self.reading && !self.read_wait_is_current() {
+            return false;
         }
+        loop {
+            let data = self.rbuf.bytes();
+            match match_format(Format::Line { keep }, data, false, self.max_line) {
+                Match::Done {
+                    consumed,
+                    piece: Piece::Bytes(a, b),
+                } => {
+                    take(&data[a..b]);
+                    self.rbuf.consume(consumed);
+                    if self.reading {
+                        self.end_task_wait(0);
+                    }
+                    return true;
+                }
+                Match::Need => {}
+                _ => return false,
+            }
+            if self.end != End::Open || self.pull().is_some() {
+                return false;
+            }
+        }
+    }
+
+    /// Whether the read wait parked here is the running task's.
+    fn read_wait_is_current(&self) -> bool {
+        let Some(w) = &self.task_waits[0] else {
+            return false;
+        };
+        w.rt.exec
+            .current_waker()
+            .is_some_and(|cur| w.waker.will_wake(&cur))
     }
 
     /// A read the buffer cannot answer on a stream that ended in failure
@@ -547,12 +585,17 @@ impl Stream {
         }
     }
 
-    /// `write(s)` of one string, for the raw fast path: takes the bytes
+    /// `write(...)` of strings, for the raw fast path: takes the bytes
     /// and sends them when the buffering mode says so. `Blocked`: the
-    /// bytes are taken (buffered) and the flush must wait.
-    pub(crate) fn write_one(&mut self, bytes: &[u8]) -> Result<Step<()>, NetError> {
-        self.put(bytes)?;
-        let newline = self.mode == BufMode::Line && memchr::memchr(b'\n', bytes).is_some();
+    /// bytes are taken (buffered) and the flush must wait. A failure stops
+    /// at the part that failed, as in the general path.
+    pub(crate) fn write_parts(&mut self, parts: &[&[u8]]) -> Result<Step<()>, NetError> {
+        let mut newline = false;
+        for part in parts {
+            self.put(part)?;
+            newline =
+                newline || (self.mode == BufMode::Line && memchr::memchr(b'\n', part).is_some());
+        }
         if !self.must_flush(newline) {
             return Ok(Step::Ready(()));
         }

@@ -1,5 +1,6 @@
 //! The raw `lua_CFunction` fast path of the hottest stream calls: a line
-//! already buffered (`read("l")`, `read("L")`) and a one-string `write`.
+//! already buffered (`read("l")`, `read("L")`, `lines()`), a `write` of
+//! strings and a `flush` that need not wait.
 //!
 //! Through mlua every method call checks and borrows the userdata, moves
 //! its arguments and results through mlua's reference stack and sets up a
@@ -18,10 +19,11 @@
 //!   ever read as a `Slot`. (The debug library can break any C module's
 //!   invariants, for example by `debug.setmetatable`; that is out of scope,
 //!   as for every C library.)
-//! - `__gc` takes the `Rc` out of the slot, leaving `None`; a handle seen
-//!   after its finalizer ran (a resurrected object) is declined, never read
-//!   as live. The slot owns its `Rc`, so the stream lives while any handle
-//!   does, whatever happens to the `ios` userdata.
+//! - The slot holds the stream weakly; each call holds a strong reference
+//!   for its duration. A stream gone with its `ios` (collected, or
+//!   resurrected after mlua's finalizer) is declined, never read. `__gc`
+//!   takes the `Weak` out of the slot, leaving `None`, so a handle seen
+//!   after its own finalizer ran is declined too.
 //! - Nothing here holds a borrow of the stream while Lua can run: a
 //!   string push may step the garbage collector, and a finalizer may use
 //!   this very stream. A line is copied into a scratch buffer under the
@@ -34,22 +36,25 @@
 //! - A Lua error (out of memory) raised by a push jumps over our frames;
 //!   they hold nothing to drop then except the scratch buffer, which leaks.
 //!
-//! Where the streams keep their handles, and why a handle is collected
-//! with its `ios`: see `waiting.lua` (`known`, a weak-keyed table; on Lua
-//! 5.1 and LuaJIT, which have no ephemerons, the handle, and so the
-//! stream, outlive an unclosed, unreachable `ios` by one more collection).
+//! Where the streams keep their handles: `waiting.lua`'s `known`, a
+//! weak-keyed table (on Lua 5.1 and LuaJIT, which have no ephemerons, a
+//! handle outlives its `ios` by a collection or two; it holds no socket).
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_int};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use mlua::{ffi, Function, Lua, Table, Value};
+use smallvec::SmallVec;
 
 use super::core::{Step, Stream};
+use crate::error::NetError;
 
-/// What a handle's userdata block holds.
-struct Slot(Option<Rc<RefCell<Stream>>>);
+/// What a handle's userdata block holds: the stream, weakly, so that the
+/// stream (and its socket) goes when its `ios` does, not when the handle is
+/// collected (on Lua 5.1 and LuaJIT that can be two collections later).
+struct Slot(Option<Weak<RefCell<Stream>>>);
 
 /// Where the handle metatable is kept between calls.
 const REGISTRY_KEY: &str = "tls.stream.fast";
@@ -61,15 +66,24 @@ thread_local! {
     static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
-/// The fast functions: `read_l(handle)`, `read_L(handle)` and
-/// `write(handle, ...)`. Made once per Lua state (with the `ios` methods).
-pub(crate) fn functions(lua: &Lua) -> mlua::Result<(Function, Function, Function)> {
+/// The fast functions of one Lua state (made with the `ios` methods).
+pub(crate) struct Functions {
+    /// `read_l(handle)`, `read_L(handle)`: a buffered line or nothing.
+    pub(crate) read_l: Function,
+    pub(crate) read_cap_l: Function,
+    /// `write(handle, ...)`, `flush(handle)`.
+    pub(crate) write: Function,
+    pub(crate) flush: Function,
+}
+
+/// Makes the fast functions and the handle metatable.
+pub(crate) fn functions(lua: &Lua) -> mlua::Result<Functions> {
     let mt = lua.create_table()?;
     mt.set("__metatable", false)?;
     // SAFETY: the closures are made on the stack mlua hands us, with the
     // metatable (argument 1) as their one upvalue; each is sound for any
     // arguments (see the module comment and each function's checks).
-    let (mt, read_l, read_cap_l, write): (Table, Function, Function, Function) = unsafe {
+    let (mt, read_l, read_cap_l, write, flush): (Table, Function, Function, Function, Function) = unsafe {
         lua.exec_raw(mt, |state| {
             ffi::lua_pushvalue(state, 1);
             ffi::lua_pushcclosure(state, handle_gc, 1);
@@ -77,7 +91,8 @@ pub(crate) fn functions(lua: &Lua) -> mlua::Result<(Function, Function, Function
             for f in [
                 read_line::<false> as ffi::lua_CFunction,
                 read_line::<true>,
-                write_one,
+                write_strings,
+                flush_output,
             ] {
                 ffi::lua_pushvalue(state, 1);
                 ffi::lua_pushcclosure(state, f, 1);
@@ -85,17 +100,22 @@ pub(crate) fn functions(lua: &Lua) -> mlua::Result<(Function, Function, Function
         })?
     };
     lua.set_named_registry_value(REGISTRY_KEY, mt)?;
-    Ok((read_l, read_cap_l, write))
+    Ok(Functions {
+        read_l,
+        read_cap_l,
+        write,
+        flush,
+    })
 }
 
 /// A new handle on `stream`, for `waiting.lua` to keep beside its `ios`.
 pub(crate) fn handle(lua: &Lua, stream: &Rc<RefCell<Stream>>) -> mlua::Result<Value> {
     let mt: Table = lua.named_registry_value(REGISTRY_KEY)?;
-    let stream = stream.clone();
+    let stream = Rc::downgrade(stream);
     // SAFETY: the new block is exactly a `Slot`'s size and Lua aligns it
-    // for any standard type (an `Rc` is one pointer); it is initialised
+    // for any standard type (a `Weak` is one pointer); it is initialised
     // before anything else can run, and gets its metatable (argument 1)
-    // right away, so `__gc` will drop the `Rc`. The result replaces the
+    // right away, so `__gc` will drop the `Weak`. The result replaces the
     // argument, leaving the handle as the one value returned.
     unsafe {
         lua.exec_raw(mt, move |state| {
@@ -130,48 +150,48 @@ unsafe fn slot_arg(state: *mut ffi::lua_State) -> *mut Slot {
     }
 }
 
-/// The live stream of argument 1, if it is a handle whose finalizer has
-/// not run.
+/// The stream of argument 1, if it is a handle whose finalizer has not run
+/// and whose stream still exists.
 ///
-/// SAFETY: as [`slot_arg`]; the reference lives no longer than the call,
-/// during which the handle (argument 1) cannot be collected.
-unsafe fn stream_arg<'a>(state: *mut ffi::lua_State) -> Option<&'a RefCell<Stream>> {
+/// SAFETY: as [`slot_arg`]; the slot is read during the call, while the
+/// handle (argument 1) cannot be collected.
+unsafe fn stream_arg(state: *mut ffi::lua_State) -> Option<Rc<RefCell<Stream>>> {
     let slot = slot_arg(state);
     if slot.is_null() {
         return None;
     }
-    (*slot).0.as_deref()
+    (*slot).0.as_ref()?.upgrade()
 }
 
-/// `__gc` of a handle: drops its `Rc` (the stream goes when the `ios` has
-/// gone too), leaving the slot empty for anyone who still sees it.
+/// `__gc` of a handle: drops its `Weak`, leaving the slot empty for anyone
+/// who still sees it.
 unsafe extern "C-unwind" fn handle_gc(state: *mut ffi::lua_State) -> c_int {
     let slot = slot_arg(state);
     if !slot.is_null() {
         // SAFETY: a handle's slot, initialised by `handle`; taking leaves
         // a valid `None`.
         let old = (*slot).0.take();
-        // Dropping the last `Rc` closes the stream: pure Rust, but a
-        // panic must not reach Lua.
-        let _ = catch_unwind(AssertUnwindSafe(move || drop(old)));
+        drop(old);
     }
     0
 }
 
-/// `read_l(handle)` / `read_L(handle)`: the next line when the buffer
-/// already holds all of it, else no value (take the general path).
+/// `read_l(handle)` / `read_L(handle)`: the next line when the buffer or
+/// the socket has all of it now, else no value (take the general path).
 unsafe extern "C-unwind" fn read_line<const KEEP: bool>(state: *mut ffi::lua_State) -> c_int {
     let Some(stream) = stream_arg(state) else {
         return 0;
     };
     let mut line = SCRATCH.take();
     let taken = catch_unwind(AssertUnwindSafe(|| match stream.try_borrow_mut() {
-        Ok(mut s) => s.take_buffered_line(KEEP, |bytes| {
+        Ok(mut s) => s.take_line(KEEP, |bytes| {
             line.clear();
             line.extend_from_slice(bytes);
         }),
         Err(_) => false,
     }));
+    // Before any push: a Lua error there would leak a strong reference.
+    drop(stream);
     if !matches!(taken, Ok(true)) {
         SCRATCH.set(line);
         return 0;
@@ -187,31 +207,67 @@ unsafe extern "C-unwind" fn read_line<const KEEP: bool>(state: *mut ffi::lua_Sta
     1
 }
 
-/// `write(handle, s)`: one string, taken and sent as the buffering mode
+/// `write(handle, ...)`: strings, taken and sent as the buffering mode
 /// says. Returns `true` (done: the wrapper answers the ios), `false` (taken,
 /// but the flush must wait: the wrapper flushes), `nil, msg, code` (the
-/// stream failed), or no value, having done nothing (any other call: more
-/// or other arguments, a closed stream, another writer; the general path).
-unsafe extern "C-unwind" fn write_one(state: *mut ffi::lua_State) -> c_int {
-    if ffi::lua_gettop(state) != 2 || ffi::lua_type(state, 2) != ffi::LUA_TSTRING {
+/// stream failed), or no value, having done nothing (any other call: no
+/// value or one that is not a string, a closed stream, another writer;
+/// the general path converts, raises or waits).
+unsafe extern "C-unwind" fn write_strings(state: *mut ffi::lua_State) -> c_int {
+    let top = ffi::lua_gettop(state);
+    if top < 2 {
         return 0;
+    }
+    let mut parts: SmallVec<[&[u8]; 4]> = SmallVec::new();
+    for i in 2..=top {
+        if ffi::lua_type(state, i) != ffi::LUA_TSTRING {
+            return 0;
+        }
+        let mut len = 0;
+        // SAFETY: argument i is a string (checked, so nothing is
+        // converted): the pointer is valid while it stays on the stack,
+        // which is until we return, and nothing below runs Lua.
+        let data = ffi::lua_tolstring(state, i, &mut len);
+        parts.push(std::slice::from_raw_parts(data as *const u8, len));
     }
     let Some(stream) = stream_arg(state) else {
         return 0;
     };
-    let mut len = 0;
-    // SAFETY: argument 2 is a string (checked, so no conversion happens):
-    // the pointer is valid while it stays on the stack, which is until we
-    // return, and nothing below runs Lua.
-    let data = ffi::lua_tolstring(state, 2, &mut len);
-    let bytes = std::slice::from_raw_parts(data as *const u8, len);
     let done = catch_unwind(AssertUnwindSafe(|| {
         let mut s = stream.try_borrow_mut().ok()?;
         if s.writing || s.is_closed() {
             return None;
         }
-        Some(s.write_one(bytes))
+        Some(s.write_parts(&parts))
     }));
+    drop(stream);
+    push_outcome(state, done)
+}
+
+/// `flush(handle)`: sends buffered output. Returns as `write_strings`
+/// (`false`: the socket is full, the wrapper's general flush waits).
+unsafe extern "C-unwind" fn flush_output(state: *mut ffi::lua_State) -> c_int {
+    let Some(stream) = stream_arg(state) else {
+        return 0;
+    };
+    let done = catch_unwind(AssertUnwindSafe(|| {
+        let mut s = stream.try_borrow_mut().ok()?;
+        if s.writing || s.is_closed() {
+            return None;
+        }
+        Some(s.flush_step())
+    }));
+    drop(stream);
+    push_outcome(state, done)
+}
+
+type Outcome = std::thread::Result<Option<Result<Step<()>, NetError>>>;
+
+/// Pushes what a write or flush came to (see [`write_strings`]).
+///
+/// SAFETY: a C function's stack, with three free slots (`LUA_MINSTACK`
+/// guarantees 20).
+unsafe fn push_outcome(state: *mut ffi::lua_State, done: Outcome) -> c_int {
     match done {
         Ok(Some(Ok(Step::Ready(())))) => {
             ffi::lua_pushboolean(state, 1);
@@ -222,7 +278,7 @@ unsafe extern "C-unwind" fn write_one(state: *mut ffi::lua_State) -> c_int {
             1
         }
         Ok(Some(Err(e))) => {
-            // SAFETY: the strings are copied from `e`, owned here.
+            // The strings are copied from `e`, owned here.
             ffi::lua_pushnil(state);
             ffi::lua_pushlstring(state, e.message.as_ptr() as *const c_char, e.message.len());
             ffi::lua_pushlstring(state, e.code.as_ptr() as *const c_char, e.code.len());

@@ -44,6 +44,38 @@ impl Ios {
         s.max_line = opts.max_line;
         Self(Rc::new(RefCell::new(s)))
     }
+
+    /// A stream for an accepted connection whose peer address `accept`
+    /// already reported (`None`: ask the socket, as [`Ios::new`] does).
+    pub(crate) fn accepted(
+        transport: Box<dyn Transport>,
+        registration: Registration,
+        kind: &'static str,
+        opts: &TcpOptions,
+        peer: Option<crate::net::socket::Endpoint>,
+    ) -> Self {
+        let mut s = match peer {
+            Some(p) => Stream::with_label(transport, registration, kind, Some(p)),
+            None => Stream::new(transport, registration, kind),
+        };
+        s.max_line = opts.max_line;
+        Self(Rc::new(RefCell::new(s)))
+    }
+}
+
+impl Ios {
+    /// The stream, for a call that changes it. Fails, rather than panics,
+    /// when a call on this stream has not returned: a finalizer (or a
+    /// debug hook) that runs while a read makes its string may use the
+    /// same stream.
+    fn stream_mut(&self, name: &str) -> mlua::Result<std::cell::RefMut<'_, Stream>> {
+        self.0.try_borrow_mut().map_err(|_| {
+            mlua::Error::runtime(format!(
+                "ios:{name}: the stream is busy with a call that has not returned \
+                 (a finalizer used it during that call)"
+            ))
+        })
+    }
 }
 
 type Args = SmallVec<[Value; 4]>;
@@ -184,7 +216,7 @@ impl Waiting {
         let marker = Value::LightUserData(self_marker());
         let d = self.dir as usize;
         let want = {
-            let mut s = ios.0.borrow_mut();
+            let mut s = ios.stream_mut(self.name)?;
             match (self.first)(lua, &mut s, &args)? {
                 Step::Ready(out) => {
                     if s.has_task_wait(d) {
@@ -197,14 +229,14 @@ impl Waiting {
                 Step::Blocked(want) => want,
             }
         };
-        let rt = runtime(lua, &ios.0.borrow())?;
+        let rt = runtime(lua, &*ios.stream_mut(self.name)?)?;
         match locate(lua, &rt) {
             Where::Task => {
                 let waker = rt
                     .exec
                     .current_waker()
                     .ok_or_else(|| foreign_error(&format!("ios:{}", self.name)))?;
-                let mut s = ios.0.borrow_mut();
+                let mut s = ios.stream_mut(self.name)?;
                 // A cancelled task stops waiting: the stream forgets the
                 // wait, keeps what it buffered, and the wrapper raises.
                 if let Some(v) = rt.exec.current_cancel() {
@@ -372,20 +404,22 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         let f: Function = make.call((w.name, format!("_{}", w.method), format!("_{}", w.retry)))?;
         t.set(w.name, f)?;
     }
-    // The raw fast path (fast.rs) in front of read's line formats, lines
-    // and a one-string write.
-    let (fast_l, fast_cap_l, fast_write) = super::fast::functions(lua)?;
-    let write: Function = lua
+    // The raw fast path (fast.rs) in front of read's line formats, lines,
+    // write and flush.
+    let fast = super::fast::functions(lua)?;
+    let (write, flush): (Function, Function) = lua
         .load(include_str!("write.lua"))
         .set_name("=tls.ios.write")
         .call((
-            fast_write,
+            fast.write,
+            fast.flush,
             t.get::<Function>("write")?,
             t.get::<Function>("flush")?,
             &known,
             &check_self,
         ))?;
     t.set("write", write)?;
+    t.set("flush", flush)?;
     // read dispatches the common single line formats to their own methods.
     let read: Function = lua
         .load(include_str!("read.lua"))
@@ -399,14 +433,14 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             &known,
             &check_self,
             raise,
-            &fast_l,
-            fast_cap_l,
+            &fast.read_l,
+            fast.read_cap_l,
         ))?;
     t.set("read", &read)?;
     let lines: Function = lua
         .load(include_str!("lines.lua"))
         .set_name("=tls.ios.lines")
-        .call((&read, known, check_self, fast_l))?;
+        .call((&read, known, check_self, fast.read_l))?;
     t.set("lines", lines)?;
     plain_methods(lua, &t)?;
     t.set("starttls", crate::tls::starttls::method(lua)?)?;
@@ -418,7 +452,7 @@ fn plain_methods(lua: &Lua, t: &Table) -> mlua::Result<()> {
     t.set(
         "close",
         method(lua, "ios:close", |_, ios: &Ios, ()| {
-            ios.0.borrow_mut().close();
+            ios.stream_mut("close")?.close();
             Ok(true)
         })?,
     )?;

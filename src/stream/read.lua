@@ -18,39 +18,54 @@ end
 
 -- A plain line read answers `line`, `nil` (end of stream), a failure (see
 -- above), or WAIT: the task is parked, so yield, then ask again.
-local function waited(plain, self)
+local function waited(plain, fast, h, self)
   while true do
     yield(PENDING)
+    -- Woken: the line is usually there now, for the fast path.
+    local line = fast(h)
+    if line ~= nil then return line end
     local v, msg, code, partial = plain(self)
     if msg ~= nil then return failed(v, msg, code, partial) end
     if v ~= WAIT then return v end
   end
 end
 
--- `(...) == nil` rather than select("#", ...) == 0: it is cheaper, and
--- the only difference is that a trailing nil format reads a line.
-return function(self, fmt, ...)
-  local plain, fast
-  if (fmt == "l" or fmt == "*l" or fmt == nil) and (...) == nil then
-    plain = read_l or methods._read_l
-    read_l, fast = plain, fast_l
-  elseif (fmt == "L" or fmt == "*L") and (...) == nil then
-    plain = read_L or methods._read_L
-    read_L, fast = plain, fast_L
-  else
-    return read(self, fmt, ...)
-  end
-  local h = known[self]
+-- The rest of a line read the fast path did not answer: the plain method
+-- (which checks, flushes, reads, parks or fails), then the wait.
+local function slow(self, h, plain, fast)
   if h == nil then
     check_self(self, "read")
     h = known[self]
+    local line = fast(h)
+    if line ~= nil then return line end
   end
-  -- A line already buffered: the raw fast path answers it; no value
-  -- means "anything else", for the plain method.
-  local line = fast(h)
-  if line ~= nil then return line end
   local v, msg, code, partial = plain(self)
   if msg ~= nil then return failed(v, msg, code, partial) end
   if v ~= WAIT then return v end
-  return waited(plain, self)
+  return waited(plain, fast, h, self)
+end
+
+-- `(...) == nil` rather than select("#", ...) == 0: it is cheaper, and
+-- the only difference is that a trailing nil format reads a line. A line
+-- already buffered or waiting in the socket is answered by the raw fast
+-- path (no value there means "anything else").
+return function(self, fmt, ...)
+  if (fmt == "l" or fmt == "*l" or fmt == nil) and (...) == nil then
+    local h = known[self]
+    if h ~= nil then
+      local line = fast_l(h)
+      if line ~= nil then return line end
+    end
+    read_l = read_l or methods._read_l
+    return slow(self, h, read_l, fast_l)
+  elseif (fmt == "L" or fmt == "*L") and (...) == nil then
+    local h = known[self]
+    if h ~= nil then
+      local line = fast_L(h)
+      if line ~= nil then return line end
+    end
+    read_L = read_L or methods._read_L
+    return slow(self, h, read_L, fast_L)
+  end
+  return read(self, fmt, ...)
 end

@@ -1,21 +1,35 @@
--- ios:write(...). One string, by far the most common call, goes to the raw
--- fast path (stream/fast.rs), which takes it and sends it when the
--- buffering mode says so; every other call, and every case the fast path
--- declines (it then returns no value, having done nothing), goes through
--- the general wrapper, which converts numbers, raises on bad arguments and
--- waits.
-local fast, write, flush, known, check_self = ...
+-- ios:write(...) and ios:flush(). Strings, by far the most common
+-- arguments, go to the raw fast path (stream/fast.rs), which takes them and
+-- sends them when the buffering mode says so; every other call, and every
+-- case the fast path declines (it then returns no value, having done
+-- nothing), goes through the general wrappers, which convert numbers,
+-- raise on bad arguments and wait.
+local fast_write, fast_flush, write, flush, known, check_self = ...
 
-return function(self, ...)
+local function handle(self, name)
   local h = known[self]
   if h == nil then
-    check_self(self, "write")
+    check_self(self, name)
     h = known[self]
   end
-  local ok, msg, code = fast(h, ...)
+  return h
+end
+
+local function fast_flushed(self)
+  local ok, msg, code = fast_flush(handle(self, "flush"))
   if ok then return self end
-  -- Taken, but the socket is full: waiting for it is flush's job.
+  if msg ~= nil then return nil, msg, code end
+  -- Declined, or the socket is full: waiting is the general flush's job.
+  return flush(self)
+end
+
+local function fast_written(self, ...)
+  local ok, msg, code = fast_write(handle(self, "write"), ...)
+  if ok then return self end
+  -- Taken, but the socket is full: waiting is flush's job.
   if ok == false then return flush(self) end
   if msg ~= nil then return nil, msg, code end
   return write(self, ...)
 end
+
+return fast_written, fast_flushed

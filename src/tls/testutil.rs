@@ -44,8 +44,10 @@ pub(crate) fn cert_der(name: &str) -> Vec<u8> {
 }
 
 /// Path of a revocation fixture from `scripts/gen-revocation.sh` (CRLs,
-/// OCSP responses and their certificates). Made once a day: generated
-/// aside, then renamed into place, so concurrent test processes agree.
+/// OCSP responses and their certificates). Made once a day per version of
+/// the script (a changed script, which may number certificates
+/// differently, makes its own set): generated aside, then renamed into
+/// place, so concurrent test processes agree.
 pub(crate) fn revocation_path(file: &str) -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
@@ -53,12 +55,17 @@ pub(crate) fn revocation_path(file: &str) -> PathBuf {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() / 86_400)
             .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!("lua-tls-revocation-{day}"));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen-revocation.sh");
+        // FNV-1a of the script's text names its version.
+        let text = std::fs::read(&script).expect("read gen-revocation.sh");
+        let version = text.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let dir = std::env::temp_dir().join(format!("lua-tls-revocation-{day}-{version:016x}"));
         if dir.join("good.ocsp").exists() {
             return dir;
         }
         let aside = std::env::temp_dir().join(format!("lua-tls-revocation-{}", std::process::id()));
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen-revocation.sh");
         let status = Command::new("sh")
             .arg(&script)
             .arg(&aside)
