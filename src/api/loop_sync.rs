@@ -57,15 +57,9 @@ fn cond_wait(lua: &Lua) -> mlua::Result<Function> {
                 return timed_out(lua, "cond:wait");
             }
             let rt = Runtime::get(lua)?;
-            match locate(lua, &rt) {
-                Where::Task => {
-                    let waker = rt
-                        .exec
-                        .current_waker()
-                        .ok_or_else(|| foreign_error("cond:wait"))?;
-                    Ok(parked(c.park(&rt, &waker, limit)))
-                }
-                Where::Blocking => {
+            match task_waker(lua, &rt, "cond:wait")? {
+                Some(waker) => Ok(parked(c.park(&rt, &waker, limit))),
+                None => {
                     let ok = block_on(&rt, c.wait(&rt, limit))?;
                     waited(
                         lua,
@@ -76,7 +70,6 @@ fn cond_wait(lua: &Lua) -> mlua::Result<Function> {
                         },
                     )
                 }
-                Where::Foreign => Err(foreign_error("cond:wait")),
             }
         })();
         Ok(surface::settle(lua, r))
@@ -130,6 +123,21 @@ fn get_result(lua: &Lua, o: Outcome<Value>) -> mlua::Result<MultiValue> {
         Outcome::Done(v) => Ok(MultiValue::from_iter([v])),
         Outcome::Closed => closed(lua, "queue:get"),
         Outcome::Timeout => timed_out(lua, "queue:get"),
+    }
+}
+
+/// Where a waiting call runs: `Some(waker)` of the running task (which
+/// then parks and yields), `None` in blocking mode (the caller drives the
+/// loop); an error from another coroutine.
+fn task_waker(lua: &Lua, rt: &Runtime, fname: &str) -> mlua::Result<Option<std::task::Waker>> {
+    match locate(lua, rt) {
+        Where::Task => rt
+            .exec
+            .current_waker()
+            .map(Some)
+            .ok_or_else(|| foreign_error(fname)),
+        Where::Blocking => Ok(None),
+        Where::Foreign => Err(foreign_error(fname)),
     }
 }
 
@@ -204,16 +212,9 @@ fn queue_put(lua: &Lua) -> mlua::Result<Function> {
                 return timed_out(lua, "queue:put");
             }
             let rt = Runtime::get(lua)?;
-            match locate(lua, &rt) {
-                Where::Task => {
-                    let waker = rt
-                        .exec
-                        .current_waker()
-                        .ok_or_else(|| foreign_error("queue:put"))?;
-                    Ok(parked(q.park_put(&rt, v, &waker, limit)))
-                }
-                Where::Blocking => put_result(lua, block_on(&rt, q.put(&rt, v, limit))?),
-                Where::Foreign => Err(foreign_error("queue:put")),
+            match task_waker(lua, &rt, "queue:put")? {
+                Some(waker) => Ok(parked(q.park_put(&rt, v, &waker, limit))),
+                None => put_result(lua, block_on(&rt, q.put(&rt, v, limit))?),
             }
         })();
         Ok(surface::settle(lua, r))
@@ -241,16 +242,9 @@ fn queue_get(lua: &Lua) -> mlua::Result<Function> {
                 return timed_out(lua, "queue:get");
             }
             let rt = Runtime::get(lua)?;
-            match locate(lua, &rt) {
-                Where::Task => {
-                    let waker = rt
-                        .exec
-                        .current_waker()
-                        .ok_or_else(|| foreign_error("queue:get"))?;
-                    Ok(parked(q.park_get(&rt, &waker, limit)))
-                }
-                Where::Blocking => get_result(lua, block_on(&rt, q.get(&rt, limit))?),
-                Where::Foreign => Err(foreign_error("queue:get")),
+            match task_waker(lua, &rt, "queue:get")? {
+                Some(waker) => Ok(parked(q.park_get(&rt, &waker, limit))),
+                None => get_result(lua, block_on(&rt, q.get(&rt, limit))?),
             }
         })();
         Ok(surface::settle(lua, r))

@@ -230,38 +230,40 @@ unsafe extern "C-unwind" fn write_strings(state: *mut ffi::lua_State) -> c_int {
         let data = ffi::lua_tolstring(state, i, &mut len);
         parts.push(std::slice::from_raw_parts(data as *const u8, len));
     }
-    let Some(stream) = stream_arg(state) else {
-        return 0;
-    };
-    let done = catch_unwind(AssertUnwindSafe(|| {
-        let mut s = stream.try_borrow_mut().ok()?;
-        if s.writing || s.is_closed() {
-            return None;
-        }
-        Some(s.write_parts(&parts))
-    }));
-    drop(stream);
+    let done = output(state, |s| s.write_parts(&parts));
     push_outcome(state, done)
 }
 
 /// `flush(handle)`: sends buffered output. Returns as `write_strings`
 /// (`false`: the socket is full, the wrapper's general flush waits).
 unsafe extern "C-unwind" fn flush_output(state: *mut ffi::lua_State) -> c_int {
-    let Some(stream) = stream_arg(state) else {
-        return 0;
-    };
-    let done = catch_unwind(AssertUnwindSafe(|| {
-        let mut s = stream.try_borrow_mut().ok()?;
-        if s.writing || s.is_closed() {
-            return None;
-        }
-        Some(s.flush_step())
-    }));
-    drop(stream);
+    let done = output(state, Stream::flush_step);
     push_outcome(state, done)
 }
 
 type Outcome = std::thread::Result<Option<Result<Step<()>, NetError>>>;
+
+/// Runs `step` on the stream of argument 1 when the fast path may write:
+/// a live handle, no other writer, an open stream; `Ok(None)` otherwise.
+/// The strong reference is gone before the caller pushes anything (a Lua
+/// error there would leak it).
+///
+/// SAFETY: as [`stream_arg`].
+unsafe fn output(
+    state: *mut ffi::lua_State,
+    step: impl FnOnce(&mut Stream) -> Result<Step<()>, NetError>,
+) -> Outcome {
+    let Some(stream) = stream_arg(state) else {
+        return Ok(None);
+    };
+    catch_unwind(AssertUnwindSafe(|| {
+        let mut s = stream.try_borrow_mut().ok()?;
+        if s.writing || s.is_closed() {
+            return None;
+        }
+        Some(step(&mut s))
+    }))
+}
 
 /// Pushes what a write or flush came to (see [`write_strings`]).
 ///
