@@ -9,6 +9,7 @@
 mod api;
 pub mod dns;
 pub mod error;
+mod fast;
 // The fuzz targets' properties: for fuzz/ and tests/fuzz.rs, never in tls.so.
 #[cfg(not(feature = "module"))]
 #[doc(hidden)]

@@ -406,7 +406,7 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
     }
     // The raw fast path (fast.rs) in front of read's line formats, lines,
     // write and flush.
-    let fast = super::fast::functions(lua)?;
+    let fast = crate::fast::stream::functions(lua)?;
     let (write, flush): (Function, Function) = lua
         .load(include_str!("write.lua"))
         .set_name("=tls.ios.write")
@@ -608,7 +608,9 @@ impl UserData for Ios {
             });
         }
         // The fast path's handle on this stream (waiting.lua keeps it).
-        m.add_method("_handle", |lua, ios, ()| super::fast::handle(lua, &ios.0));
+        m.add_method("_handle", |lua, ios, ()| {
+            crate::fast::stream::handle(lua, &ios.0)
+        });
         // By name: MetaMethod::Close exists only for Lua 5.4, where `<close>` does.
         m.add_meta_method("__close", |_, ios, _: MultiValue| {
             ios.0.borrow_mut().close();

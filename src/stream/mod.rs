@@ -2,7 +2,6 @@
 
 pub(crate) mod buffer;
 pub(crate) mod core;
-pub(crate) mod fast;
 pub(crate) mod format;
 pub(crate) mod ios;
 pub(crate) mod limits;

@@ -1,0 +1,1 @@
+//! Queue and condition-variable fast paths (see [`super`]).
