@@ -4,15 +4,16 @@
 use std::rc::Rc;
 
 use mlua::{
-    AnyUserData, Function, LightUserData, Lua, MetaMethod, MultiValue, Table, UserData,
-    UserDataFields, UserDataMethods, Value,
+    AnyUserData, Function, Lua, MetaMethod, MultiValue, Table, UserData, UserDataFields,
+    UserDataMethods, Value,
 };
 
 use super::surface;
 use crate::error::NetError;
+use crate::fast::sync as fast;
 use crate::runtime::context::{block_on, foreign_error, locate, Where};
 use crate::runtime::deadline::timeout_value;
-use crate::runtime::queue::{Outcome, Queue, Retry};
+use crate::runtime::queue::{Item, Outcome, Queue};
 use crate::runtime::sync::Cond;
 use crate::runtime::Runtime;
 use crate::stream::core::failure;
@@ -46,10 +47,11 @@ fn waited(lua: &Lua, o: Outcome<()>) -> mlua::Result<MultiValue> {
     }
 }
 
-/// `cond:wait([timeout])`: in a task, parks in line and yields without a
-/// Rust future, as queue:get does (`queue.lua`).
+/// The general `cond:wait(timeout)` (`queue.lua` calls it for what the
+/// fast path declines): blocking mode, a zero timeout, misuse; in a task
+/// it parks as the fast path does.
 fn cond_wait(lua: &Lua) -> mlua::Result<Function> {
-    let plain = lua.create_function(|lua, args: MultiValue| {
+    lua.create_function(|lua, args: MultiValue| {
         let r = (|| {
             let c = cond_of(args.front(), "cond:wait")?;
             let limit = timeout_value(args.get(1), 1, "cond:wait")?;
@@ -58,7 +60,7 @@ fn cond_wait(lua: &Lua) -> mlua::Result<Function> {
             }
             let rt = Runtime::get(lua)?;
             match task_waker(lua, &rt, "cond:wait")? {
-                Some(waker) => Ok(parked(c.park(&rt, &waker, limit))),
+                Some(waker) => Ok(parked(c.park(&rt, &waker, limit), None)),
                 None => {
                     let ok = block_on(&rt, c.wait(&rt, limit))?;
                     waited(
@@ -73,16 +75,7 @@ fn cond_wait(lua: &Lua) -> mlua::Result<Function> {
             }
         })();
         Ok(surface::settle(lua, r))
-    })?;
-    let retry = lua.create_function(|lua, (ud, token): (AnyUserData, usize)| {
-        let r = (|| {
-            let c = ud.borrow::<CondHandle>()?.0.clone();
-            let rt = Runtime::get(lua)?;
-            retried(lua, c.retry(&rt, token), waited)
-        })();
-        Ok(surface::settle(lua, r))
-    })?;
-    parking_method(lua, plain, retry)
+    })
 }
 
 impl UserData for CondHandle {
@@ -90,17 +83,27 @@ impl UserData for CondHandle {
         f.add_meta_field("__name", "tls.cond");
         f.add_meta_field_with("__index", |lua| {
             let t = lua.create_table()?;
-            t.set("wait", cond_wait(lua)?)?;
             t.set(
-                "signal",
-                surface::method(lua, "cond:signal", |_, c: &CondHandle, ()| Ok(c.0.signal()))?,
+                "_handle",
+                lua.create_function(|lua, ud: AnyUserData| {
+                    fast::cond_handle(lua, &ud.borrow::<CondHandle>()?.0)
+                })?,
             )?;
-            t.set(
-                "broadcast",
+            let f = fast::functions(lua)?;
+            let [wait, retry, signal, broadcast] = f.cond;
+            let (_, make): (Function, Function) = wrappers(lua)?;
+            make.call::<()>((
+                &t,
+                wait,
+                retry,
+                signal,
+                broadcast,
+                cond_wait(lua)?,
+                surface::method(lua, "cond:signal", |_, c: &CondHandle, ()| Ok(c.0.signal()))?,
                 surface::method(lua, "cond:broadcast", |_, c: &CondHandle, ()| {
                     Ok(c.0.broadcast())
                 })?,
-            )?;
+            ))?;
             Ok(t)
         });
     }
@@ -141,61 +144,60 @@ fn task_waker(lua: &Lua, rt: &Runtime, fname: &str) -> mlua::Result<Option<std::
     }
 }
 
-/// Marks "parked: yield, then retry with this token" (see `queue.lua`).
-fn wait_marker() -> LightUserData {
-    static WAIT: u8 = 0;
-    LightUserData(&WAIT as *const u8 as *mut std::ffi::c_void)
-}
-
-fn parked(token: usize) -> MultiValue {
-    MultiValue::from_iter([
-        Value::LightUserData(wait_marker()),
+/// `WAIT, token [, item]`: parked, as the fast path answers (see
+/// `queue.lua`).
+fn parked(token: usize, item: Option<Item>) -> MultiValue {
+    let mut out = MultiValue::from_iter([
+        Value::LightUserData(fast::wait_marker()),
         Value::Integer(token as i64),
-    ])
+    ]);
+    if let Some(item) = item {
+        out.push_back(Value::Integer(item));
+    }
+    out
 }
 
-/// `queue.lua` around a plain method and its retry: a task that must wait
-/// parks in line and yields without a Rust future (the common case of a
-/// queue between tasks, so it is the fast path).
-fn parking_method(lua: &Lua, plain: Function, retry: Function) -> mlua::Result<Function> {
-    let make: Function = match lua.named_registry_value::<Option<Function>>("tls.queue")? {
-        Some(f) => f,
-        None => {
-            let f: Function = lua
-                .load(include_str!("queue.lua"))
-                .set_name("=tls.queue")
-                .call((
-                    Value::LightUserData(wait_marker()),
-                    Value::LightUserData(Lua::poll_pending()),
-                    Value::LightUserData(surface::raise_marker()),
-                ))?;
-            lua.set_named_registry_value("tls.queue", &f)?;
-            f
-        }
-    };
-    make.call((plain, retry))
+/// The two makers of `queue.lua`: queue methods, cond methods.
+fn wrappers(lua: &Lua) -> mlua::Result<(Function, Function)> {
+    if let Some(t) = lua.named_registry_value::<Option<Table>>("tls.queue")? {
+        return Ok((t.raw_get(1)?, t.raw_get(2)?));
+    }
+    let cancel_value = lua.create_function(|lua, ()| {
+        let rt = Runtime::get(lua)?;
+        Ok(rt.exec.current_cancel())
+    })?;
+    let (q, c): (Function, Function) = lua
+        .load(include_str!("queue.lua"))
+        .set_name("=tls.queue")
+        .call((
+        Value::LightUserData(fast::wait_marker()),
+        Value::LightUserData(fast::cancel_marker()),
+        Value::LightUserData(Lua::poll_pending()),
+        Value::LightUserData(surface::raise_marker()),
+        cancel_value,
+    ))?;
+    let t = lua.create_sequence_from([q.clone(), c.clone()])?;
+    lua.set_named_registry_value("tls.queue", t)?;
+    Ok((q, c))
 }
 
-fn retried<T>(
-    lua: &Lua,
-    r: Retry<T>,
-    done: impl FnOnce(&Lua, Outcome<T>) -> mlua::Result<MultiValue>,
-) -> mlua::Result<MultiValue> {
-    match r {
-        Retry::Wait => Ok(MultiValue::from_iter([Value::LightUserData(wait_marker())])),
-        Retry::Done(o) => done(lua, o),
-        Retry::Cancelled(v) => Ok(MultiValue::from_iter([
-            Value::LightUserData(surface::raise_marker()),
-            v,
-        ])),
+/// The store argument of the general put and get (from the fast path's
+/// `store(h)`).
+fn store_arg(v: Option<&Value>) -> mlua::Result<Table> {
+    match v {
+        Some(Value::Table(t)) => Ok(t.clone()),
+        _ => Err(mlua::Error::runtime("queue: the item store is missing")),
     }
 }
 
+/// The general `queue:put(store, v, timeout)` (`queue.lua` calls it for
+/// what the fast path declines; `store` is the handle's item store).
 fn queue_put(lua: &Lua) -> mlua::Result<Function> {
-    let plain = lua.create_function(|lua, args: MultiValue| {
+    lua.create_function(|lua, args: MultiValue| {
         let r = (|| {
             let q = queue_of(args.front(), "queue:put")?;
-            let v = args.get(1).cloned().unwrap_or(Value::Nil);
+            let store = store_arg(args.get(1))?;
+            let v = args.get(2).cloned().unwrap_or(Value::Nil);
             if v.is_nil() {
                 return Err(surface::bad_argument(
                     1,
@@ -203,61 +205,67 @@ fn queue_put(lua: &Lua) -> mlua::Result<Function> {
                     "value expected, got nil",
                 ));
             }
-            let limit = timeout_value(args.get(2), 2, "queue:put")?;
-            let v = match q.try_put(v) {
-                Ok(o) => return put_result(lua, o),
-                Err(v) => v,
+            let limit = timeout_value(args.get(3), 2, "queue:put")?;
+            let item = q.next_item();
+            store.raw_set(item, v)?;
+            // A put that did not go in gives its value up.
+            let settled = |o: Outcome<()>| {
+                if !matches!(o, Outcome::Done(())) {
+                    store.raw_set(item, Value::Nil)?;
+                }
+                put_result(lua, o)
+            };
+            let item = match q.try_put(item) {
+                Ok(o) => return settled(o),
+                Err(item) => item,
             };
             if limit.is_some_and(|d| d.is_zero()) {
-                return timed_out(lua, "queue:put");
+                return settled(Outcome::Timeout);
             }
             let rt = Runtime::get(lua)?;
-            match task_waker(lua, &rt, "queue:put")? {
-                Some(waker) => Ok(parked(q.park_put(&rt, v, &waker, limit))),
-                None => put_result(lua, block_on(&rt, q.put(&rt, v, limit))?),
+            match task_waker(lua, &rt, "queue:put") {
+                Ok(Some(waker)) => Ok(parked(q.park_put(&rt, item, &waker, limit), Some(item))),
+                Ok(None) => settled(block_on(&rt, q.put(&rt, item, limit))?),
+                Err(e) => {
+                    store.raw_set(item, Value::Nil)?;
+                    Err(e)
+                }
             }
         })();
         Ok(surface::settle(lua, r))
-    })?;
-    let retry = lua.create_function(|lua, (ud, token): (AnyUserData, usize)| {
-        let r = (|| {
-            let q = ud.borrow::<QueueHandle>()?.0.clone();
-            let rt = Runtime::get(lua)?;
-            retried(lua, q.retry_put(&rt, token), put_result)
-        })();
-        Ok(surface::settle(lua, r))
-    })?;
-    parking_method(lua, plain, retry)
+    })
 }
 
+/// The general `queue:get(store, timeout)`, as [`queue_put`].
 fn queue_get(lua: &Lua) -> mlua::Result<Function> {
-    let plain = lua.create_function(|lua, args: MultiValue| {
+    lua.create_function(|lua, args: MultiValue| {
         let r = (|| {
             let q = queue_of(args.front(), "queue:get")?;
-            let limit = timeout_value(args.get(1), 1, "queue:get")?;
+            let store = store_arg(args.get(1))?;
+            let limit = timeout_value(args.get(2), 1, "queue:get")?;
+            let taken = |o: Outcome<Item>| match o {
+                Outcome::Done(item) => {
+                    let v: Value = store.raw_get(item)?;
+                    store.raw_set(item, Value::Nil)?;
+                    get_result(lua, Outcome::Done(v))
+                }
+                Outcome::Closed => get_result(lua, Outcome::Closed),
+                Outcome::Timeout => get_result(lua, Outcome::Timeout),
+            };
             if let Some(o) = q.try_get() {
-                return get_result(lua, o);
+                return taken(o);
             }
             if limit.is_some_and(|d| d.is_zero()) {
                 return timed_out(lua, "queue:get");
             }
             let rt = Runtime::get(lua)?;
             match task_waker(lua, &rt, "queue:get")? {
-                Some(waker) => Ok(parked(q.park_get(&rt, &waker, limit))),
-                None => get_result(lua, block_on(&rt, q.get(&rt, limit))?),
+                Some(waker) => Ok(parked(q.park_get(&rt, &waker, limit), None)),
+                None => taken(block_on(&rt, q.get(&rt, limit))?),
             }
         })();
         Ok(surface::settle(lua, r))
-    })?;
-    let retry = lua.create_function(|lua, (ud, token): (AnyUserData, usize)| {
-        let r = (|| {
-            let q = ud.borrow::<QueueHandle>()?.0.clone();
-            let rt = Runtime::get(lua)?;
-            retried(lua, q.retry_get(&rt, token), get_result)
-        })();
-        Ok(surface::settle(lua, r))
-    })?;
-    parking_method(lua, plain, retry)
+    })
 }
 
 impl UserData for QueueHandle {
@@ -265,8 +273,26 @@ impl UserData for QueueHandle {
         f.add_meta_field("__name", "tls.queue");
         f.add_meta_field_with("__index", |lua| {
             let t = lua.create_table()?;
-            t.set("put", queue_put(lua)?)?;
-            t.set("get", queue_get(lua)?)?;
+            t.set(
+                "_handle",
+                lua.create_function(|lua, ud: AnyUserData| {
+                    let q = ud.borrow::<QueueHandle>()?.0.clone();
+                    fast::queue_handle(lua, &q, lua.create_table()?)
+                })?,
+            )?;
+            let f = fast::functions(lua)?;
+            let [put, get, retry_put, retry_get, store] = f.queue;
+            let (make, _): (Function, Function) = wrappers(lua)?;
+            make.call::<()>((
+                &t,
+                put,
+                get,
+                retry_put,
+                retry_get,
+                store,
+                queue_put(lua)?,
+                queue_get(lua)?,
+            ))?;
             t.set(
                 "close",
                 surface::method(lua, "queue:close", |_, q: &QueueHandle, ()| {

@@ -117,26 +117,67 @@ impl<T: 'static> Kind<T> {
 
     /// A new handle on `object`, for a Lua wrapper to keep beside it.
     pub(crate) fn handle(&self, lua: &Lua, object: &Rc<T>) -> mlua::Result<Value> {
+        self.handle_with(lua, object, None)
+    }
+
+    /// A handle whose user value is `store` (a table the fast path reads
+    /// with [`push_store`]).
+    pub(crate) fn handle_with(
+        &self,
+        lua: &Lua,
+        object: &Rc<T>,
+        store: Option<Table>,
+    ) -> mlua::Result<Value> {
         let mt: Table = lua.named_registry_value(self.key)?;
         let object = Rc::downgrade(object);
+        let with_store = store.is_some();
         // SAFETY: the new block is exactly a `Slot`'s size and Lua aligns it
         // for any standard type (a `Weak` is one pointer); it is initialised
         // before anything else can run, and gets its metatable (argument 1)
-        // right away, so `__gc` will drop the `Weak`. The result replaces the
-        // argument, leaving the handle as the one value returned.
+        // right away, so `__gc` will drop the `Weak`. mlua-sys's
+        // `lua_newuserdata` gives the block one user value on every Lua
+        // version (on 5.1 and LuaJIT its environment, which must be a
+        // table: the store is one). The handle replaces argument 1, and
+        // the store (argument 2) is popped, leaving the handle as the one
+        // value returned.
         unsafe {
-            lua.exec_raw(mt, move |state| {
-                #[cfg(feature = "lua54")]
-                let block = ffi::lua_newuserdatauv(state, std::mem::size_of::<Slot<T>>(), 0);
-                #[cfg(not(feature = "lua54"))]
+            lua.exec_raw((mt, store), move |state| {
                 let block = ffi::lua_newuserdata(state, std::mem::size_of::<Slot<T>>());
                 std::ptr::write(block as *mut Slot<T>, Slot(Some(object)));
                 ffi::lua_pushvalue(state, 1);
                 ffi::lua_setmetatable(state, -2);
+                if with_store {
+                    ffi::lua_pushvalue(state, 2);
+                    ffi::lua_setuservalue(state, -2);
+                }
                 ffi::lua_replace(state, 1);
+                ffi::lua_settop(state, 1);
             })
         }
     }
+}
+
+/// Pushes the store (user value) of the handle at argument 1.
+///
+/// SAFETY: argument 1 is a handle checked by [`object_arg`] or
+/// [`slot_arg`], made by [`Kind::handle_with`] with a store; one free
+/// stack slot.
+pub(crate) unsafe fn push_store(state: *mut ffi::lua_State) {
+    ffi::lua_getuservalue(state, 1);
+}
+
+/// The object of upvalue `n` of the running C function, which is a handle
+/// of `T` that [`Kind::functions`] was given among its `extra` values.
+///
+/// SAFETY: only from a C function made by [`Kind::functions`] whose extra
+/// upvalue `n - 1` is a handle of kind `T` (upvalues of C functions are
+/// beyond the reach of Lua code, except through the debug library).
+pub(crate) unsafe fn upvalue_object<T>(state: *mut ffi::lua_State, n: c_int) -> Option<Rc<T>> {
+    let slot = ffi::lua_touserdata(state, ffi::lua_upvalueindex(n)) as *mut Slot<T>;
+    if slot.is_null() {
+        return None;
+    }
+    (*slot).0.as_ref()?.upgrade()
 }
 
 /// The slot of argument 1 when it is a handle of the kind whose metatable

@@ -396,6 +396,16 @@ impl Executor {
             .map(|s| Waker::from(s.waker.clone()))
     }
 
+    /// The waker of the task being polled when `thread` is its coroutine
+    /// (the caller may park it and yield); `None` outside a task or in a
+    /// coroutine the loop did not start.
+    pub(crate) fn waker_for(&self, thread: *const c_void) -> Option<Waker> {
+        let id = self.current.get()?;
+        let slots = self.slots.borrow();
+        let slot = slots.get(id)?;
+        (slot.thread == Some(thread)).then(|| Waker::from(slot.waker.clone()))
+    }
+
     /// Makes `thread` the coroutine of the task being polled (Lua 5.1 runs a
     /// task's function in a nested coroutine, see `api/spawn.lua`).
     pub(crate) fn adopt_thread(&self, thread: *const c_void) {

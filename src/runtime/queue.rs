@@ -6,6 +6,12 @@
 //! makes room. Items go straight to the first waiting getter, so the order
 //! of arrival is the order of service. Capacity 0 makes a rendezvous: a put
 //! finishes when a get takes its value.
+//!
+//! The queue moves [`Item`]s: numbers that name the values, which the Lua
+//! side keeps in a table of its own (the handle's store, see
+//! `fast/sync.rs`), so the raw fast path can hand values over without
+//! mlua. Whoever holds an item owns its entry in the store: a getter takes
+//! it out, a putter whose put failed clears it.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -13,23 +19,27 @@ use std::rc::Rc;
 use std::task::Waker;
 use std::time::Duration;
 
-use mlua::Value;
 use slab::Slab;
 
 use super::sync::{park, retry, wait, Parked, WaitList};
 pub(crate) use super::sync::{Outcome, Retry};
 use super::Runtime;
 
+/// The number that stands for a value in the store.
+pub(crate) type Item = i64;
+
 pub(crate) struct Queue {
-    items: RefCell<VecDeque<Value>>,
+    items: RefCell<VecDeque<Item>>,
     capacity: usize,
     closed: Cell<bool>,
+    /// The last item number given out.
+    last: Cell<Item>,
     /// `Some(v)`: a value handed over; `None`: the queue closed.
-    getters: WaitList<Option<Value>>,
+    getters: WaitList<Option<Item>>,
     /// `true`: the value went in; `false`: the queue closed first.
     putters: WaitList<bool>,
     /// Tasks parked without a future (see [`Queue::park_get`]), by token.
-    parked_gets: RefCell<Slab<Parked<Option<Value>>>>,
+    parked_gets: RefCell<Slab<Parked<Option<Item>>>>,
     parked_puts: RefCell<Slab<Parked<bool>>>,
 }
 
@@ -40,11 +50,18 @@ impl Queue {
             items: RefCell::new(VecDeque::new()),
             capacity,
             closed: Cell::new(false),
+            last: Cell::new(0),
             getters: WaitList::default(),
             putters: WaitList::default(),
             parked_gets: RefCell::new(Slab::new()),
             parked_puts: RefCell::new(Slab::new()),
         }
+    }
+
+    /// A fresh item number for a value about to be put.
+    pub(crate) fn next_item(&self) -> Item {
+        self.last.set(self.last.get() + 1);
+        self.last.get()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -57,7 +74,7 @@ impl Queue {
 
     /// A put that needs no waiting: `Err(v)` hands the value back when the
     /// caller must wait.
-    pub(crate) fn try_put(&self, v: Value) -> Result<Outcome<()>, Value> {
+    pub(crate) fn try_put(&self, v: Item) -> Result<Outcome<()>, Item> {
         if self.closed.get() {
             return Ok(Outcome::Closed);
         }
@@ -77,7 +94,7 @@ impl Queue {
     pub(crate) async fn put(
         &self,
         rt: &Rc<Runtime>,
-        v: Value,
+        v: Item,
         timeout: Option<Duration>,
     ) -> Outcome<()> {
         let v = match self.try_put(v) {
@@ -93,7 +110,7 @@ impl Queue {
     }
 
     /// A get that needs no waiting; `None` when the caller must wait.
-    pub(crate) fn try_get(&self) -> Option<Outcome<Value>> {
+    pub(crate) fn try_get(&self) -> Option<Outcome<Item>> {
         let front = self.items.borrow_mut().pop_front();
         if let Some(v) = front {
             // Room was made: the first waiting putter's value goes in.
@@ -107,7 +124,7 @@ impl Queue {
         }
         // Capacity 0: take the value straight from a waiting putter.
         if let Some(p) = self.putters.pop() {
-            let pv = p.payload.borrow_mut().take().unwrap_or(Value::Nil);
+            let pv = p.payload.borrow_mut().take().unwrap_or(0);
             p.finish(true);
             return Some(Outcome::Done(pv));
         }
@@ -118,7 +135,7 @@ impl Queue {
     }
 
     /// Waits in line for an item.
-    pub(crate) async fn get(&self, rt: &Rc<Runtime>, timeout: Option<Duration>) -> Outcome<Value> {
+    pub(crate) async fn get(&self, rt: &Rc<Runtime>, timeout: Option<Duration>) -> Outcome<Item> {
         if let Some(now) = self.try_get() {
             return now;
         }
@@ -145,7 +162,7 @@ impl Queue {
         park(rt, &self.getters, &self.parked_gets, None, waker, timeout)
     }
 
-    pub(crate) fn retry_get(&self, rt: &Runtime, token: usize) -> Retry<Value> {
+    pub(crate) fn retry_get(&self, rt: &Runtime, token: usize) -> Retry<Item> {
         match retry(rt, &self.getters, &self.parked_gets, token, |o| match o {
             Some(v) => Outcome::Done(Some(v)),
             None => Outcome::Closed,
@@ -162,7 +179,7 @@ impl Queue {
     pub(crate) fn park_put(
         &self,
         rt: &Runtime,
-        v: Value,
+        v: Item,
         waker: &Waker,
         timeout: Option<Duration>,
     ) -> usize {

@@ -18,6 +18,7 @@ use slab::Slab;
 use mlua::Value;
 
 use super::deadline::Deadline;
+use super::queue::Item;
 use super::timer::TimerKey;
 use super::Runtime;
 
@@ -25,8 +26,9 @@ use super::Runtime;
 pub(crate) struct Waiter<T> {
     waker: RefCell<Option<Waker>>,
     outcome: RefCell<Option<T>>,
-    /// What a putter offers, until a getter takes it.
-    pub(crate) payload: RefCell<Option<Value>>,
+    /// What a putter offers (a queue item, see [`super::queue::Item`]),
+    /// until a getter takes it.
+    pub(crate) payload: RefCell<Option<Item>>,
 }
 
 impl<T> Waiter<T> {
@@ -64,7 +66,7 @@ impl<T> Default for WaitList<T> {
 
 impl<T> WaitList<T> {
     /// Joins the end of the line.
-    pub(crate) fn push(&self, payload: Option<Value>) -> Rc<Waiter<T>> {
+    pub(crate) fn push(&self, payload: Option<Item>) -> Rc<Waiter<T>> {
         let w = Rc::new(Waiter {
             waker: RefCell::new(None),
             outcome: RefCell::new(None),
@@ -178,7 +180,7 @@ pub(crate) fn park<T>(
     rt: &Runtime,
     list: &WaitList<T>,
     slab: &RefCell<Slab<Parked<T>>>,
-    payload: Option<Value>,
+    payload: Option<Item>,
     waker: &Waker,
     timeout: Option<Duration>,
 ) -> usize {
