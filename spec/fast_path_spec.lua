@@ -1,5 +1,5 @@
 -- The raw fast path of read("l"), read("L"), lines() and a one-string
--- write (src/stream/fast.rs): the same answers as the general path in
+-- write (src/fast/stream.rs): the same answers as the general path in
 -- every case it declines or takes, and no fault under garbage-collector
 -- stress: streams dropped unclosed, finalizers that use a stream while a
 -- read is copying a line, objects resurrected after their finalizers ran.

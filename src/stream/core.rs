@@ -370,7 +370,7 @@ impl Stream {
         }
     }
 
-    /// A complete line, for the raw fast path (`stream/fast.rs`): from the
+    /// A complete line, for the raw fast path (`fast/stream.rs`): from the
     /// buffer, or from what the socket has now (a read that cannot block);
     /// hands its bytes to `take`, then consumes it. When the running task
     /// was parked on this stream for a read, that wait is over. `false`,

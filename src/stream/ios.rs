@@ -404,7 +404,7 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         let f: Function = make.call((w.name, format!("_{}", w.method), format!("_{}", w.retry)))?;
         t.set(w.name, f)?;
     }
-    // The raw fast path (fast.rs) in front of read's line formats, lines,
+    // The raw fast path (src/fast/stream.rs) in front of read's line formats, lines,
     // write and flush.
     let fast = crate::fast::stream::functions(lua)?;
     let (write, flush): (Function, Function) = lua

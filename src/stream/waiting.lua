@@ -33,7 +33,7 @@ local function check_self(self, name)
   if not ok then
     error(("calling 'ios:%s' on bad self (ios expected, got %s)"):format(name, type(self)), 3)
   end
-  -- A stream's value is the handle of the raw fast path (stream/fast.rs,
+  -- A stream's value is the handle of the raw fast path (fast/stream.rs,
   -- used by read.lua, write.lua and lines.lua; collected with its key);
   -- other objects, and any userdata let through without the debug
   -- library, get `true`, which the fast path declines.

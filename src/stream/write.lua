@@ -1,5 +1,5 @@
 -- ios:write(...) and ios:flush(). Strings, by far the most common
--- arguments, go to the raw fast path (stream/fast.rs), which takes them and
+-- arguments, go to the raw fast path (fast/stream.rs), which takes them and
 -- sends them when the buffering mode says so; every other call, and every
 -- case the fast path declines (it then returns no value, having done
 -- nothing), goes through the general wrappers, which convert numbers,
