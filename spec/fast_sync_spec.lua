@@ -231,6 +231,21 @@ describe("fast path of the queue and cond", function()
     assert.equal(10, freed)
   end)
 
+  it("collects a queue whose values refer back to it (not Lua 5.1 or LuaJIT)", function()
+    if _VERSION == "Lua 5.1" then return pending("weak tables are not ephemerons") end
+    local freed = false
+    do
+      local q = loop.queue()
+      local job = function() return q end
+      in_task(function()
+        assert(q:put(job))
+        return q:put(finalized(function() freed = true end))
+      end)
+    end
+    full_collect()
+    assert.is_true(freed)
+  end)
+
   describe("under garbage-collector stress", function()
     local restore
     before_each(function() restore = stress_gc() end)
