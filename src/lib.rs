@@ -5,6 +5,8 @@
 //! reference.
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![forbid(unused_must_use)]
+// Raw Lua C API calls live in `fast` alone, which allows them.
+#![deny(unsafe_code)]
 
 mod api;
 pub mod dns;

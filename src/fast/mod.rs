@@ -36,6 +36,8 @@
 //!   `catch_unwind`, and a panic declines (the general path then meets the
 //!   same fault under mlua's protection).
 
+#![allow(unsafe_code)]
+
 pub(crate) mod stream;
 pub(crate) mod sync;
 
