@@ -17,6 +17,9 @@ end
 
 local function count(...) return select("#", ...) end
 local unpack = table.unpack or unpack
+-- Locals, not globals: under busted a global lookup may allocate (5.1's
+-- environments), and so run a finalizer in the middle of an update.
+local tonumber, tostring = tonumber, tostring
 
 -- Tables get __gc from Lua 5.2 on; 5.1 and LuaJIT have newproxy.
 local function finalized(f)
