@@ -340,11 +340,13 @@ impl Socket {
 
     /// Whether `waker`'s wait has a deadline that has passed.
     fn wait_expired(&self, waker: &Waker) -> bool {
-        let now = Instant::now();
-        self.waits
-            .borrow()
+        let waits = self.waits.borrow();
+        let deadline = waits
             .iter()
-            .any(|w| w.waker.will_wake(waker) && w.deadline.is_some_and(|d| now >= d))
+            .find(|w| w.waker.will_wake(waker))
+            .and_then(|w| w.deadline);
+        // The clock only for a wait that has a deadline.
+        deadline.is_some_and(|d| Instant::now() >= d)
     }
 
     /// `recv` for the raw fast path (`fast/udp.rs`), with `buf` a scratch
