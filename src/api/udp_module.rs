@@ -4,6 +4,9 @@
 //! same Lua wrapper as the streams' (`waiting.lua`): they answer at once
 //! when the socket is ready; a task that must wait parks itself on the
 //! socket and yields without a future; the main thread drives the loop.
+//! In front of them, `udp.lua` calls the raw fast path (`fast/udp.rs`,
+//! through [`Socket::fast_recv`] and [`Socket::fast_send`]), which answers
+//! the common cases without mlua's callback layer and declines the rest.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;

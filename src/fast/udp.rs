@@ -86,6 +86,11 @@ unsafe fn is_task(state: *mut ffi::lua_State, socket: &Socket) -> bool {
 /// `recv(handle, timeout)`.
 unsafe extern "C-unwind" fn recv(state: *mut ffi::lua_State) -> c_int {
     // The timeout as the general path reads it; anything else declines.
+    // SAFETY (this function): a C function made by `Kind::functions`
+    // (upvalue 1 is this kind's metatable), so `object_arg` may read
+    // argument 1; type checks and reading a number run no Lua and cannot
+    // raise. Nothing below holds a borrow or the `Rc` across a push that
+    // may allocate (see each push).
     let timeout: Option<Option<Duration>> = match ffi::lua_type(state, 2) {
         ffi::LUA_TNONE | ffi::LUA_TNIL => None,
         ffi::LUA_TNUMBER => match seconds(Some(ffi::lua_tonumber(state, 2))) {
@@ -197,7 +202,8 @@ unsafe fn destination(state: *mut ffi::lua_State) -> Option<SocketAddr> {
 
 /// `send(handle, data)`.
 unsafe extern "C-unwind" fn send(state: *mut ffi::lua_State) -> c_int {
-    // SAFETY: argument 2 stays on the stack until we return.
+    // SAFETY: made by `Kind::functions` (as `send_now` needs); argument 2
+    // stays on the stack until we return, so its bytes stay valid.
     let Some(data) = string_at(state, 2) else {
         return 0;
     };
@@ -206,7 +212,8 @@ unsafe extern "C-unwind" fn send(state: *mut ffi::lua_State) -> c_int {
 
 /// `sendto(handle, data, to)`.
 unsafe extern "C-unwind" fn sendto(state: *mut ffi::lua_State) -> c_int {
-    // SAFETY: as `send`; `destination` leaves the stack as it was.
+    // SAFETY: as `send`; made with the field names as upvalues 2 and 3
+    // (`functions`), as `destination` needs; it leaves the stack as it was.
     let Some(data) = string_at(state, 2) else {
         return 0;
     };
@@ -221,6 +228,7 @@ unsafe extern "C-unwind" fn sendto(state: *mut ffi::lua_State) -> c_int {
 /// SAFETY: a C function made by [`Kind::functions`], with three free
 /// stack slots; `data` stays valid until it returns (an argument).
 unsafe fn send_now(state: *mut ffi::lua_State, data: &[u8], to: Option<SocketAddr>) -> c_int {
+    // SAFETY: as the caller's (upvalue 1 is this kind's metatable).
     let Some(socket) = object_arg::<Socket>(state) else {
         return 0;
     };
@@ -233,6 +241,8 @@ unsafe fn send_now(state: *mut ffi::lua_State, data: &[u8], to: Option<SocketAdd
             ffi::lua_pushinteger(state, n as ffi::lua_Integer);
             1
         }
+        // SAFETY: as `push_failure`; the `Rc` is gone (if the push raises,
+        // only the message's `String` leaks).
         Ok(Some(Err(e))) => push_failure(state, &e.message, e.code),
         Ok(None) | Err(_) => 0,
     }
