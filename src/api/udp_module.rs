@@ -4,6 +4,9 @@
 //! same Lua wrapper as the streams' (`waiting.lua`): they answer at once
 //! when the socket is ready; a task that must wait parks itself on the
 //! socket and yields without a future; the main thread drives the loop.
+//! In front of them, `udp.lua` calls the raw fast path (`fast/udp.rs`,
+//! through [`Socket::fast_recv`] and [`Socket::fast_send`]), which answers
+//! the common cases without mlua's callback layer and declines the rest.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -13,7 +16,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use mlua::{
-    Function, LightUserData, Lua, MetaMethod, MultiValue, Table, UserData, Value, Variadic,
+    Function, LightUserData, Lua, MetaMethod, MultiValue, RegistryKey, Table, UserData, Value,
+    Variadic,
 };
 use smallvec::SmallVec;
 
@@ -40,8 +44,19 @@ struct TaskWait {
     timer: Option<TimerKey>,
 }
 
-/// The Lua datagram socket.
-pub(crate) struct Udp {
+/// The Lua datagram socket: its face (the userdata) holds the socket, and
+/// the raw fast path (`fast/udp.rs`) a `Weak` of it.
+pub(crate) struct Udp(Rc<Socket>);
+
+impl std::ops::Deref for Udp {
+    type Target = Socket;
+    fn deref(&self) -> &Socket {
+        &self.0
+    }
+}
+
+/// The datagram socket behind a [`Udp`].
+pub(crate) struct Socket {
     rt: Rc<Runtime>,
     sock: RefCell<Option<UdpSock>>,
     local: SocketAddr,
@@ -52,7 +67,25 @@ pub(crate) struct Udp {
     waits: RefCell<SmallVec<[TaskWait; 1]>>,
     /// The address object of the last sender: a peer that sends again
     /// (always, on a connected socket) gets the same table, not a new one.
-    last_from: RefCell<Option<(SocketAddr, Table)>>,
+    /// A registry key, so that the fast path can push it too.
+    last_from: RefCell<Option<(SocketAddr, RegistryKey)>>,
+    /// A datagram the fast path took but left to the general path to
+    /// answer (a new sender's, or one longer than `maxsize`): the next
+    /// `recv` hands it over before reading the socket.
+    stash: RefCell<Option<(Vec<u8>, Received)>>,
+}
+
+/// What [`Socket::fast_recv`] came to.
+pub(crate) enum FastRecv {
+    /// `len` bytes in the buffer, from the last sender, whose address
+    /// object is the registry value `id`.
+    Data(usize, std::ffi::c_int),
+    /// The receive failed (`nil, msg, code`).
+    Failed(NetError),
+    /// The task is parked: yield, then call again.
+    Parked,
+    /// Take the general path.
+    Declined,
 }
 
 /// What one attempt at an operation does.
@@ -125,7 +158,7 @@ fn raised(lua: &Lua, e: mlua::Error) -> Outcome {
     Outcome::Many(surface::raise_values(lua, e))
 }
 
-impl Udp {
+impl Socket {
     fn new(rt: &Rc<Runtime>, sock: UdpSock, o: &UdpOptions) -> Self {
         let local = sock
             .socket
@@ -141,6 +174,7 @@ impl Udp {
             buf: RefCell::new(Vec::new()),
             waits: RefCell::new(SmallVec::new()),
             last_from: RefCell::new(None),
+            stash: RefCell::new(None),
         }
     }
 
@@ -152,15 +186,36 @@ impl Udp {
     }
 
     fn sender_object(&self, lua: &Lua, from: SocketAddr) -> mlua::Result<Value> {
-        let mut last = self.last_from.borrow_mut();
-        if let Some((a, t)) = last.as_ref() {
+        if let Some((a, key)) = self.last_from.borrow().as_ref() {
             if *a == from {
-                return Ok(Value::Table(t.clone()));
+                return lua.registry_value(key);
             }
         }
+        // No borrow held while Lua allocates (a finalizer may recv here).
         let t = addr::to_lua(lua, from)?;
-        *last = Some((from, t.clone()));
+        let key = lua.create_registry_value(&t)?;
+        *self.last_from.borrow_mut() = Some((from, key));
         Ok(Value::Table(t))
+    }
+
+    /// What `recv` answers for a datagram of `bytes` (cut or whole).
+    fn received(&self, lua: &Lua, bytes: &[u8], r: Received) -> mlua::Result<Outcome> {
+        match r {
+            Received::Whole(_, from) => Ok(Outcome::Two(
+                Value::String(lua.create_string(bytes)?),
+                self.sender_object(lua, from)?,
+            )),
+            Received::Cut(n, from) => {
+                let msg = format!(
+                    "{}: datagram from {from} longer than {n} bytes (maxsize)",
+                    self.what()
+                );
+                let mut out = failure(lua, NetError::new("toolong", msg))?;
+                out.push_back(Value::String(lua.create_string(bytes)?));
+                out.push_back(Value::Table(addr::to_lua(lua, from)?));
+                Ok(Outcome::Many(out))
+            }
+        }
     }
 
     /// One try: `Some(results)` when done (either way), `None` on WouldBlock.
@@ -172,24 +227,17 @@ impl Udp {
         };
         match op {
             Op::Recv => {
+                let stashed = self.stash.borrow_mut().take();
+                if let Some((bytes, r)) = stashed {
+                    return self.received(lua, &bytes, r).map(Some);
+                }
                 let mut buf = self.buf.borrow_mut();
                 if buf.len() != self.maxsize + 1 {
                     buf.resize(self.maxsize + 1, 0);
                 }
                 match sock.try_recv(&mut buf) {
-                    Ok(Received::Whole(n, from)) => Ok(Some(Outcome::Two(
-                        Value::String(lua.create_string(&buf[..n])?),
-                        self.sender_object(lua, from)?,
-                    ))),
-                    Ok(Received::Cut(n, from)) => {
-                        let msg = format!(
-                            "{}: datagram from {from} longer than {n} bytes (maxsize)",
-                            self.what()
-                        );
-                        let mut out = failure(lua, NetError::new("toolong", msg))?;
-                        out.push_back(Value::String(lua.create_string(&buf[..n])?));
-                        out.push_back(Value::Table(addr::to_lua(lua, from)?));
-                        Ok(Some(Outcome::Many(out)))
+                    Ok(r @ Received::Whole(n, _)) | Ok(r @ Received::Cut(n, _)) => {
+                        self.received(lua, &buf[..n], r).map(Some)
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
                     Err(e) => many(failure(lua, io_failure(&self.what(), "recv", &e))).map(Some),
@@ -233,11 +281,7 @@ impl Udp {
         retry: impl FnOnce() -> mlua::Result<MultiValue>,
     ) -> mlua::Result<Outcome> {
         if let Some(out) = self.attempt(lua, op)? {
-            if !self.waits.borrow().is_empty() {
-                if let Some(w) = self.rt.exec.current_waker() {
-                    self.end_wait(&w);
-                }
-            }
+            self.wait_over();
             return Ok(out);
         }
         if timeout == Some(Duration::ZERO) {
@@ -280,6 +324,144 @@ impl Udp {
                 out
             }
             Where::Foreign => Err(foreign_error(op.name())),
+        }
+    }
+
+    /// The coroutine of the task being polled, if any.
+    pub(crate) fn task_thread(&self) -> Option<*const std::ffi::c_void> {
+        self.rt.exec.current_thread()
+    }
+
+    /// The running task's operation is over: it stops waiting, if it was.
+    fn wait_over(&self) {
+        if !self.waits.borrow().is_empty() {
+            if let Some(w) = self.rt.exec.current_waker() {
+                self.end_wait(&w);
+            }
+        }
+    }
+
+    /// Whether `waker`'s wait has a deadline that has passed.
+    fn wait_expired(&self, waker: &Waker) -> bool {
+        let waits = self.waits.borrow();
+        let deadline = waits
+            .iter()
+            .find(|w| w.waker.will_wake(waker))
+            .and_then(|w| w.deadline);
+        // The clock only for a wait that has a deadline.
+        deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// `recv` for the raw fast path (`fast/udp.rs`), with `buf` a scratch
+    /// buffer and `timeout` the call's own (`None`: the socket's). It
+    /// answers a datagram from the last sender (whose address object is
+    /// already made), a failed receive, or parks a task that must wait
+    /// (`in_task` says whether the caller is the running task's own
+    /// coroutine). It declines everything else, leaving no trace: what
+    /// it took from the socket and cannot answer (a new sender's datagram,
+    /// a cut one) is stashed for the general path's `attempt`, which runs
+    /// next and answers it exactly as it always has; a wait whose
+    /// deadline passed is left for the general path to report.
+    pub(crate) fn fast_recv(
+        &self,
+        buf: &mut Vec<u8>,
+        timeout: Option<Option<Duration>>,
+        in_task: impl FnOnce() -> bool,
+    ) -> FastRecv {
+        if self.stash.try_borrow().map_or(true, |s| s.is_some()) {
+            return FastRecv::Declined;
+        }
+        let size = self.maxsize + 1;
+        let got = {
+            let Ok(guard) = self.sock.try_borrow() else {
+                return FastRecv::Declined;
+            };
+            let Some(sock) = guard.as_ref() else {
+                return FastRecv::Declined;
+            };
+            if buf.len() < size {
+                buf.resize(size, 0);
+            }
+            sock.try_recv(&mut buf[..size])
+        };
+        match got {
+            Ok(r @ Received::Whole(n, from)) => {
+                let known = match self.last_from.try_borrow() {
+                    Ok(last) => last
+                        .as_ref()
+                        .filter(|(a, _)| *a == from)
+                        .map(|(_, k)| k.id()),
+                    Err(_) => None,
+                };
+                match known {
+                    Some(id) => {
+                        self.wait_over();
+                        FastRecv::Data(n, id)
+                    }
+                    None => self.stash_datagram(&buf[..n], r),
+                }
+            }
+            Ok(r @ Received::Cut(n, _)) => self.stash_datagram(&buf[..n], r),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let timeout = timeout.unwrap_or(self.timeout.get());
+                if timeout == Some(Duration::ZERO) || !in_task() {
+                    return FastRecv::Declined;
+                }
+                let Some(waker) = self.rt.exec.current_waker() else {
+                    return FastRecv::Declined;
+                };
+                // A wait that timed out, or a socket that cannot join the
+                // reactor: the general path reports it.
+                if self.wait_expired(&waker) {
+                    return FastRecv::Declined;
+                }
+                match self.park_task(&waker, Want::Read, timeout) {
+                    Ok(false) => FastRecv::Parked,
+                    Ok(true) | Err(_) => FastRecv::Declined,
+                }
+            }
+            Err(e) => {
+                self.wait_over();
+                FastRecv::Failed(io_failure(&self.what(), "recv", &e))
+            }
+        }
+    }
+
+    fn stash_datagram(&self, bytes: &[u8], r: Received) -> FastRecv {
+        *self.stash.borrow_mut() = Some((bytes.to_vec(), r));
+        FastRecv::Declined
+    }
+
+    /// `send` (`to` is `None`) or `sendto` for the raw fast path: the byte
+    /// count or the failure when the socket answers now; `None` (nothing
+    /// done) when it is closed, not connected for `send`, or full.
+    pub(crate) fn fast_send(
+        &self,
+        data: &[u8],
+        to: Option<SocketAddr>,
+    ) -> Option<Result<usize, NetError>> {
+        let sent = {
+            let guard = self.sock.try_borrow().ok()?;
+            let sock = guard.as_ref()?;
+            if to.is_none() && sock.peer.is_none() {
+                return None;
+            }
+            sock.try_send(data, to)
+        };
+        match sent {
+            Ok(n) => {
+                self.wait_over();
+                Some(Ok(n))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+            Err(e) => {
+                self.wait_over();
+                let verb = match to {
+                    Some(a) => format!("send to {a}"),
+                    None => "send".to_string(),
+                };
+                Some(Err(io_failure(&self.what(), &verb, &e)))
+            }
         }
     }
 
@@ -341,6 +523,7 @@ impl Udp {
     }
 
     fn close(&self) {
+        self.stash.borrow_mut().take();
         if let Some(s) = self.sock.borrow_mut().take() {
             // Waiting tasks wake and find the socket closed.
             s.close();
@@ -363,7 +546,7 @@ fn io_failure(what: &str, verb: &str, e: &std::io::Error) -> NetError {
 }
 
 /// Markers for `waiting.lua`: "parked, yield then retry" and "self".
-fn wait_marker() -> LightUserData {
+pub(crate) fn wait_marker() -> LightUserData {
     static WAIT: u8 = 0;
     LightUserData(&WAIT as *const u8 as *mut std::ffi::c_void)
 }
@@ -439,7 +622,8 @@ impl UserData for Udp {
 
 impl Drop for Udp {
     fn drop(&mut self) {
-        self.close();
+        // The face is gone: so is the socket, whoever still holds a `Weak`.
+        self.0.close();
     }
 }
 
@@ -502,7 +686,7 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
     // recv, send and sendto: plain functions behind waiting.lua's `direct`
     // wrapper. They check `self` and never raise: the wrapper raises what
     // follows RAISE, and yields on WAIT, then calls them again.
-    let (_, _, _, _, direct): (Value, Value, Value, Value, Function) = lua
+    let (_, known, _, _, direct): (Value, Table, Value, Value, Function) = lua
         .load(include_str!("../stream/waiting.lua"))
         .set_name("=tls.udp")
         .call((
@@ -543,7 +727,34 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         });
         Ok(r.unwrap_or_else(|e| raised(lua, e)).send_shape())
     })?;
-    t.set("sendto", direct.call::<Function>(sendto)?)?;
+    let sendto = direct.call::<Function>(sendto)?;
+    // The raw fast path (fast/udp.rs) in front of all three (udp.lua).
+    let fast = crate::fast::udp::functions(lua)?;
+    let handle_of = lua.create_function(|lua, v: Value| match &v {
+        Value::UserData(ud) => match ud.borrow::<Udp>() {
+            Ok(u) => crate::fast::udp::handle(lua, &u.0),
+            Err(_) => Ok(Value::Nil),
+        },
+        _ => Ok(Value::Nil),
+    })?;
+    let (recv, send, sendto): (Function, Function, Function) = lua
+        .load(include_str!("udp.lua"))
+        .set_name("=tls.udp.fast")
+        .call((
+            Value::LightUserData(wait_marker()),
+            Value::LightUserData(Lua::poll_pending()),
+            known,
+            handle_of,
+            fast.recv,
+            fast.send,
+            fast.sendto,
+            t.get::<Function>("recv")?,
+            t.get::<Function>("send")?,
+            sendto,
+        ))?;
+    t.set("recv", recv)?;
+    t.set("send", send)?;
+    t.set("sendto", sendto)?;
     Ok(t)
 }
 
@@ -664,7 +875,7 @@ fn open(
 ) -> mlua::Result<MultiValue> {
     match UdpSock::open(local, peer, o) {
         Ok(sock) => Ok(MultiValue::from_iter([Value::UserData(
-            lua.create_userdata(Udp::new(rt, sock, o))?,
+            lua.create_userdata(Udp(Rc::new(Socket::new(rt, sock, o))))?,
         )])),
         Err(e) => failure(lua, e),
     }

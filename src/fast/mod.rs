@@ -1,6 +1,7 @@
 //! The raw `lua_CFunction` fast paths of the hottest calls: buffered line
-//! reads, writes and flushes of streams ([`stream`]), and the queue and
-//! condition variable hand-overs between tasks ([`sync`]).
+//! reads, writes and flushes of streams ([`stream`]), datagram `recv`,
+//! `send` and `sendto` ([`udp`]), and the queue and condition variable
+//! hand-overs between tasks ([`sync`]).
 //!
 //! Through mlua every call checks and borrows the userdata, moves its
 //! arguments and results through mlua's reference stack and sets up a
@@ -40,6 +41,7 @@
 
 pub(crate) mod stream;
 pub(crate) mod sync;
+pub(crate) mod udp;
 
 use std::ffi::{c_char, c_int};
 use std::marker::PhantomData;

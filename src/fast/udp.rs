@@ -1,0 +1,249 @@
+//! The datagram fast paths: `recv` of a datagram already queued (or a wait
+//! for one, in a task), `send` and `sendto` that the socket takes now. The
+//! Lua wrappers are `api/udp.lua`; the rules every block here keeps are in
+//! [`super`]. What these functions cannot answer exactly as the general
+//! path (`api/udp_module.rs`) does, they decline, having changed nothing
+//! the general path would see differently: see [`Socket::fast_recv`].
+//!
+//! A datagram is received into a scratch buffer taken out of its
+//! thread-local cell, so a nested call (from a finalizer a push runs) uses
+//! a buffer of its own; if the push raises (out of memory), that buffer
+//! leaks.
+//!
+//! Where the sockets keep their handles: `waiting.lua`'s `known` (loaded
+//! for `tls.udp`), weak-keyed, as the streams do.
+
+use std::cell::Cell;
+use std::ffi::{c_char, c_int};
+use std::net::{IpAddr, SocketAddr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::time::Duration;
+
+use mlua::{ffi, Function, Lua, Value};
+
+use super::{object_arg, push_failure, Kind};
+use crate::api::udp_module::{wait_marker, FastRecv, Socket};
+use crate::net::addr::parse_text;
+use crate::runtime::deadline::seconds;
+
+/// Datagram socket handles.
+static KIND: Kind<Socket> = Kind::new("tls.fast.udp");
+
+/// Upvalues after the metatable: the field names of an address object.
+const ADDR: c_int = 2;
+const PORT: c_int = 3;
+
+thread_local! {
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// The fast functions of one Lua state (made with the udp methods).
+pub(crate) struct Functions {
+    /// `recv(handle, timeout)`: `data, from`, `nil, msg, code`, WAIT
+    /// (parked: yield, then call again) or nothing (the general path).
+    pub(crate) recv: Function,
+    /// `send(handle, data)`, `sendto(handle, data, to)`: the byte count,
+    /// `nil, msg, code` or nothing (the general path).
+    pub(crate) send: Function,
+    pub(crate) sendto: Function,
+}
+
+/// Makes the fast functions and the handle metatable.
+pub(crate) fn functions(lua: &Lua) -> mlua::Result<Functions> {
+    let names = [
+        Value::String(lua.create_string("addr")?),
+        Value::String(lua.create_string("port")?),
+    ];
+    let fns = KIND.functions(lua, &[recv, send, sendto], &names)?;
+    let [recv, send, sendto]: [Function; 3] = fns
+        .try_into()
+        .map_err(|_| mlua::Error::runtime("fast path: three functions expected"))?;
+    Ok(Functions { recv, send, sendto })
+}
+
+/// A new handle on `socket`, for `udp.lua` to keep beside its face.
+pub(crate) fn handle(lua: &Lua, socket: &Rc<Socket>) -> mlua::Result<Value> {
+    KIND.handle(lua, socket)
+}
+
+/// Whether the running coroutine (`state`) is the task being polled, as
+/// `runtime::context::locate` decides it.
+///
+/// SAFETY: a C function's stack with one free slot (`LUA_MINSTACK`); the
+/// thread pushed is popped again, and pushing a thread neither allocates
+/// nor raises.
+unsafe fn is_task(state: *mut ffi::lua_State, socket: &Socket) -> bool {
+    let Some(task) = socket.task_thread() else {
+        return false;
+    };
+    ffi::lua_pushthread(state);
+    let me = ffi::lua_topointer(state, -1);
+    ffi::lua_pop(state, 1);
+    me == task
+}
+
+/// `recv(handle, timeout)`.
+unsafe extern "C-unwind" fn recv(state: *mut ffi::lua_State) -> c_int {
+    // The timeout as the general path reads it; anything else declines.
+    // SAFETY (this function): a C function made by `Kind::functions`
+    // (upvalue 1 is this kind's metatable), so `object_arg` may read
+    // argument 1; type checks and reading a number run no Lua and cannot
+    // raise. Nothing below holds a borrow or the `Rc` across a push that
+    // may allocate (see each push).
+    let timeout: Option<Option<Duration>> = match ffi::lua_type(state, 2) {
+        ffi::LUA_TNONE | ffi::LUA_TNIL => None,
+        ffi::LUA_TNUMBER => match seconds(Some(ffi::lua_tonumber(state, 2))) {
+            Ok(t) => Some(t),
+            Err(_) => return 0,
+        },
+        _ => return 0,
+    };
+    let Some(socket) = object_arg::<Socket>(state) else {
+        return 0;
+    };
+    let mut buf = SCRATCH.take();
+    let got = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: `is_task`'s push and pop run no Lua and cannot raise.
+        socket.fast_recv(&mut buf, timeout, || unsafe { is_task(state, &socket) })
+    }));
+    match got {
+        Ok(FastRecv::Data(n, from)) => {
+            // SAFETY: `from` is the registry reference of the socket's last
+            // sender object, which the socket (alive: we hold it) keeps;
+            // `lua_rawgeti` on the registry runs no Lua, allocates nothing
+            // and cannot raise, so it is safe while we hold the `Rc`.
+            ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, from as _);
+            drop(socket);
+            // SAFETY: `buf` is ours alone (taken from the cell) and we hold
+            // no borrow or strong reference, so whatever the collector runs
+            // here cannot change or free it; Lua copies it. `lua_insert`
+            // only moves the two values (data below from becomes above).
+            ffi::lua_pushlstring(state, buf.as_ptr() as *const c_char, n);
+            SCRATCH.set(buf);
+            ffi::lua_insert(state, -2);
+            2
+        }
+        Ok(FastRecv::Parked) => {
+            drop(socket);
+            SCRATCH.set(buf);
+            // SAFETY: a light userdata (a static's address) neither
+            // allocates nor raises.
+            ffi::lua_pushlightuserdata(state, wait_marker().0);
+            1
+        }
+        Ok(FastRecv::Failed(e)) => {
+            drop(socket);
+            SCRATCH.set(buf);
+            // SAFETY: as `push_failure` (nothing of ours is borrowed; if it
+            // raises, only the message's `String` leaks).
+            push_failure(state, &e.message, e.code)
+        }
+        Ok(FastRecv::Declined) | Err(_) => {
+            drop(socket);
+            SCRATCH.set(buf);
+            0
+        }
+    }
+}
+
+/// The string at `idx`, if it is one (numbers are not converted).
+///
+/// SAFETY: `idx` is a valid stack index; the slice lives as long as the
+/// value stays on the stack, which the caller ensures.
+unsafe fn string_at<'a>(state: *mut ffi::lua_State, idx: c_int) -> Option<&'a [u8]> {
+    if ffi::lua_type(state, idx) != ffi::LUA_TSTRING {
+        return None;
+    }
+    let mut len = 0;
+    let data = ffi::lua_tolstring(state, idx, &mut len);
+    Some(std::slice::from_raw_parts(data as *const u8, len))
+}
+
+/// The destination argument 3 of `sendto`, when it is text or a table
+/// whose own (raw) `addr` is text and `port` an integral number, read as
+/// `net::addr::from_lua` reads them; `None` for anything else (the
+/// general path converts through metamethods, or raises).
+///
+/// SAFETY: a C function made by [`Kind::functions`] with the field names
+/// as upvalues 2 and 3, with two free stack slots (`LUA_MINSTACK`). Raw
+/// reads run no Lua, allocate nothing and cannot raise; both values are
+/// popped before returning, after the text is parsed.
+unsafe fn destination(state: *mut ffi::lua_State) -> Option<SocketAddr> {
+    match ffi::lua_type(state, 3) {
+        ffi::LUA_TSTRING => {
+            let text = std::str::from_utf8(string_at(state, 3)?).ok()?;
+            parse_text(text)
+        }
+        ffi::LUA_TTABLE => {
+            ffi::lua_pushvalue(state, ffi::lua_upvalueindex(ADDR));
+            ffi::lua_rawget(state, 3);
+            ffi::lua_pushvalue(state, ffi::lua_upvalueindex(PORT));
+            ffi::lua_rawget(state, 3);
+            let found = (|| {
+                let ip = std::str::from_utf8(string_at(state, -2)?).ok()?;
+                if ffi::lua_type(state, -1) != ffi::LUA_TNUMBER {
+                    return None;
+                }
+                let mut isnum = 0;
+                let port = ffi::lua_tointegerx(state, -1, &mut isnum);
+                if isnum == 0 {
+                    return None;
+                }
+                let ip: IpAddr = ip.parse().ok()?;
+                Some(SocketAddr::new(ip, u16::try_from(port).ok()?))
+            })();
+            ffi::lua_pop(state, 2);
+            found
+        }
+        _ => None,
+    }
+}
+
+/// `send(handle, data)`.
+unsafe extern "C-unwind" fn send(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: made by `Kind::functions` (as `send_now` needs); argument 2
+    // stays on the stack until we return, so its bytes stay valid.
+    let Some(data) = string_at(state, 2) else {
+        return 0;
+    };
+    send_now(state, data, None)
+}
+
+/// `sendto(handle, data, to)`.
+unsafe extern "C-unwind" fn sendto(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: as `send`; made with the field names as upvalues 2 and 3
+    // (`functions`), as `destination` needs; it leaves the stack as it was.
+    let Some(data) = string_at(state, 2) else {
+        return 0;
+    };
+    let Some(to) = destination(state) else {
+        return 0;
+    };
+    send_now(state, data, Some(to))
+}
+
+/// Sends `data` on the socket of argument 1 and pushes what came of it.
+///
+/// SAFETY: a C function made by [`Kind::functions`], with three free
+/// stack slots; `data` stays valid until it returns (an argument).
+unsafe fn send_now(state: *mut ffi::lua_State, data: &[u8], to: Option<SocketAddr>) -> c_int {
+    // SAFETY: as the caller's (upvalue 1 is this kind's metatable).
+    let Some(socket) = object_arg::<Socket>(state) else {
+        return 0;
+    };
+    let sent = catch_unwind(AssertUnwindSafe(|| socket.fast_send(data, to)));
+    // Before any push: a Lua error there would leak a strong reference.
+    drop(socket);
+    match sent {
+        Ok(Some(Ok(n))) => {
+            // SAFETY: an integer push neither allocates nor raises.
+            ffi::lua_pushinteger(state, n as ffi::lua_Integer);
+            1
+        }
+        // SAFETY: as `push_failure`; the `Rc` is gone (if the push raises,
+        // only the message's `String` leaks).
+        Ok(Some(Err(e))) => push_failure(state, &e.message, e.code),
+        Ok(None) | Err(_) => 0,
+    }
+}
