@@ -42,10 +42,10 @@ impl Conn {
 /// messages fit.
 const IN_FIRST: usize = 4096;
 /// What [`Incoming`] grows to while reads keep filling it (bulk).
-const IN_BULK: usize = 64 * 1024;
+const IN_BULK: usize = 256 * 1024;
 /// The most [`Incoming`] holds: a 64 KiB handshake message (rustls'
 /// own limit) and a full record.
-const IN_MAX: usize = 0xffff + 16 * 1024 + 2048;
+const IN_MAX: usize = IN_BULK + 16 * 1024 + 2048;
 /// Smallest free space worth a read.
 const IN_MIN_READ: usize = 1024;
 
@@ -55,9 +55,9 @@ pub(crate) struct Incoming {
     buf: Vec<u8>,
     start: usize,
     end: usize,
-    /// Whether the last read filled all the space it had: more is
-    /// coming, so the next read gets a larger buffer.
-    last_full: bool,
+    /// Bytes the last read brought: a large read means a bulk transfer,
+    /// which gets (and keeps) a large buffer.
+    last_read: usize,
 }
 
 impl Incoming {
@@ -68,7 +68,7 @@ impl Incoming {
             buf: bytes,
             start: 0,
             end,
-            last_full: false,
+            last_read: 0,
         }
     }
 
@@ -94,7 +94,7 @@ impl Incoming {
     /// Free space to read into; empty when a message larger than
     /// `IN_MAX` is being assembled.
     pub(crate) fn spare(&mut self) -> &mut [u8] {
-        let want = if self.last_full { IN_BULK } else { IN_FIRST };
+        let want = if self.bulk() { IN_BULK } else { IN_FIRST };
         if self.buf.len() - self.end < IN_MIN_READ || self.buf.len() < want {
             // Move the partial record to the front: less than a record.
             if self.start > 0 {
@@ -111,17 +111,25 @@ impl Incoming {
         &mut self.buf[self.end..]
     }
 
-    /// Records that `n` bytes were read into [`Self::spare`] of `asked`.
-    pub(crate) fn commit(&mut self, n: usize, asked: usize) {
+    /// Records that `n` bytes were read into [`Self::spare`].
+    pub(crate) fn commit(&mut self, n: usize) {
         self.end += n;
-        self.last_full = n == asked;
+        self.last_read = n;
         debug_assert!(self.end <= self.buf.len());
     }
 
+    /// Whether reads come in bulk: the last one filled a first-size
+    /// buffer or more.
+    fn bulk(&self) -> bool {
+        self.last_read >= IN_FIRST
+    }
+
     /// The connection is about to wait for the socket: with nothing
-    /// pending, give the buffer back unless reads are coming in bulk.
+    /// pending, give the buffer back, unless reads come in bulk (a bulk
+    /// transfer drains the socket often too; freeing and zeroing its
+    /// buffer each time would cost more than it saves).
     pub(crate) fn idle(&mut self) {
-        if self.is_empty() && !self.last_full {
+        if self.is_empty() && !self.bulk() {
             self.buf = Vec::new();
         }
     }
@@ -130,7 +138,7 @@ impl Incoming {
     pub(crate) fn release(&mut self) {
         if self.is_empty() {
             self.buf = Vec::new();
-            self.last_full = false;
+            self.last_read = 0;
         }
     }
 }

@@ -295,14 +295,13 @@ impl TlsTransport {
                 );
                 return Err(self.fail(err));
             }
-            let asked = spare.len();
             match self.sock.read(spare) {
                 Ok(0) => {
                     self.eof = true;
                     return Ok(());
                 }
                 Ok(n) => {
-                    self.incoming.commit(n, asked);
+                    self.incoming.commit(n);
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
