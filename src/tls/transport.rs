@@ -462,6 +462,11 @@ impl Transport for TlsTransport {
         Ok(())
     }
 
+    fn read_unit(&self) -> usize {
+        // The largest plaintext a TLS record carries.
+        16 * 1024
+    }
+
     fn want(&self) -> Want {
         self.want
     }
