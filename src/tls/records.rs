@@ -134,6 +134,12 @@ impl Incoming {
         }
     }
 
+    /// Bytes allocated, for tests of what an idle connection holds.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// The handshake is over: its buffer goes unless bytes wait in it.
     pub(crate) fn release(&mut self) {
         if self.is_empty() {
@@ -170,6 +176,11 @@ impl Outgoing {
             self.buf.clear();
             self.start = 0;
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// Nothing pending and the connection waits: free the buffer.
@@ -238,6 +249,11 @@ impl Plain {
 
     fn push(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
     }
 }
 
@@ -403,4 +419,76 @@ pub(crate) fn process(
     };
     incoming.discard(discard);
     step
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incoming_moves_a_partial_record_to_the_front_and_grows_in_bulk() {
+        let mut b = Incoming::default();
+        let s = b.spare();
+        assert_eq!(s.len(), IN_FIRST);
+        s[..6].copy_from_slice(b"abcdef");
+        b.commit(IN_FIRST);
+        b.discard(IN_FIRST - 2);
+        // The last read filled the buffer: the next is a bulk one, and the
+        // two unprocessed bytes lead it.
+        let len = b.spare().len();
+        assert!(len >= IN_BULK - 2, "{len}");
+        assert_eq!(b.filled_mut().len(), 2);
+        b.discard(2);
+        assert!(b.is_empty());
+        b.idle();
+        assert!(b.capacity() > 0, "a bulk transfer keeps its buffer");
+        b.spare();
+        b.commit(10);
+        b.discard(10);
+        b.idle();
+        assert_eq!(b.capacity(), 0, "a quiet one gives it back");
+    }
+
+    #[test]
+    fn incoming_has_a_ceiling() {
+        let mut b = Incoming::default();
+        loop {
+            let n = b.spare().len();
+            if n == 0 {
+                break;
+            }
+            b.commit(n);
+        }
+        assert_eq!(b.filled_mut().len(), IN_MAX);
+    }
+
+    #[test]
+    fn outgoing_and_plain_free_what_they_hand_over() {
+        let mut o = Outgoing::default();
+        o.append(4, |buf| {
+            if buf.len() < 8 {
+                return Err(Ok(8));
+            }
+            buf[..8].copy_from_slice(b"records!");
+            Ok(8)
+        })
+        .unwrap();
+        assert_eq!(o.pending(), b"records!");
+        o.sent(3);
+        assert_eq!(o.pending(), b"ords!");
+        o.sent(5);
+        assert_eq!(o.len(), 0);
+        o.idle();
+        assert_eq!(o.capacity(), 0);
+
+        let mut p = Plain::default();
+        p.push(b"plaintext");
+        let mut out = [0u8; 5];
+        assert_eq!(p.take(&mut out), 5);
+        assert_eq!(&out, b"plain");
+        assert_eq!(p.take(&mut out), 4);
+        assert_eq!(&out[..4], b"text");
+        assert!(p.is_empty());
+        assert_eq!(p.capacity(), 0);
+    }
 }

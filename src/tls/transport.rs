@@ -194,6 +194,13 @@ impl TlsTransport {
         self.conn.common()
     }
 
+    /// Bytes held in record and plaintext buffers, for tests of what an
+    /// idle connection keeps.
+    #[cfg(test)]
+    pub(crate) fn buffer_capacity(&self) -> usize {
+        self.incoming.capacity() + self.outgoing.capacity() + self.plain.capacity()
+    }
+
     fn is_handshaking(&self) -> bool {
         self.conn.common().is_handshaking()
     }
