@@ -213,7 +213,12 @@ impl Outgoing {
                     self.buf.truncate(old);
                     room = required;
                 }
-                Err(Ok(_)) => unreachable!("rustls asked for less room than it had"),
+                // rustls asking for no more room than it had: never seen,
+                // but a failure of this connection, not a panic.
+                Err(Ok(_)) => {
+                    self.buf.truncate(old);
+                    return Err(Failure::Unexpected("record size"));
+                }
                 Err(Err(e)) => {
                     self.buf.truncate(old);
                     return Err(e);

@@ -271,8 +271,9 @@ impl TlsTransport {
         }
     }
 
-    /// After rustls failed: it answers the next call with the alert it
-    /// queued (if any) for encoding, then with the failure again.
+    /// After rustls failed: it answers the next calls with the alert it
+    /// queued (if any) for encoding. Only while it has one queued: a call
+    /// after that would process the failing bytes again.
     fn queue_alert(&mut self) {
         let mut io = Io {
             out: &mut [],
@@ -283,6 +284,9 @@ impl TlsTransport {
             peer_closed: &mut self.peer_closed,
         };
         for _ in 0..4 {
+            if !self.conn.common().wants_write() {
+                break;
+            }
             match records::process(&mut self.conn, &mut self.incoming, Goal::Handshake, &mut io) {
                 Ok(None) => {}
                 _ => break,
