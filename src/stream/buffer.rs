@@ -57,19 +57,21 @@ impl ReadBuffer {
         }
     }
 
-    /// Free space to read into, at least `MIN_READ` bytes, growing as needed.
-    pub(crate) fn spare(&mut self) -> &mut [u8] {
-        if self.data.len() - self.end < MIN_READ {
+    /// Free space to read into, at least `min` and at least `MIN_READ`
+    /// bytes, growing as needed (a transport that hands over whole
+    /// units, such as TLS records, asks for one unit; a read waiting for
+    /// a count asks for the rest of it).
+    pub(crate) fn spare_at_least(&mut self, min: usize) -> &mut [u8] {
+        let min = min.max(MIN_READ);
+        if self.data.len() - self.end < min {
             if self.start > 0 && self.start >= self.len() {
                 // Cheap compaction: less to move than was consumed.
                 self.data.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
             }
-            if self.data.len() - self.end < MIN_READ {
-                let size = (self.data.len() * 2)
-                    .max(FIRST_SIZE)
-                    .max(self.end + MIN_READ);
+            if self.data.len() - self.end < min {
+                let size = (self.data.len() * 2).max(FIRST_SIZE).max(self.end + min);
                 self.data.resize(size, 0);
             }
         }
@@ -91,7 +93,7 @@ mod tests {
     #[test]
     fn fill_consume_compact() {
         let mut b = ReadBuffer::default();
-        let s = b.spare();
+        let s = b.spare_at_least(0);
         s[..5].copy_from_slice(b"hello");
         b.commit(5);
         assert_eq!(b.bytes(), b"hello");
@@ -105,9 +107,9 @@ mod tests {
     #[test]
     fn grows_when_full() {
         let mut b = ReadBuffer::default();
-        let n = b.spare().len();
+        let n = b.spare_at_least(0).len();
         b.commit(n);
-        let m = b.spare().len();
+        let m = b.spare_at_least(0).len();
         assert!(m >= MIN_READ);
         assert_eq!(b.len(), n);
     }

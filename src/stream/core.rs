@@ -14,6 +14,10 @@ mod upgrade;
 use super::buffer::ReadBuffer;
 use super::format::{match_format, Format, Match, Piece};
 use super::transport::{Transport, Want};
+
+/// The most room a read makes ahead for a count it waits for: a larger
+/// count fills the buffer as it grows.
+const MAX_ROOM: usize = 256 * 1024;
 use crate::error::NetError;
 use crate::runtime::reactor::Registration;
 use crate::runtime::timer::TimerKey;
@@ -364,7 +368,14 @@ impl Stream {
                 let e = e.clone();
                 return self.cut_short(lua, fmts, e);
             }
-            if let Some(want) = self.pull() {
+            // A count says how much the answer needs: room for all of it
+            // (and one more transport unit) is made before filling, while
+            // the buffer holds least.
+            let need = match fmts {
+                [Format::Count(n)] => *n,
+                _ => 0,
+            };
+            if let Some(want) = self.pull(need) {
                 return Ok(Step::Blocked(want));
             }
         }
@@ -404,7 +415,7 @@ impl Stream {
                 Match::Need => {}
                 _ => return false,
             }
-            if self.end != End::Open || self.pull().is_some() {
+            if self.end != End::Open || self.pull(0).is_some() {
                 return false;
             }
         }
@@ -436,14 +447,15 @@ impl Stream {
         }
     }
 
-    /// Reads what the transport has into the buffer, recording the end of
-    /// stream or a failure; `Some(want)` when it must wait instead.
-    fn pull(&mut self) -> Option<Want> {
+    /// Reads what the transport has into the buffer (`need`: see
+    /// [`Self::fill`]), recording the end of stream or a failure;
+    /// `Some(want)` when it must wait instead.
+    fn pull(&mut self, need: usize) -> Option<Want> {
         if let Some(want) = self.gated(self.read_gate) {
             self.rbuf.idle();
             return Some(want);
         }
-        match self.fill() {
+        match self.fill(need) {
             Ok(0) => self.end = End::Clean,
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -475,18 +487,27 @@ impl Stream {
             if let End::Failed(e) = &self.end {
                 return fail(e.clone());
             }
-            if let Some(want) = self.pull() {
+            if let Some(want) = self.pull(n) {
                 return Ok(Step::Blocked(want));
             }
         }
     }
 
-    fn fill(&mut self) -> io::Result<usize> {
+    /// Reads what the transport has into the buffer; `need` is how many
+    /// buffered bytes the waiting read wants (0: unknown).
+    fn fill(&mut self, need: usize) -> io::Result<usize> {
         let t = self
             .transport
             .as_mut()
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))?;
-        let spare = self.rbuf.spare();
+        let unit = t.read_unit();
+        let missing = need.saturating_sub(self.rbuf.len());
+        let room = if missing > 0 {
+            (missing + unit).min(MAX_ROOM)
+        } else {
+            unit
+        };
+        let spare = self.rbuf.spare_at_least(room);
         let asked = spare.len();
         let n = t.read(spare)?;
         let drained = n > 0 && t.drained(asked, n);

@@ -74,6 +74,13 @@ pub trait Transport {
         false
     }
 
+    /// The room a read should offer so the transport can hand over its
+    /// next unit whole (TLS: a record); a smaller buffer makes it split
+    /// the unit and keep the rest, one more copy.
+    fn read_unit(&self) -> usize {
+        0
+    }
+
     /// The readiness the last `WouldBlock` from this transport waits for.
     fn want(&self) -> Want;
 

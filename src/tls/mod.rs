@@ -16,6 +16,7 @@ pub mod ocsp;
 pub mod options;
 pub mod pem;
 pub mod provider;
+mod records;
 pub mod revocation;
 pub mod revocation_options;
 pub mod sni;

@@ -1,11 +1,11 @@
 //! Revocation on the client side (CRLs through webpki, stapled OCSP
 //! through `ocsp.rs`), and how its findings reach the connection.
 //!
-//! rustls calls a config's verifier from inside `process_new_packets`,
+//! rustls calls a config's verifier from inside `process_tls_records`,
 //! synchronously, on the thread that drives the connection, and gives it
 //! no handle on that connection. So the verifiers leave a [`Report`] in a
 //! thread-local slot, and the transport takes it right after each
-//! `process_new_packets` call: the OCSP status for `ios:info()`, and the
+//! `process_tls_records` call: the OCSP status for `ios:info()`, and the
 //! words for a failure (which certificate was revoked) that rustls' error
 //! enum cannot carry. rustls still gets the precise `CertificateError`, so
 //! the alert the peer sees is the right one (`certificate_revoked`,

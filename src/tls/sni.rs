@@ -2,6 +2,7 @@
 //! listener (`certs` option), the first being the fallback for clients that
 //! send no name or a name none of them covers.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -50,8 +51,25 @@ impl SniResolver {
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.pick(hello.server_name())
+        let name = hello.server_name();
+        SEEN.with(|s| *s.borrow_mut() = Some(name.map(str::to_string)));
+        self.pick(name)
     }
+}
+
+thread_local! {
+    /// The SNI name of the last ClientHello resolved on this thread.
+    static SEEN: RefCell<Option<Option<String>>> = const { RefCell::new(None) };
+}
+
+/// The SNI name (`Some(None)`: none sent) of the ClientHello that a
+/// resolver saw on this thread since the last call. rustls' unbuffered
+/// server connection does not tell its SNI name, and rustls calls the
+/// resolver synchronously, for every ClientHello (resumed ones too),
+/// from inside `process_tls_records`; the transport takes the name right
+/// after each call (as `revocation::take` does for the verifier).
+pub(crate) fn take_seen() -> Option<Option<String>> {
+    SEEN.with(|s| s.borrow_mut().take())
 }
 
 /// `pattern` (lowercase, maybe `*.example.com`) covers `name` (lowercase).

@@ -1,24 +1,26 @@
 //! `TlsTransport`: a rustls connection over a non-blocking mio socket,
 //! implementing the stream layer's [`Transport`] trait.
 //!
-//! The pattern is the rustls mio example's: pull records with `read_tls`
-//! until the socket would block, `process_new_packets`, hand plaintext out
-//! of `reader()`, and push records with `write_tls` (here through
-//! `send(MSG_NOSIGNAL)`, see `sock.rs`).
+//! It drives rustls' unbuffered API (`records.rs`): received records are
+//! read into a buffer we own, large during a bulk transfer and freed while
+//! the connection is idle, and records to send are encoded into another,
+//! sent with `send(MSG_NOSIGNAL)` (see `sock.rs`).
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::sync::Arc;
 
 use crate::net::socket::StreamSocket;
-use rustls::{
-    ClientConfig, ClientConnection, Connection, HandshakeKind, ServerConfig, ServerConnection,
-};
+use rustls::client::UnbufferedClientConnection;
+use rustls::server::UnbufferedServerConnection;
+use rustls::{ClientConfig, HandshakeKind, ServerConfig};
 use rustls_pki_types::ServerName;
 
 use super::cache::TlsConfig;
 use super::options::Protocols;
+use super::records::{self, Conn, Failure, Goal, Incoming, Io, Outgoing, Plain, Stop, OUT_LIMIT};
 use super::revocation::{self, Report};
+use super::sni;
 use super::sock::NoSigPipe;
 use super::verify_errors::{tls_error, Context, Side};
 use crate::error::NetError;
@@ -27,10 +29,11 @@ use crate::stream::transport::{coded, TlsInfo, Transport, Want};
 /// A TLS connection over a connected, non-blocking TCP or Unix socket.
 pub struct TlsTransport {
     sock: StreamSocket,
-    conn: Connection,
+    conn: Conn,
     cx: Context,
     want: Want,
     /// Client: the name we verify (and send as SNI when it is a DNS name).
+    /// Server: the SNI name the client sent (see `sni::take_seen`).
     servername: Option<String>,
     /// A fatal TLS error; every later call reports it again.
     failed: Option<NetError>,
@@ -38,8 +41,17 @@ pub struct TlsTransport {
     write_closed: bool,
     /// What certificate verification reported (OCSP), see `revocation.rs`.
     report: Report,
-    /// Bytes read before TLS started, consumed before the socket's.
-    early: Vec<u8>,
+    /// Received records not yet processed; starts with the bytes read
+    /// before TLS started (STARTTLS), if any.
+    incoming: Incoming,
+    /// Records not yet sent.
+    outgoing: Outgoing,
+    /// Plaintext that arrived while no read had room for it.
+    plain: Plain,
+    /// The peer's close_notify arrived.
+    peer_closed: bool,
+    /// The socket reached end of file.
+    eof: bool,
 }
 
 impl std::fmt::Debug for TlsTransport {
@@ -56,7 +68,7 @@ impl std::fmt::Debug for TlsTransport {
 /// while making it, so a STARTTLS that fails there leaves the plain stream
 /// untouched; [`TlsSetup::over`] then cannot fail.
 pub struct TlsSetup {
-    conn: Connection,
+    conn: Conn,
     cx: Context,
     servername: Option<String>,
 }
@@ -95,9 +107,10 @@ impl TlsSetup {
             side: Side::Client,
             protocols,
         };
-        let conn = ClientConnection::new(config, server_name).map_err(|e| tls_error(&e, cx))?;
+        let conn =
+            UnbufferedClientConnection::new(config, server_name).map_err(|e| tls_error(&e, cx))?;
         Ok(Self {
-            conn: conn.into(),
+            conn: Conn::Client(conn),
             cx,
             servername: Some(bare.to_string()),
         })
@@ -109,9 +122,9 @@ impl TlsSetup {
             side: Side::Server,
             protocols,
         };
-        let conn = ServerConnection::new(config).map_err(|e| tls_error(&e, cx))?;
+        let conn = UnbufferedServerConnection::new(config).map_err(|e| tls_error(&e, cx))?;
         Ok(Self {
-            conn: conn.into(),
+            conn: Conn::Server(conn),
             cx,
             servername: None,
         })
@@ -119,8 +132,8 @@ impl TlsSetup {
 
     /// The transport over `sock`. `early` holds bytes that were read from
     /// the socket before TLS started (STARTTLS: a peer's handshake that
-    /// arrived with the plaintext that asked for it); they are fed to
-    /// rustls before anything the socket has.
+    /// arrived with the plaintext that asked for it); rustls processes
+    /// them before anything the socket has.
     pub fn over(self, sock: impl Into<StreamSocket>, early: Vec<u8>) -> TlsTransport {
         TlsTransport {
             sock: sock.into(),
@@ -132,7 +145,11 @@ impl TlsSetup {
             close_sent: false,
             write_closed: false,
             report: Report::default(),
-            early,
+            incoming: Incoming::with(early),
+            outgoing: Outgoing::default(),
+            plain: Plain::default(),
+            peer_closed: false,
+            eof: false,
         }
     }
 }
@@ -171,9 +188,21 @@ impl TlsTransport {
         Ok(TlsSetup::server(config, protocols)?.over(sock, Vec::new()))
     }
 
-    /// The rustls connection, for details this type does not surface.
-    pub fn connection(&self) -> &Connection {
-        &self.conn
+    /// The negotiated state rustls keeps, for details this type does not
+    /// surface.
+    pub fn common_state(&self) -> &rustls::CommonState {
+        self.conn.common()
+    }
+
+    /// Bytes held in record and plaintext buffers, for tests of what an
+    /// idle connection keeps.
+    #[cfg(test)]
+    pub(crate) fn buffer_capacity(&self) -> usize {
+        self.incoming.capacity() + self.outgoing.capacity() + self.plain.capacity()
+    }
+
+    fn is_handshaking(&self) -> bool {
+        self.conn.common().is_handshaking()
     }
 
     fn check_failed(&self) -> io::Result<()> {
@@ -188,77 +217,125 @@ impl TlsTransport {
         err.into_io()
     }
 
-    /// Reads records from the socket once and processes them; `Ok(0)` is
-    /// TCP EOF. `WouldBlock` when the socket has nothing.
-    fn pull(&mut self) -> io::Result<usize> {
-        let n = if self.early.is_empty() {
-            self.pull_socket()?
-        } else {
-            self.pull_early()?
+    /// Runs rustls over the received records towards `goal`, giving
+    /// plaintext into `out` (`Goal::Read`) or encrypting `data`
+    /// (`Goal::Write`). Answers why it stopped and how much went to `out`.
+    fn run(&mut self, goal: Goal, out: &mut [u8], data: &[u8]) -> io::Result<(Stop, usize)> {
+        let mut io = Io {
+            out,
+            got: 0,
+            data,
+            outgoing: &mut self.outgoing,
+            plain: &mut self.plain,
+            peer_closed: &mut self.peer_closed,
         };
-        let processed = self.conn.process_new_packets();
-        // The verifier ran inside that call, if at all (revocation.rs).
+        let result = loop {
+            match records::process(&mut self.conn, &mut self.incoming, goal, &mut io) {
+                Ok(None) => continue,
+                Ok(Some(Stop::NeedInput)) if io.got > 0 => break Ok(Stop::OutFull),
+                Ok(Some(stop)) => break Ok(stop),
+                Err(e) => break Err(e),
+            }
+        };
+        let got = io.got;
+        if let (Some(name), Conn::Server(_)) = (sni::take_seen(), &self.conn) {
+            self.servername = name;
+        }
+        // The verifier ran inside that, if at all (revocation.rs).
         let failure = revocation::take().and_then(|r| {
             let failure = r.failure.clone();
             self.report = r;
             failure
         });
-        if let Err(e) = processed {
-            let err = match failure {
-                Some(msg) if matches!(e, rustls::Error::InvalidCertificate(_)) => {
-                    NetError::new("certificate", msg)
-                }
-                _ => tls_error(&e, self.cx),
-            };
-            let _ = self.push(); // best effort: tell the peer why (the alert)
-            return Err(self.fail(err));
+        match result {
+            Ok(stop) => Ok((stop, got)),
+            Err(Failure::Tls(e)) => {
+                let err = match failure {
+                    Some(msg) if matches!(e, rustls::Error::InvalidCertificate(_)) => {
+                        NetError::new("certificate", msg)
+                    }
+                    _ => tls_error(&e, self.cx),
+                };
+                self.queue_alert();
+                let _ = self.push(); // best effort: tell the peer why (the alert)
+                Err(self.fail(err))
+            }
+            Err(Failure::Exhausted) => {
+                let err = NetError::new("handshake", "TLS record sequence exhausted");
+                Err(self.fail(err))
+            }
+            Err(Failure::Unexpected(what)) => {
+                let err = NetError::new("handshake", format!("unexpected TLS state ({what})"));
+                Err(self.fail(err))
+            }
         }
-        Ok(n)
     }
 
-    /// `read_tls` from the socket; `WouldBlock` when it has nothing.
-    fn pull_socket(&mut self) -> io::Result<usize> {
+    /// After rustls failed: it answers the next calls with the alert it
+    /// queued (if any) for encoding. Only while it has one queued: a call
+    /// after that would process the failing bytes again.
+    fn queue_alert(&mut self) {
+        let mut io = Io {
+            out: &mut [],
+            got: 0,
+            data: &[],
+            outgoing: &mut self.outgoing,
+            plain: &mut self.plain,
+            peer_closed: &mut self.peer_closed,
+        };
+        for _ in 0..4 {
+            if !self.conn.common().wants_write() {
+                break;
+            }
+            match records::process(&mut self.conn, &mut self.incoming, Goal::Handshake, &mut io) {
+                Ok(None) => {}
+                _ => break,
+            }
+        }
+    }
+
+    /// Reads from the socket (or reports its end) into the incoming
+    /// buffer; `WouldBlock` when it has nothing.
+    fn fill(&mut self) -> io::Result<()> {
         loop {
-            match self.conn.read_tls(&mut self.sock) {
-                Ok(n) => return Ok(n),
+            let spare = self.incoming.spare();
+            if spare.is_empty() {
+                let err = NetError::new(
+                    "handshake",
+                    "peer sent what TLS cannot take (message buffer full)",
+                );
+                return Err(self.fail(err));
+            }
+            match self.sock.read(spare) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.incoming.commit(n);
+                    return Ok(());
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // About to wait: an idle connection holds no buffers.
                     self.want = Want::Read;
+                    self.incoming.idle();
+                    self.outgoing.idle();
                     return Err(e);
                 }
-                Err(e) => return Err(self.read_failed(e)),
+                Err(e) => {
+                    let err = NetError::from_io("", &e);
+                    return Err(self.fail(err));
+                }
             }
         }
-    }
-
-    /// `read_tls` from the bytes that came before TLS started.
-    fn pull_early(&mut self) -> io::Result<usize> {
-        match self.conn.read_tls(&mut self.early.as_slice()) {
-            Ok(n) => {
-                self.early.drain(..n);
-                Ok(n)
-            }
-            Err(e) => Err(self.read_failed(e)),
-        }
-    }
-
-    /// A socket error, or rustls refusing what it cannot buffer (a
-    /// handshake message over its limit): the connection is over, and
-    /// nothing more may be sent on it (no close_notify).
-    fn read_failed(&mut self, e: io::Error) -> io::Error {
-        let err = if e.kind() == io::ErrorKind::InvalidData {
-            NetError::new("handshake", format!("peer sent what TLS cannot take ({e})"))
-        } else {
-            NetError::from_io("", &e)
-        };
-        self.fail(err)
     }
 
     /// Writes pending records to the socket; `WouldBlock` if it fills up.
     fn push(&mut self) -> io::Result<()> {
-        while self.conn.wants_write() {
-            match self.conn.write_tls(&mut NoSigPipe(&self.sock)) {
-                Ok(_) => {}
+        while self.outgoing.len() > 0 {
+            match NoSigPipe(&self.sock).write(self.outgoing.pending()) {
+                Ok(n) => self.outgoing.sent(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     if e.kind() == io::ErrorKind::WouldBlock {
@@ -272,7 +349,7 @@ impl TlsTransport {
     }
 
     /// Pushes output without letting a full socket fail the caller: the
-    /// records stay queued in rustls for the next push.
+    /// records stay queued for the next push.
     fn push_if_possible(&mut self) -> io::Result<()> {
         match self.push() {
             Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
@@ -284,50 +361,63 @@ impl TlsTransport {
 impl Transport for TlsTransport {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.check_failed()?;
-        if self.conn.is_handshaking() {
+        if self.is_handshaking() {
             self.handshake()?;
         }
         if buf.is_empty() {
             return Ok(0);
         }
+        if !self.plain.is_empty() {
+            return Ok(self.plain.take(buf));
+        }
         loop {
-            match self.conn.reader().read(buf) {
-                Ok(n) => return Ok(n), // 0 only after close_notify
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    return Err(coded(
-                        "truncated",
-                        "peer closed the connection without close_notify (truncated)",
-                    ));
-                }
-                Err(e) => return Err(e),
-            }
-            self.pull()?;
+            let (_, got) = self.run(Goal::Read, buf, &[])?;
             // Processing may have queued records (alerts, key updates).
             self.push_if_possible()?;
+            if got > 0 {
+                return Ok(got);
+            }
+            if !self.plain.is_empty() {
+                return Ok(self.plain.take(buf));
+            }
+            if self.peer_closed {
+                return Ok(0);
+            }
+            if self.eof {
+                return Err(coded(
+                    "truncated",
+                    "peer closed the connection without close_notify (truncated)",
+                ));
+            }
+            self.fill()?;
         }
     }
 
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.check_failed()?;
-        if self.conn.is_handshaking() {
+        if self.is_handshaking() {
             self.handshake()?;
         }
         if buf.is_empty() {
             return Ok(0);
         }
-        // rustls bounds its send buffer: when full it takes nothing, and a
-        // push makes room unless the socket is full too.
-        for _ in 0..2 {
-            let n = self.conn.writer().write(buf)?;
-            match self.push() {
-                Ok(()) if n == 0 => continue,
-                Ok(()) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && n > 0 => return Ok(n),
-                Err(e) => return Err(e),
-            }
+        // The send buffer is bounded: when full it takes nothing until a
+        // push makes room.
+        if self.outgoing.len() >= OUT_LIMIT {
+            self.push()?;
         }
-        Err(io::Error::other("TLS send buffer stays full"))
+        let take = buf
+            .len()
+            .min(OUT_LIMIT - self.outgoing.len().min(OUT_LIMIT / 2));
+        match self.run(Goal::Write, &mut [], &buf[..take])? {
+            (Stop::Done, _) => {}
+            _ => return Err(io::Error::other("TLS connection closed for writing")),
+        }
+        match self.push() {
+            Ok(()) => Ok(take),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(take),
+            Err(e) => Err(e),
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -341,16 +431,24 @@ impl Transport for TlsTransport {
             // Flush first: the last flight (client Finished, server
             // tickets) must leave before the handshake counts as done.
             self.push()?;
-            if !self.conn.is_handshaking() {
+            if !self.is_handshaking() {
+                self.incoming.release();
+                self.outgoing.idle();
                 return Ok(());
             }
-            if self.pull()? == 0 && self.conn.is_handshaking() {
+            let (stop, _) = self.run(Goal::Handshake, &mut [], &[])?;
+            if !self.is_handshaking() {
+                continue;
+            }
+            if stop == Stop::Closed || self.eof {
                 let err = NetError::new(
                     "handshake",
                     "peer closed the connection during the TLS handshake",
                 );
                 return Err(self.fail(err));
             }
+            self.push()?;
+            self.fill()?;
         }
     }
 
@@ -358,10 +456,10 @@ impl Transport for TlsTransport {
         // close_notify only ends an established session: mid-handshake it
         // would be a plaintext warning telling the peer "clean end" when
         // nothing was agreed, so an unfinished handshake just closes TCP.
-        if self.failed.is_none() && !self.conn.is_handshaking() {
+        if self.failed.is_none() && !self.is_handshaking() {
             if !self.close_sent {
-                self.conn.send_close_notify();
                 self.close_sent = true;
+                self.run(Goal::Close, &mut [], &[])?;
             }
             self.push()?;
         }
@@ -375,6 +473,11 @@ impl Transport for TlsTransport {
         Ok(())
     }
 
+    fn read_unit(&self) -> usize {
+        // The largest plaintext a TLS record carries.
+        16 * 1024
+    }
+
     fn want(&self) -> Want {
         self.want
     }
@@ -385,30 +488,27 @@ impl Transport for TlsTransport {
 
     fn tls_info(&self) -> Option<TlsInfo> {
         let servername = match &self.conn {
-            Connection::Server(s) => s.server_name().map(str::to_string),
+            Conn::Server(_) => self.servername.clone(),
             // Only DNS names are sent as SNI; an IP literal is not.
-            Connection::Client(_) => self
+            Conn::Client(_) => self
                 .servername
                 .clone()
                 .filter(|n| n.parse::<std::net::IpAddr>().is_err()),
         };
+        let common = self.conn.common();
         Some(TlsInfo {
-            version: self
-                .conn
+            version: common
                 .protocol_version()
                 .map(|v| version_name(v.as_str().unwrap_or("unknown"))),
-            cipher: self
-                .conn
+            cipher: common
                 .negotiated_cipher_suite()
                 .map(|s| cipher_name(s.suite().as_str().unwrap_or("unknown"))),
-            alpn: self
-                .conn
+            alpn: common
                 .alpn_protocol()
                 .map(|p| String::from_utf8_lossy(p).into_owned()),
             servername,
-            resumed: self.conn.handshake_kind() == Some(HandshakeKind::Resumed),
-            peer_chain: self
-                .conn
+            resumed: common.handshake_kind() == Some(HandshakeKind::Resumed),
+            peer_chain: common
                 .peer_certificates()
                 .map(|c| c.iter().map(|d| d.to_vec()).collect())
                 .unwrap_or_default(),

@@ -1,5 +1,6 @@
 //! Transport tests over real loopback sockets.
 
+mod buffers;
 mod early;
 mod harness;
 mod loopback;
