@@ -81,6 +81,13 @@ impl Incoming {
         self.start == self.end
     }
 
+    /// Whether a whole record (header and body) is waiting here, so more
+    /// can be read without the socket.
+    pub(crate) fn has_record(&self) -> bool {
+        let b = &self.buf[self.start..self.end];
+        b.len() >= 5 && b.len() >= 5 + usize::from(u16::from_be_bytes([b[3], b[4]]))
+    }
+
     /// Drops `n` processed bytes from the front.
     pub(crate) fn discard(&mut self, n: usize) {
         self.start += n;

@@ -52,6 +52,9 @@ pub struct TlsTransport {
     peer_closed: bool,
     /// The socket reached end of file.
     eof: bool,
+    /// The socket read of the current `read` call was short: the socket
+    /// was empty then.
+    short_read: bool,
 }
 
 impl std::fmt::Debug for TlsTransport {
@@ -150,6 +153,7 @@ impl TlsSetup {
             plain: Plain::default(),
             peer_closed: false,
             eof: false,
+            short_read: false,
         }
     }
 }
@@ -306,12 +310,14 @@ impl TlsTransport {
                 );
                 return Err(self.fail(err));
             }
+            let room = spare.len();
             match self.sock.read(spare) {
                 Ok(0) => {
                     self.eof = true;
                     return Ok(());
                 }
                 Ok(n) => {
+                    self.short_read = n < room;
                     self.incoming.commit(n);
                     return Ok(());
                 }
@@ -360,6 +366,9 @@ impl TlsTransport {
 
 impl Transport for TlsTransport {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // `drained` speaks of this call's socket read only: the loop may
+        // have seen new readiness since an earlier one.
+        self.short_read = false;
         self.check_failed()?;
         if self.is_handshaking() {
             self.handshake()?;
@@ -471,6 +480,19 @@ impl Transport for TlsTransport {
             }
         }
         Ok(())
+    }
+
+    /// The socket was empty at the last read and nothing readable is left
+    /// here (no plaintext kept over, no whole record undecrypted), so the
+    /// next read may wait for readiness without a `recv` that would fail
+    /// with `EAGAIN` (one per request on a keep-alive server).
+    fn drained(&self, _asked: usize, _got: usize) -> bool {
+        self.short_read
+            && !self.is_handshaking()
+            && self.plain.is_empty()
+            && !self.incoming.has_record()
+            && !self.eof
+            && !self.peer_closed
     }
 
     fn read_unit(&self) -> usize {

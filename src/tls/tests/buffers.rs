@@ -102,3 +102,35 @@ fn the_server_names_the_sni_of_resumed_sessions_too() {
     let name = Some("localhost".to_string());
     assert_eq!(seen, vec![(false, name.clone()), (true, name)]);
 }
+
+#[test]
+fn drained_only_when_nothing_is_left_to_read() {
+    for protocols in [Protocols::default(), TLS12] {
+        let (mut ct, mut st) = both(protocols);
+        // Two records in one burst: a small read leaves plaintext over.
+        write_all(&mut st, b"first\n").unwrap();
+        write_all(&mut st, b"second\n").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut buf = [0u8; 3];
+        let n = block_on(|| ct.read(&mut buf)).unwrap();
+        assert!(!ct.drained(buf.len(), n), "plaintext left, {protocols:?}");
+        let mut rest = Vec::new();
+        let mut big = [0u8; 4096];
+        loop {
+            let n = block_on(|| ct.read(&mut big)).unwrap();
+            rest.extend_from_slice(&big[..n]);
+            if ct.drained(big.len(), n) {
+                break;
+            }
+            // Not drained: another read must find bytes without the socket
+            // having anything new.
+            if rest.len() + 3 == 13 {
+                assert!(drain(&mut ct).is_empty(), "{protocols:?}");
+                break;
+            }
+        }
+        assert_eq!(rest.len() + 3, 13, "{protocols:?}");
+        // Drained means truly nothing: the next read would block.
+        assert!(drain(&mut ct).is_empty(), "{protocols:?}");
+    }
+}
