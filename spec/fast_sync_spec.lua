@@ -5,32 +5,11 @@
 -- go, and no fault under garbage-collector stress, with finalizers that
 -- use the very queue a put is storing into.
 local loop = require "tls.loop"
+local helper = require "helper"
 
-local pack = table.pack or function(...) return { n = select("#", ...), ... } end
+local pack = helper.pack
 
-local function finalized(f)
-  if _VERSION == "Lua 5.1" then
-    local p = newproxy(true)
-    getmetatable(p).__gc = f
-    return p
-  end
-  return setmetatable({}, { __gc = f })
-end
-
-local function stress_gc()
-  collectgarbage("restart")
-  collectgarbage("collect")
-  if _VERSION == "Lua 5.4" then
-    collectgarbage("incremental", 1, 1000, 0)
-    return function() collectgarbage("incremental", 200, 100, 13) end
-  end
-  local pause = collectgarbage("setpause", 1)
-  local mul = collectgarbage("setstepmul", 1000)
-  return function()
-    collectgarbage("setpause", pause)
-    collectgarbage("setstepmul", mul)
-  end
-end
+local finalized, stress_gc = helper.finalized, helper.stress_gc
 
 local function full_collect()
   for _ = 1, 4 do collectgarbage("collect") end

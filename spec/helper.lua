@@ -184,5 +184,33 @@ function helper.ipv6()
   return ipv6
 end
 
+--- A value whose finalizer is f. Tables get __gc from Lua 5.2 on; 5.1
+-- and LuaJIT have newproxy.
+function helper.finalized(f)
+  if _VERSION == "Lua 5.1" then
+    local p = newproxy(true)
+    getmetatable(p).__gc = f
+    return p
+  end
+  return setmetatable({}, { __gc = f })
+end
+
+--- The most eager collector the interpreter offers: a step at nearly
+-- every allocation (for the fast paths' GC-stress specs). Returns a
+-- function that restores the defaults.
+function helper.stress_gc()
+  collectgarbage("restart")
+  collectgarbage("collect")
+  if _VERSION == "Lua 5.4" then
+    collectgarbage("incremental", 1, 1000, 0)
+    return function() collectgarbage("incremental", 200, 100, 13) end
+  end
+  local pause = collectgarbage("setpause", 1)
+  local mul = collectgarbage("setstepmul", 1000)
+  return function()
+    collectgarbage("setpause", pause)
+    collectgarbage("setstepmul", mul)
+  end
+end
 
 return helper

@@ -21,31 +21,7 @@ local unpack = table.unpack or unpack
 -- environments), and so run a finalizer in the middle of an update.
 local tonumber, tostring = tonumber, tostring
 
--- Tables get __gc from Lua 5.2 on; 5.1 and LuaJIT have newproxy.
-local function finalized(f)
-  if _VERSION == "Lua 5.1" then
-    local p = newproxy(true)
-    getmetatable(p).__gc = f
-    return p
-  end
-  return setmetatable({}, { __gc = f })
-end
-
--- The most eager collector the interpreter offers (see fast_path_spec).
-local function stress_gc()
-  collectgarbage("restart")
-  collectgarbage("collect")
-  if _VERSION == "Lua 5.4" then
-    collectgarbage("incremental", 1, 1000, 0)
-    return function() collectgarbage("incremental", 200, 100, 13) end
-  end
-  local pause = collectgarbage("setpause", 1)
-  local mul = collectgarbage("setstepmul", 1000)
-  return function()
-    collectgarbage("setpause", pause)
-    collectgarbage("setstepmul", mul)
-  end
-end
+local finalized, stress_gc = helper.finalized, helper.stress_gc
 
 -- Runs f in a task and returns what it returned (raising what it raised).
 local function in_task(f)
