@@ -159,7 +159,7 @@ enum Step<T> {
 ///
 /// SAFETY: a C function's stack, two free slots.
 unsafe fn push_parked(state: *mut ffi::lua_State, token: usize) -> c_int {
-    ffi::lua_pushlightuserdata(state, wait_marker().0);
+    push_marker(state, wait_marker());
     ffi::lua_pushinteger(state, token as ffi::lua_Integer);
     2
 }
@@ -283,6 +283,32 @@ unsafe fn token_arg(state: *mut ffi::lua_State) -> Option<usize> {
     (isnum != 0 && t >= 0).then_some(t as usize)
 }
 
+/// A retry's answer without the cancellation value (the Lua side asks
+/// for it, see `queue.lua`), so no Lua value outlives [`with`].
+enum Back<T> {
+    Wait,
+    Done(Outcome<T>),
+    Cancelled,
+}
+
+impl<T> From<Retry<T>> for Back<T> {
+    fn from(r: Retry<T>) -> Self {
+        match r {
+            Retry::Wait => Back::Wait,
+            Retry::Done(o) => Back::Done(o),
+            Retry::Cancelled(_) => Back::Cancelled,
+        }
+    }
+}
+
+/// Pushes one marker (WAIT or CANCEL).
+///
+/// SAFETY: a C function's stack, one free slot.
+unsafe fn push_marker(state: *mut ffi::lua_State, m: LightUserData) -> c_int {
+    ffi::lua_pushlightuserdata(state, m.0);
+    1
+}
+
 /// `retry_put(h, token, item)`: `true`; `WAIT`; `nil, msg, code`;
 /// `CANCEL`. A put that failed clears its item from the store.
 unsafe extern "C-unwind" fn queue_retry_put(state: *mut ffi::lua_State) -> c_int {
@@ -290,29 +316,22 @@ unsafe extern "C-unwind" fn queue_retry_put(state: *mut ffi::lua_State) -> c_int
         return 0;
     };
     let item = ffi::lua_tointegerx(state, 3, std::ptr::null_mut()) as Item;
-    let Some(r) = with(state, |q: &Queue, rt| match q.retry_put(rt, token) {
-        Retry::Cancelled(_) => None,
-        other => Some(other),
-    }) else {
+    let Some(back) = with(state, |q: &Queue, rt| Back::from(q.retry_put(rt, token))) else {
         return 0;
     };
-    match r {
-        Some(Retry::Wait) => {
-            ffi::lua_pushlightuserdata(state, wait_marker().0);
-            1
-        }
-        Some(Retry::Done(Outcome::Done(()))) => {
+    match back {
+        Back::Wait => push_marker(state, wait_marker()),
+        Back::Done(Outcome::Done(())) => {
             ffi::lua_pushboolean(state, 1);
             1
         }
-        Some(Retry::Done(o)) => {
+        Back::Done(o) => {
             set_item(state, item, true);
             push_put_failure(state, o)
         }
-        Some(Retry::Cancelled(_)) | None => {
+        Back::Cancelled => {
             set_item(state, item, true);
-            ffi::lua_pushlightuserdata(state, cancel_marker().0);
-            1
+            push_marker(state, cancel_marker())
         }
     }
 }
@@ -322,23 +341,14 @@ unsafe extern "C-unwind" fn queue_retry_get(state: *mut ffi::lua_State) -> c_int
     let Some(token) = token_arg(state) else {
         return 0;
     };
-    let Some(r) = with(state, |q: &Queue, rt| match q.retry_get(rt, token) {
-        Retry::Cancelled(_) => None,
-        other => Some(other),
-    }) else {
+    let Some(back) = with(state, |q: &Queue, rt| Back::from(q.retry_get(rt, token))) else {
         return 0;
     };
-    match r {
-        Some(Retry::Wait) => {
-            ffi::lua_pushlightuserdata(state, wait_marker().0);
-            1
-        }
-        Some(Retry::Done(Outcome::Done(item))) => take_item(state, item),
-        Some(Retry::Done(o)) => push_get_failure(state, o),
-        Some(Retry::Cancelled(_)) | None => {
-            ffi::lua_pushlightuserdata(state, cancel_marker().0);
-            1
-        }
+    match back {
+        Back::Wait => push_marker(state, wait_marker()),
+        Back::Done(Outcome::Done(item)) => take_item(state, item),
+        Back::Done(o) => push_get_failure(state, o),
+        Back::Cancelled => push_marker(state, cancel_marker()),
     }
 }
 
@@ -371,28 +381,17 @@ unsafe extern "C-unwind" fn cond_retry(state: *mut ffi::lua_State) -> c_int {
     let Some(token) = token_arg(state) else {
         return 0;
     };
-    let Some(r) = with(state, |c: &Cond, rt| match c.retry(rt, token) {
-        Retry::Wait => 0,
-        Retry::Done(Outcome::Timeout) => 1,
-        Retry::Done(_) => 2,
-        Retry::Cancelled(_) => 3,
-    }) else {
+    let Some(back) = with(state, |c: &Cond, rt| Back::from(c.retry(rt, token))) else {
         return 0;
     };
-    match r {
-        0 => {
-            ffi::lua_pushlightuserdata(state, wait_marker().0);
-            1
-        }
-        1 => push_failure(state, "cond:wait: timed out", "timeout"),
-        2 => {
+    match back {
+        Back::Wait => push_marker(state, wait_marker()),
+        Back::Done(Outcome::Timeout) => push_failure(state, "cond:wait: timed out", "timeout"),
+        Back::Done(_) => {
             ffi::lua_pushboolean(state, 1);
             1
         }
-        _ => {
-            ffi::lua_pushlightuserdata(state, cancel_marker().0);
-            1
-        }
+        Back::Cancelled => push_marker(state, cancel_marker()),
     }
 }
 
