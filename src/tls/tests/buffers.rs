@@ -14,11 +14,7 @@ fn both(protocols: Protocols) -> (TlsTransport, TlsTransport) {
         ..client_opts()
     });
     let s = TlsConfig::new(server_opts("server"));
-    let (mut ct, mut st) = connect(&c, &s, "localhost");
-    let (cr, sr) = handshake_both(&mut ct, &mut st);
-    cr.unwrap();
-    sr.unwrap();
-    (ct, st)
+    handshaken(&c, &s, "localhost")
 }
 
 use crate::tls::TlsTransport;
@@ -90,10 +86,7 @@ fn the_server_names_the_sni_of_resumed_sessions_too() {
     let s = TlsConfig::new(server_opts("server"));
     let mut seen = Vec::new();
     for _ in 0..2 {
-        let (mut ct, mut st) = connect(&c, &s, "localhost");
-        let (cr, sr) = handshake_both(&mut ct, &mut st);
-        cr.unwrap();
-        sr.unwrap();
+        let (mut ct, mut st) = handshaken(&c, &s, "localhost");
         write_all(&mut st, b"x").unwrap();
         assert_eq!(read_exact(&mut ct, 1).unwrap(), b"x");
         let info = st.tls_info().unwrap();

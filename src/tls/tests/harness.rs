@@ -121,6 +121,19 @@ pub(crate) fn server_opts(name: &str) -> TlsOptions {
     }
 }
 
+/// A client and a server transport whose handshake succeeded.
+pub(crate) fn handshaken(
+    client: &TlsConfig,
+    server: &TlsConfig,
+    host: &str,
+) -> (TlsTransport, TlsTransport) {
+    let (mut ct, mut st) = connect(client, server, host);
+    let (cr, sr) = handshake_both(&mut ct, &mut st);
+    cr.unwrap();
+    sr.unwrap();
+    (ct, st)
+}
+
 /// A client and a server transport over a fresh socket pair.
 pub(crate) fn connect(
     client: &TlsConfig,

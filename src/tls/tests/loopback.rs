@@ -30,10 +30,7 @@ fn handshake_errors(
 #[test]
 fn exchange_and_clean_close() {
     let (c, s) = (cfg(client_opts()), cfg(server_opts("server")));
-    let (mut ct, mut st) = connect(&c, &s, "localhost");
-    let (cr, sr) = handshake_both(&mut ct, &mut st);
-    cr.unwrap();
-    sr.unwrap();
+    let (mut ct, mut st) = handshaken(&c, &s, "localhost");
     write_all(&mut ct, b"hello").unwrap();
     assert_eq!(read_exact(&mut st, 5).unwrap(), b"hello");
     let big = vec![7u8; 300_000]; // more than the socket and rustls buffers
@@ -65,10 +62,7 @@ fn exchange_and_clean_close() {
 #[test]
 fn tcp_end_without_close_notify_is_truncation() {
     let (c, s) = (cfg(client_opts()), cfg(server_opts("server")));
-    let (mut ct, mut st) = connect(&c, &s, "localhost");
-    let (cr, sr) = handshake_both(&mut ct, &mut st);
-    cr.unwrap();
-    sr.unwrap();
+    let (mut ct, mut st) = handshaken(&c, &s, "localhost");
     write_all(&mut st, b"partial").unwrap();
     drop(st); // TCP FIN, no close_notify
     let (data, end) = read_to_end(&mut ct);
@@ -97,10 +91,7 @@ fn sessions_resume_with_a_shared_config() {
         let s = cfg(server_opts("server"));
         let mut resumed = Vec::new();
         for _ in 0..2 {
-            let (mut ct, mut st) = connect(&c, &s, "localhost");
-            let (cr, sr) = handshake_both(&mut ct, &mut st);
-            cr.unwrap();
-            sr.unwrap();
+            let (mut ct, mut st) = handshaken(&c, &s, "localhost");
             // Reading lets the client take the TLS 1.3 tickets.
             write_all(&mut st, b"x").unwrap();
             assert_eq!(read_exact(&mut ct, 1).unwrap(), b"x");
@@ -130,10 +121,7 @@ fn resumption_false_makes_full_handshakes() {
             ..server_opts("server")
         });
         for _ in 0..2 {
-            let (mut ct, mut st) = connect(&c, &s, "localhost");
-            let (cr, sr) = handshake_both(&mut ct, &mut st);
-            cr.unwrap();
-            sr.unwrap();
+            let (mut ct, mut st) = handshaken(&c, &s, "localhost");
             write_all(&mut st, b"x").unwrap();
             read_exact(&mut ct, 1).unwrap();
             assert!(!ct.tls_info().unwrap().resumed);
@@ -393,10 +381,7 @@ fn alpn_negotiation() {
         alpn: alpn(&["http/1.1", "h2"]),
         ..server_opts("server")
     });
-    let (mut ct, mut st) = connect(&c, &s, "localhost");
-    let (cr, sr) = handshake_both(&mut ct, &mut st);
-    cr.unwrap();
-    sr.unwrap();
+    let (ct, st) = handshaken(&c, &s, "localhost");
     assert_eq!(
         ct.tls_info().unwrap().alpn.as_deref(),
         Some("http/1.1"),
@@ -540,10 +525,7 @@ fn plaintext_peer_is_a_handshake_error() {
 #[test]
 fn shutdown_sends_close_notify_and_half_closes() {
     let (c, s) = (cfg(client_opts()), cfg(server_opts("server")));
-    let (mut ct, mut st) = connect(&c, &s, "localhost");
-    let (cr, sr) = handshake_both(&mut ct, &mut st);
-    cr.unwrap();
-    sr.unwrap();
+    let (mut ct, mut st) = handshaken(&c, &s, "localhost");
     block_on(|| ct.shutdown()).unwrap();
     block_on(|| ct.shutdown()).unwrap(); // twice is harmless
     let (data, end) = read_to_end(&mut st);
@@ -558,10 +540,7 @@ fn shutdown_sends_close_notify_and_half_closes() {
 fn full_socket_blocks_writes_with_want_write() {
     use crate::stream::transport::Want;
     let (c, s) = (cfg(client_opts()), cfg(server_opts("server")));
-    let (mut ct, mut st) = connect(&c, &s, "localhost");
-    let (cr, sr) = handshake_both(&mut ct, &mut st);
-    cr.unwrap();
-    sr.unwrap();
+    let (mut ct, mut st) = handshaken(&c, &s, "localhost");
     let mut buf = [0u8; 16];
     assert_eq!(
         ct.read(&mut buf).unwrap_err().kind(),
