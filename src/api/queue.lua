@@ -74,7 +74,8 @@ local function queue(methods, put, get, retry_put, retry_get, store, slow_put, s
     local h = known[self] or handle(self, methods, "queue:get", "queue")
     local r, a, b = get(h, timeout)
     if r == WAIT then return waited(retry_get, h, a) end
-    if r ~= nil or a ~= nil then return r, a, b end
+    if r ~= nil then return r end
+    if a ~= nil then return r, a, b end
     return general(retry_get, h, slow_get(self, store(h), timeout))
   end
 end
