@@ -5,18 +5,23 @@
 -- load hits all of them alike, and both wall-clock and CPU-time rates are
 -- printed (CPU time, os.clock, is the steadier figure on a busy machine).
 --
--- "burst": a sender and a receiver socket on 127.0.0.1; send BURST
+-- "burst": two sockets connected to each other on 127.0.0.1; send BURST
 -- datagrams of 64 bytes, then receive the BURST and check each. The
 -- receives find their datagram already queued (loopback delivers during
 -- the send), so this measures the per-call cost. Ours runs in a task,
 -- cqueues in a coroutine on its controller, LuaSocket in plain calls.
 --
--- "pairs": PAIRS pairs of UDP sockets; in each pair one side sends a
--- 64-byte datagram, the other sends it back, and so on. Every receive
--- waits for the peer, so this measures the event loop. Ours: one task per
--- socket; cqueues: one coroutine per socket; LuaSocket: one loop over
--- socket.select (how LuaSocket programs wait on several sockets). The
--- figure is round trips per second over all pairs.
+-- "burst_from": the same, but the receiver is bound, not connected, and
+-- each receive reports the sender, as a server's must: ours `recv`
+-- (which always answers `data, from`), LuaSocket `receivefrom`. cqueues'
+-- sockets have no receive that reports the sender, so it sits this out.
+--
+-- "pairs": PAIRS pairs of UDP sockets, each connected to the other; in
+-- each pair one side sends a 64-byte datagram, the other sends it back,
+-- and so on. Every receive waits for the peer, so this measures the event
+-- loop. Ours: one task per socket; cqueues: one coroutine per socket;
+-- LuaSocket: one loop over socket.select (how LuaSocket programs wait on
+-- several sockets). The figure is round trips per second over all pairs.
 --
 -- usage: lua5.4 bench/udp.lua [seconds [burst [pairs [rounds]]]]
 -- prints one line per library and workload, then the ratios.
@@ -37,59 +42,97 @@ local cqsocket = has_cq and require "cqueues.socket"
 
 -- ---- burst ----
 
+-- A pair of LuaSocket UDP sockets on 127.0.0.1, each connected to the
+-- other when `connected`, else only the sender (to the receiver).
+local function luasocket_pair(connected)
+  local a, b = lsocket.udp(), lsocket.udp()
+  assert(a:setsockname("127.0.0.1", 0)); assert(b:setsockname("127.0.0.1", 0))
+  assert(a:setpeername(b:getsockname()))
+  if connected then assert(b:setpeername(a:getsockname())) end
+  return a, b
+end
+
+-- BURST sends, then BURST receives, for one round: `send()` and `recv()`
+-- each do one datagram (and check it).
+local function bursts(send, recv)
+  local n, t0 = 0, now()
+  while now() - t0 < ROUND do
+    for _ = 1, BURST do send() end
+    for _ = 1, BURST do recv() end
+    n = n + BURST
+  end
+  return n
+end
+
 local burst = {}
 
 function burst.ours()
-  local rx = assert(udp.bind("127.0.0.1", 0, { rcvbuf = 1048576 }))
-  local tx = assert(udp.connect(rx:getsockname()))
-  local n, t0 = 0, now()
+  -- udp.connect picks the local port, so the sender is bound first and
+  -- connected to the receiver afterwards.
+  local tx = assert(udp.bind("127.0.0.1", 0))
+  local rx = assert(udp.connect(tx:getsockname(), { rcvbuf = 1048576 }))
+  assert(tx:connect(rx:getsockname()))
+  local n
   loop.spawn(function()
-    while now() - t0 < ROUND do
-      for _ = 1, BURST do assert(tx:send(PAYLOAD)) end
-      for _ = 1, BURST do assert(rx:recv(1) == PAYLOAD, "lost a datagram") end
-      n = n + BURST
-    end
+    n = bursts(function() assert(tx:send(PAYLOAD)) end,
+      function() assert(rx:recv(1) == PAYLOAD, "lost a datagram") end)
   end):join()
   rx:close(); tx:close()
   return n
 end
 
 function burst.luasocket()
-  local rx = lsocket.udp()
-  assert(rx:setsockname("127.0.0.1", 0))
+  local tx, rx = luasocket_pair(true)
   rx:settimeout(1)
-  local tx = lsocket.udp()
-  assert(tx:setpeername(rx:getsockname()))
-  local n, t0 = 0, now()
-  while now() - t0 < ROUND do
-    for _ = 1, BURST do assert(tx:send(PAYLOAD)) end
-    for _ = 1, BURST do assert(rx:receive() == PAYLOAD, "lost a datagram") end
-    n = n + BURST
-  end
+  local n = bursts(function() assert(tx:send(PAYLOAD)) end,
+    function() assert(rx:receive() == PAYLOAD, "lost a datagram") end)
   rx:close(); tx:close()
   return n
 end
 
 function burst.cqueues()
-  -- a free UDP port for the receiver
-  local probe = assert(udp.bind("127.0.0.1", 0)); local port = probe:getsockname().port; probe:close()
+  local ltx, lrx = luasocket_pair(true)
+  local tx, rx = cqsocket.dup(ltx:getfd()), cqsocket.dup(lrx:getfd())
+  rx:setmode("bn", "bn"); tx:setmode("bn", "bn")
   local cq = cqueues.new()
-  local n = 0
+  local n
   cq:wrap(function()
-    local rx = cqsocket.listen { host = "127.0.0.1", port = port, type = cqsocket.SOCK_DGRAM }
-    assert(rx:listen())
-    local tx = cqsocket.connect { host = "127.0.0.1", port = port, type = cqsocket.SOCK_DGRAM }
-    assert(tx:connect())
-    rx:setmode("bn", "bn"); tx:setmode("bn", "bn")
-    local t0 = now()
-    while now() - t0 < ROUND do
-      for _ = 1, BURST do assert(tx:write(PAYLOAD)); assert(tx:flush()) end
-      for _ = 1, BURST do assert(rx:read("*a") == PAYLOAD, "lost a datagram") end
-      n = n + BURST
-    end
+    n = bursts(function() assert(tx:write(PAYLOAD)); assert(tx:flush()) end,
+      function() assert(rx:read("*a") == PAYLOAD, "lost a datagram") end)
     rx:close(); tx:close()
   end)
   assert(cq:loop())
+  ltx:close(); lrx:close()
+  return n
+end
+
+local burst_from = {}
+
+function burst_from.ours()
+  local rx = assert(udp.bind("127.0.0.1", 0, { rcvbuf = 1048576 }))
+  local tx = assert(udp.connect(rx:getsockname()))
+  local me = tx:getsockname()
+  local n
+  loop.spawn(function()
+    n = bursts(function() assert(tx:send(PAYLOAD)) end, function()
+      local d, from = rx:recv(1)
+      assert(d == PAYLOAD and from.port == me.port, "lost a datagram")
+    end)
+  end):join()
+  rx:close(); tx:close()
+  return n
+end
+
+function burst_from.luasocket()
+  local tx, rx = luasocket_pair(false)
+  rx:settimeout(1)
+  local _, port = tx:getsockname()
+  port = tonumber(port)
+  local n = bursts(function() assert(tx:send(PAYLOAD)) end, function()
+    local d, _, from_port = rx:receivefrom()
+    assert(d == PAYLOAD and from_port == port, "lost a datagram")
+  end)
+  rx:close(); tx:close()
   return n
 end
 
@@ -114,17 +157,16 @@ function pairs_.ours()
   local n, t0 = 0, now()
   local tasks = {}
   for _ = 1, PAIRS do
-    -- udp.connect cannot pick its local port, so side a is bound and
-    -- uses sendto; side b is connected to a.
+    -- Side a is bound, side b connected to it, then a to b.
     local a = assert(udp.bind("127.0.0.1", 0))
     local b = assert(udp.connect(a:getsockname()))
-    local to_b = b:getsockname()
+    assert(a:connect(b:getsockname()))
     tasks[#tasks + 1] = loop.spawn(function()
-      assert(a:sendto(PAYLOAD, to_b))
+      assert(a:send(PAYLOAD))
       while now() - t0 < ROUND do
         assert(a:recv() == PAYLOAD)
         n = n + 1
-        assert(a:sendto(PAYLOAD, to_b))
+        assert(a:send(PAYLOAD))
       end
       a:close()
     end)
@@ -197,13 +239,18 @@ end
 
 -- ---- run ----
 
-local libs = { "ours" }
-if has_ls then libs[#libs + 1] = "luasocket" else print("luasocket not installed (lua-socket)") end
-if has_ls and has_cq then libs[#libs + 1] = "cqueues" else print("cqueues not installed (lua-cqueues)") end
+local all_libs = { "ours" }
+if has_ls then all_libs[#all_libs + 1] = "luasocket" else print("luasocket not installed (lua-socket)") end
+if has_ls and has_cq then all_libs[#all_libs + 1] = "cqueues" else print("cqueues not installed (lua-cqueues)") end
 
-for _, w in ipairs { { "burst", burst, "datagrams" }, { "pairs", pairs_, "roundtrips" } } do
+for _, w in ipairs { { "burst", burst, "datagrams" }, { "burst_from", burst_from, "datagrams" },
+  { "pairs", pairs_, "roundtrips" } } do
   local name, fns, unit = w[1], w[2], w[3]
   local total = {}
+  local libs = {}
+  for _, lib in ipairs(all_libs) do
+    if fns[lib] then libs[#libs + 1] = lib end
+  end
   for _, lib in ipairs(libs) do total[lib] = { n = 0, wall = 0, cpu = 0 } end
   for _ = 1, ROUNDS do
     for _, lib in ipairs(libs) do
@@ -217,12 +264,12 @@ for _, w in ipairs { { "burst", burst, "datagrams" }, { "pairs", pairs_, "roundt
   for _, lib in ipairs(libs) do
     local t = total[lib]
     t.per_wall, t.per_cpu = t.n / t.wall, t.n / t.cpu
-    print(("%-6s %-9s %s_per_sec=%.0f %s_per_cpu_sec=%.0f %s=%d"):format(
+    print(("%-10s %-9s %s_per_sec=%.0f %s_per_cpu_sec=%.0f %s=%d"):format(
       name, lib, unit, t.per_wall, unit, t.per_cpu, unit, t.n))
   end
   for _, lib in ipairs(libs) do
     if lib ~= "ours" then
-      print(("%-6s ours / %-9s = %.2f (wall)  %.2f (cpu)"):format(name, lib,
+      print(("%-10s ours / %-9s = %.2f (wall)  %.2f (cpu)"):format(name, lib,
         total.ours.per_wall / total[lib].per_wall, total.ours.per_cpu / total[lib].per_cpu))
     end
   end

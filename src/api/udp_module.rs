@@ -674,6 +674,20 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
     t.set(
+        "connect",
+        surface::method(lua, "s:connect", |lua, s: &Udp, to: Value| {
+            let a = addr::from_lua(&to, 1, "s:connect")?;
+            let done = match s.sock.borrow_mut().as_mut() {
+                None => Err(NetError::new("closed", "s:connect: socket is closed")),
+                Some(u) => u.connect(a),
+            };
+            match done {
+                Ok(()) => Ok(MultiValue::from_iter([Value::Boolean(true)])),
+                Err(e) => failure(lua, e),
+            }
+        })?,
+    )?;
+    t.set(
         "getfd",
         surface::method(lua, "s:getfd", |_, s: &Udp, ()| {
             use std::os::fd::AsRawFd;

@@ -2,6 +2,7 @@
 //! non-blocking send and receive that report truncation instead of
 //! cutting datagrams silently.
 
+use std::cell::Cell;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
@@ -57,6 +58,11 @@ pub(crate) struct UdpSock {
     writable: bool,
     /// Where `send` goes (set by `connect`).
     pub(crate) peer: Option<SocketAddr>,
+    /// Every datagram in the queue is the peer's: receives need not ask
+    /// for the sender. True when connected as it was made (before any
+    /// datagram could arrive), or once the queue was found empty after a
+    /// later `connect` (the kernel drops other senders' from then on).
+    peer_only: Cell<bool>,
 }
 
 /// How a receive ended when a datagram was there.
@@ -88,14 +94,19 @@ impl UdpSock {
         if peer.is_none() || local.port() != 0 || !local.ip().is_unspecified() {
             s.bind(&local.into()).map_err(fail)?;
         }
+        let mut peer = peer;
         if let Some(p) = peer {
             s.connect(&p.into()).map_err(fail)?;
+            // As the kernel sees it (0.0.0.0 is loopback, say): receives
+            // report this address without asking for it.
+            peer = s.peer_addr().ok().and_then(|a| a.as_socket()).or(peer);
         }
         Ok(Self {
             socket: mio::net::UdpSocket::from_std(s.into()),
             registration: None,
             writable: false,
             peer,
+            peer_only: Cell::new(peer.is_some()),
         })
     }
 
@@ -142,10 +153,35 @@ impl UdpSock {
         drop(self.socket);
     }
 
+    /// Connects to `to`: sends go there, and the kernel drops datagrams
+    /// from anyone else from now on (those already queued stay, and each
+    /// receive still asks who sent it).
+    pub(crate) fn connect(&mut self, to: SocketAddr) -> Result<(), NetError> {
+        self.socket
+            .connect(to)
+            .map_err(|e| NetError::from_io(&format!("udp connect to {to}"), &e))?;
+        self.peer = Some(self.socket.peer_addr().unwrap_or(to));
+        self.peer_only.set(false);
+        Ok(())
+    }
+
     /// One receive into `buf`; a datagram that fills it entirely was longer
     /// than the caller allows (the buffer is one byte longer than that).
     pub(crate) fn try_recv(&self, buf: &mut [u8]) -> io::Result<Received> {
-        let (n, from) = self.socket.recv_from(buf)?;
+        // A connected socket receives only from its peer: the kernel need
+        // not copy out the address.
+        let (n, from) = match self.peer {
+            Some(p) if self.peer_only.get() => (self.socket.recv(buf)?, p),
+            peer => match self.socket.recv_from(buf) {
+                Ok(got) => got,
+                Err(e) => {
+                    if e.kind() == io::ErrorKind::WouldBlock && peer.is_some() {
+                        self.peer_only.set(true);
+                    }
+                    return Err(e);
+                }
+            },
+        };
         if n >= buf.len() {
             Ok(Received::Cut(n - 1, from))
         } else {
