@@ -4,49 +4,50 @@
 -- Every case it declines (it returns no value, having changed nothing the
 -- general path would see) goes to the general methods, today's path:
 -- bad arguments, blocking mode, timeouts that ran out, closed sockets.
+-- The fast functions take the socket itself and find its handle in
+-- `known`; a socket not there yet gets one (`handle_of`) at its first
+-- declined call, which is then tried again once.
 -- Fixed parameters, no varargs: these are the hot paths of tls.udp.
 local WAIT, PENDING, known, handle_of, fast_recv, fast_send, fast_sendto, recv, send, sendto = ...
 local yield = coroutine.yield
 
--- The fast path's handle on `self`, made at its first call (nil for
--- anything that is not a udp socket: the general path raises for it).
-local function handle(self)
+-- Whether `self` just got its handle (false for a socket that had one,
+-- and for anything that is not a udp socket: the general path raises).
+local function new_handle(self)
+  if known[self] ~= nil then return false end
   local h = handle_of(self)
-  if h ~= nil then known[self] = h end
-  return h
+  if h == nil then return false end
+  known[self] = h
+  return true
 end
 
 local function fast_recv_then(self, t)
-  local h = known[self] or handle(self)
-  if h ~= nil then
-    local d, msg, code = fast_recv(h, t)
+  local d, msg, code = fast_recv(self, t)
+  if d ~= nil then
     while d == WAIT do
       yield(PENDING)
-      d, msg, code = fast_recv(h, t)
+      d, msg, code = fast_recv(self, t)
     end
     if d ~= nil then return d, msg end
-    if msg ~= nil then return nil, msg, code end
   end
+  if msg ~= nil then return nil, msg, code end
+  if new_handle(self) then return fast_recv_then(self, t) end
   return recv(self, t)
 end
 
 local function fast_send_then(self, data)
-  local h = known[self] or handle(self)
-  if h ~= nil then
-    local n, msg, code = fast_send(h, data)
-    if n ~= nil then return n end
-    if msg ~= nil then return nil, msg, code end
-  end
+  local n, msg, code = fast_send(self, data)
+  if n ~= nil then return n end
+  if msg ~= nil then return nil, msg, code end
+  if new_handle(self) then return fast_send_then(self, data) end
   return send(self, data)
 end
 
 local function fast_sendto_then(self, data, to)
-  local h = known[self] or handle(self)
-  if h ~= nil then
-    local n, msg, code = fast_sendto(h, data, to)
-    if n ~= nil then return n end
-    if msg ~= nil then return nil, msg, code end
-  end
+  local n, msg, code = fast_sendto(self, data, to)
+  if n ~= nil then return n end
+  if msg ~= nil then return nil, msg, code end
+  if new_handle(self) then return fast_sendto_then(self, data, to) end
   return sendto(self, data, to)
 end
 

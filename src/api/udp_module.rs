@@ -353,7 +353,8 @@ impl Socket {
     }
 
     /// `recv` for the raw fast path (`fast/udp.rs`), with `buf` a scratch
-    /// buffer and `timeout` the call's own (`None`: the socket's). It
+    /// buffer and `timeout` the call's own in seconds (`None`: the
+    /// socket's), converted only if the task must wait. It
     /// answers a datagram from the last sender (whose address object is
     /// already made), a failed receive, or parks a task that must wait
     /// (`in_task` says whether the caller is the running task's own
@@ -365,7 +366,7 @@ impl Socket {
     pub(crate) fn fast_recv(
         &self,
         buf: &mut Vec<u8>,
-        timeout: Option<Option<Duration>>,
+        timeout: Option<f64>,
         in_task: impl FnOnce() -> bool,
     ) -> FastRecv {
         if self.stash.try_borrow().map_or(true, |s| s.is_some()) {
@@ -403,7 +404,11 @@ impl Socket {
             }
             Ok(r @ Received::Cut(n, _)) => self.stash_datagram(&buf[..n], r),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                let timeout = timeout.unwrap_or(self.timeout.get());
+                let timeout = match timeout.map(|t| seconds(Some(t))) {
+                    None => self.timeout.get(),
+                    Some(Ok(t)) => t,
+                    Some(Err(_)) => return FastRecv::Declined,
+                };
                 if timeout == Some(Duration::ZERO) || !in_task() {
                     return FastRecv::Declined;
                 }
@@ -743,7 +748,7 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
     })?;
     let sendto = direct.call::<Function>(sendto)?;
     // The raw fast path (fast/udp.rs) in front of all three (udp.lua).
-    let fast = crate::fast::udp::functions(lua)?;
+    let fast = crate::fast::udp::functions(lua, &known)?;
     let handle_of = lua.create_function(|lua, v: Value| match &v {
         Value::UserData(ud) => match ud.borrow::<Udp>() {
             Ok(u) => crate::fast::udp::handle(lua, &u.0),

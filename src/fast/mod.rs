@@ -191,16 +191,46 @@ pub(crate) unsafe fn upvalue_object<T>(state: *mut ffi::lua_State, n: c_int) -> 
 /// (upvalue 1 is that kind's metatable), with at least one free stack
 /// slot, which Lua guarantees a C function (`LUA_MINSTACK`).
 unsafe fn slot_arg<T>(state: *mut ffi::lua_State) -> *mut Slot<T> {
-    if ffi::lua_getmetatable(state, 1) == 0 {
+    slot_at(state, 1)
+}
+
+/// The slot of the value at stack index `idx` (as [`slot_arg`]).
+///
+/// SAFETY: as [`slot_arg`], with `idx` a valid index; the slot may be read
+/// while that value stays on the stack (or is otherwise kept alive).
+unsafe fn slot_at<T>(state: *mut ffi::lua_State, idx: c_int) -> *mut Slot<T> {
+    if ffi::lua_getmetatable(state, idx) == 0 {
         return std::ptr::null_mut();
     }
     let ours = ffi::lua_rawequal(state, -1, ffi::lua_upvalueindex(1)) != 0;
     ffi::lua_pop(state, 1);
     if ours {
-        ffi::lua_touserdata(state, 1) as *mut Slot<T>
+        ffi::lua_touserdata(state, idx) as *mut Slot<T>
     } else {
         std::ptr::null_mut()
     }
+}
+
+/// The object of the handle that the table upvalue `known` maps argument 1
+/// to (argument 1 being the object's Lua face), if it is a handle of this
+/// kind whose object still exists. It saves the Lua wrapper the lookup.
+///
+/// SAFETY: as [`slot_arg`], with two free stack slots and upvalue `known`
+/// a table. `lua_rawget` runs no metamethod, allocates nothing and cannot
+/// raise (any key may be looked up); the handle is popped again before we
+/// return, after its slot was read (the table keeps it meanwhile, and no
+/// Lua runs in between).
+pub(crate) unsafe fn object_of_face<T>(state: *mut ffi::lua_State, known: c_int) -> Option<Rc<T>> {
+    ffi::lua_pushvalue(state, 1);
+    ffi::lua_rawget(state, ffi::lua_upvalueindex(known));
+    let slot = slot_at::<T>(state, -1);
+    let object = if slot.is_null() {
+        None
+    } else {
+        (*slot).0.as_ref().and_then(Weak::upgrade)
+    };
+    ffi::lua_pop(state, 1);
+    object
 }
 
 /// The object of argument 1, if it is a handle of this kind whose

@@ -18,21 +18,22 @@ use std::ffi::{c_char, c_int};
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
-use std::time::Duration;
 
 use mlua::{ffi, Function, Lua, Value};
 
-use super::{object_arg, push_failure, Kind};
+use super::{object_of_face, push_failure, Kind};
 use crate::api::udp_module::{wait_marker, FastRecv, Socket};
 use crate::net::addr::parse_text;
-use crate::runtime::deadline::seconds;
+use crate::runtime::deadline::is_seconds;
 
 /// Datagram socket handles.
 static KIND: Kind<Socket> = Kind::new("tls.fast.udp");
 
-/// Upvalues after the metatable: the field names of an address object.
+/// Upvalues after the metatable: the field names of an address object,
+/// and the table of handles by socket (`waiting.lua`'s `known`).
 const ADDR: c_int = 2;
 const PORT: c_int = 3;
+const KNOWN: c_int = 4;
 
 thread_local! {
     static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
@@ -40,20 +41,22 @@ thread_local! {
 
 /// The fast functions of one Lua state (made with the udp methods).
 pub(crate) struct Functions {
-    /// `recv(handle, timeout)`: `data, from`, `nil, msg, code`, WAIT
+    /// `recv(socket, timeout)`: `data, from`, `nil, msg, code`, WAIT
     /// (parked: yield, then call again) or nothing (the general path).
     pub(crate) recv: Function,
-    /// `send(handle, data)`, `sendto(handle, data, to)`: the byte count,
+    /// `send(socket, data)`, `sendto(socket, data, to)`: the byte count,
     /// `nil, msg, code` or nothing (the general path).
     pub(crate) send: Function,
     pub(crate) sendto: Function,
 }
 
-/// Makes the fast functions and the handle metatable.
-pub(crate) fn functions(lua: &Lua) -> mlua::Result<Functions> {
+/// Makes the fast functions and the handle metatable; `known` maps each
+/// socket's face to its handle (made by [`handle`]).
+pub(crate) fn functions(lua: &Lua, known: &mlua::Table) -> mlua::Result<Functions> {
     let names = [
         Value::String(lua.create_string("addr")?),
         Value::String(lua.create_string("port")?),
+        Value::Table(known.clone()),
     ];
     let fns = KIND.functions(lua, &[recv, send, sendto], &names)?;
     let [recv, send, sendto]: [Function; 3] = fns
@@ -83,23 +86,24 @@ unsafe fn is_task(state: *mut ffi::lua_State, socket: &Socket) -> bool {
     me == task
 }
 
-/// `recv(handle, timeout)`.
+/// `recv(socket, timeout)`.
 unsafe extern "C-unwind" fn recv(state: *mut ffi::lua_State) -> c_int {
     // The timeout as the general path reads it; anything else declines.
     // SAFETY (this function): a C function made by `Kind::functions`
-    // (upvalue 1 is this kind's metatable), so `object_arg` may read
-    // argument 1; type checks and reading a number run no Lua and cannot
-    // raise. Nothing below holds a borrow or the `Rc` across a push that
-    // may allocate (see each push).
-    let timeout: Option<Option<Duration>> = match ffi::lua_type(state, 2) {
+    // (upvalue 1 is this kind's metatable, `KNOWN` the handles), as
+    // `object_of_face` needs; type checks and reading a number run no Lua
+    // and cannot raise. Nothing below holds a borrow or the `Rc` across a
+    // push that may allocate (see each push).
+    // Converted only if the task must wait (most calls find a datagram).
+    let timeout: Option<f64> = match ffi::lua_type(state, 2) {
         ffi::LUA_TNONE | ffi::LUA_TNIL => None,
-        ffi::LUA_TNUMBER => match seconds(Some(ffi::lua_tonumber(state, 2))) {
-            Ok(t) => Some(t),
-            Err(_) => return 0,
+        ffi::LUA_TNUMBER => match ffi::lua_tonumber(state, 2) {
+            t if is_seconds(t) => Some(t),
+            _ => return 0,
         },
         _ => return 0,
     };
-    let Some(socket) = object_arg::<Socket>(state) else {
+    let Some(socket) = object_of_face::<Socket>(state, KNOWN) else {
         return 0;
     };
     let mut buf = SCRATCH.take();
@@ -200,7 +204,7 @@ unsafe fn destination(state: *mut ffi::lua_State) -> Option<SocketAddr> {
     }
 }
 
-/// `send(handle, data)`.
+/// `send(socket, data)`.
 unsafe extern "C-unwind" fn send(state: *mut ffi::lua_State) -> c_int {
     // SAFETY: made by `Kind::functions` (as `send_now` needs); argument 2
     // stays on the stack until we return, so its bytes stay valid.
@@ -210,7 +214,7 @@ unsafe extern "C-unwind" fn send(state: *mut ffi::lua_State) -> c_int {
     send_now(state, data, None)
 }
 
-/// `sendto(handle, data, to)`.
+/// `sendto(socket, data, to)`.
 unsafe extern "C-unwind" fn sendto(state: *mut ffi::lua_State) -> c_int {
     // SAFETY: as `send`; made with the field names as upvalues 2 and 3
     // (`functions`), as `destination` needs; it leaves the stack as it was.
@@ -228,8 +232,9 @@ unsafe extern "C-unwind" fn sendto(state: *mut ffi::lua_State) -> c_int {
 /// SAFETY: a C function made by [`Kind::functions`], with three free
 /// stack slots; `data` stays valid until it returns (an argument).
 unsafe fn send_now(state: *mut ffi::lua_State, data: &[u8], to: Option<SocketAddr>) -> c_int {
-    // SAFETY: as the caller's (upvalue 1 is this kind's metatable).
-    let Some(socket) = object_arg::<Socket>(state) else {
+    // SAFETY: as the caller's (upvalue 1 is this kind's metatable, `KNOWN`
+    // the handles).
+    let Some(socket) = object_of_face::<Socket>(state, KNOWN) else {
         return 0;
     };
     let sent = catch_unwind(AssertUnwindSafe(|| socket.fast_send(data, to)));

@@ -85,6 +85,11 @@ pub(crate) fn seconds(value: Option<f64>) -> Result<Option<Duration>, String> {
     }
 }
 
+/// Whether [`seconds`] accepts `s` (without converting it).
+pub(crate) fn is_seconds(s: f64) -> bool {
+    s >= 0.0
+}
+
 /// [`seconds`] for argument `n` of `fname`.
 pub(crate) fn seconds_arg(
     value: Option<f64>,
@@ -115,4 +120,26 @@ pub(crate) fn timeout_value(
         }
     };
     seconds_arg(s, n, fname)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_seconds_agrees_with_seconds() {
+        for s in [
+            -1.0,
+            -0.0,
+            0.0,
+            1e-9,
+            1.5,
+            1e300,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            assert_eq!(is_seconds(s), seconds(Some(s)).is_ok(), "{s}");
+        }
+    }
 }

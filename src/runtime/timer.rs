@@ -2,7 +2,12 @@
 //!
 //! Cancelled entries stay in the heap until they reach the top and are
 //! skipped there (a slot's generation tells a live entry from a stale one),
-//! so cancel is O(1) and the heap never needs a scan.
+//! so cancel is O(1). Waits that end before their timeout (the usual case:
+//! a read with a timeout that gets its data) would otherwise pile up stale
+//! entries for a whole timeout period, thousands on a busy loop, making
+//! every push and pop walk a heap much larger than the live timers; once
+//! the stale ones outnumber the live ones twice over, the heap is rebuilt
+//! with the live ones only (amortised O(1) per cancel).
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -23,6 +28,9 @@ struct Entry {
     generation: u64,
     waker: Waker,
 }
+
+/// The fewest heap entries worth a rebuild (see the module comment).
+const COMPACT_AT: usize = 256;
 
 #[derive(Default)]
 struct Inner {
@@ -65,6 +73,15 @@ impl Timers {
             .is_some_and(|e| e.generation == key.generation)
         {
             inner.slots.remove(key.slot);
+            let live = inner.slots.len();
+            if inner.heap.len() > COMPACT_AT.max(3 * live) {
+                let Inner { heap, slots, .. } = &mut *inner;
+                heap.retain(|Reverse((_, slot, generation))| {
+                    slots
+                        .get(*slot)
+                        .is_some_and(|e| e.generation == *generation)
+                });
+            }
         }
     }
 
@@ -144,5 +161,29 @@ mod tests {
         assert_eq!(t.next_deadline(), None);
         t.fire(now + Duration::from_secs(3));
         assert_eq!(c.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn cancelled_timers_do_not_pile_up() {
+        let t = Timers::default();
+        let c = Arc::new(Count(AtomicUsize::new(0)));
+        let now = Instant::now();
+        let keep: Vec<_> = (0..10)
+            .map(|i| t.add(now + Duration::from_secs(100 + i), Waker::from(c.clone())))
+            .collect();
+        for i in 0..100_000 {
+            let k = t.add(
+                now + Duration::from_secs(10 + i % 7),
+                Waker::from(c.clone()),
+            );
+            t.cancel(k);
+        }
+        assert!(t.inner.borrow().heap.len() <= COMPACT_AT + 1);
+        // The live ones are still there, in order.
+        assert_eq!(t.next_deadline(), Some(now + Duration::from_secs(100)));
+        t.cancel(keep[0]);
+        assert_eq!(t.next_deadline(), Some(now + Duration::from_secs(101)));
+        t.fire(now + Duration::from_secs(200));
+        assert_eq!(c.0.load(Ordering::SeqCst), 9);
     }
 }
