@@ -10,6 +10,7 @@
 local tls = require "tls"
 local loop, tcp, dns = tls.loop, tls.tcp, tls.dns
 local T = require "tls_support"
+local helper = require "helper"
 
 local unpack = table.unpack or unpack
 local pack = function(...) return { n = select("#", ...), ... } end
@@ -269,6 +270,39 @@ describe("errors", function()
   end)
 
   describe("bad self", function()
+    it("raises strings without the debug library too (a sandbox), and the loop works", function()
+      local ok, code, out = helper.lua([[
+        debug = nil
+        local tcp, loop, udp = require "tls.tcp", require "tls.loop", require "tls.udp"
+        local srv = assert(tcp.listen("127.0.0.1", 0, function(ios)
+          ios:write(ios:read("l"), "\n"); ios:close()
+        end))
+        local ios = assert(tcp.connecta(srv:address()))
+        local s, q, c = assert(udp.bind("127.0.0.1", 0)), loop.queue(1), loop.cond()
+        local other = io.stdout -- a userdata of another kind
+        local cases = {
+          { ios, { "read", "write", "flush", "setvbuf", "info", "close" } },
+          { s, { "recv", "send", "sendto", "connect", "close" } },
+          { q, { "put", "get", "close" } },
+          { c, { "wait", "signal", "broadcast" } },
+        }
+        for _, case in ipairs(cases) do
+          for _, m in ipairs(case[2]) do
+            local okm, e = pcall(case[1][m], other, "x")
+            assert(not okm and type(e) == "string" and e:find("on bad self", 1, true), m .. ": " .. tostring(e))
+          end
+        end
+        local t = loop.spawn(function() error("boom") end)
+        local jok, err = t:join()
+        assert(jok == false and err:find("boom", 1, true))
+        assert(select(2, loop.spawn(function() ios:write("hi\n"); return ios:read("l") end):join()) == "hi")
+        q:put(1); assert(q:get() == 1)
+        print("all strings")
+      ]])
+      assert.is_true(ok, out)
+      assert.matches("all strings", out, 1, true)
+    end)
+
     local ios_methods = { "read", "write", "lines", "flush", "setvbuf", "settimeout", "setmaxline",
                           "fill", "shutdown", "close", "getpeername", "getsockname", "info", "handshake",
                           "peer_contains_name" }

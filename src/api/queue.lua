@@ -10,6 +10,7 @@
 local WAIT, CANCEL, PENDING, RAISE, cancel_value = ...
 local yield, error, type, setmetatable = coroutine.yield, error, type, setmetatable
 local getmt = debug and debug.getmetatable
+local pcall = pcall
 
 local function raise(v)
   if v == RAISE then v = nil end -- stands for a nil error value
@@ -23,17 +24,20 @@ local known = setmetatable({}, { __mode = "k" })
 -- then found in `known`); else raises as luaL_argerror does for a bad self
 -- (level 3: the caller of the method).
 local function handle(self, methods, fname, what)
-  local ok
+  local ok, h
   if getmt == nil then
+    -- No debug library (a sandbox): `_handle` itself fails for anything
+    -- that is not one of ours.
     ok = type(self) == "userdata"
+    if ok then ok, h = pcall(methods._handle, self) end
   else
     local mt = getmt(self)
     ok = mt ~= nil and mt.__index == methods
+    if ok then h = methods._handle(self) end
   end
   if not ok then
     error(("calling '%s' on bad self (%s expected, got %s)"):format(fname, what, type(self)), 3)
   end
-  local h = methods._handle(self)
   known[self] = h
   return h
 end

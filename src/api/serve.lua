@@ -6,7 +6,9 @@
 -- protected call that can wait, so a failed handler still closes its
 -- connection there too.
 local protect = ...
-local xpcall, traceback, tostring = xpcall, debug.traceback, tostring
+local xpcall, tostring = xpcall, tostring
+-- Without the debug library (a sandbox), the message goes without traceback.
+local traceback = debug and debug.traceback or function(e) return e end
 local stderr = io and io.stderr
 local function handler_error(e)
   return traceback(tostring(e), 2)

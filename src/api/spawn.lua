@@ -3,7 +3,12 @@
 -- kept as they are, and so is the task's own cancellation (it is not a bug,
 -- and <close> handlers should see it as task:cancel made it).
 local adopt, is_cancel = ...
-local xpcall, traceback, type = xpcall, debug.traceback, type
+-- Without the debug library (a sandbox), messages go without traceback.
+local xpcall, type = xpcall, type
+local traceback = debug and debug.traceback or function(a, b)
+  if type(a) == "thread" then return b end
+  return a
+end
 local function handler(e)
   if type(e) ~= "string" or is_cancel(e) then return e end
   return traceback(e, 2)
