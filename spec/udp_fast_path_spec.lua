@@ -342,6 +342,60 @@ describe("udp fast path", function()
       end)
     end)
 
+    it("general path: finalizers receive on, and close, the socket being read", function()
+      -- Two senders taking turns: every datagram is from a new sender, so
+      -- each recv takes the general path, which makes Lua values (a
+      -- finalizer may run) after it has let go of the socket.
+      local n = 2000
+      local rx = assert(udp.bind("127.0.0.1", 0, { rcvbuf = 1048576 }))
+      local a = assert(udp.connect(rx:getsockname()))
+      local b = assert(udp.connect(rx:getsockname()))
+      local sum_sent, got, sum_got, from_gc = 0, 0, 0, 0
+      local close_now = false
+      local function take(d) got, sum_got = got + 1, sum_got + tonumber(d) end
+      local function litter()
+        finalized(function()
+          if close_now then rx:close() return end
+          local d = rx:recv(0)
+          if d then take(d); from_gc = from_gc + 1 end
+        end)
+      end
+      local restore = stress_gc()
+      local ok, err = pcall(function()
+        for i = 1, n do
+          assert((i % 2 == 0 and a or b):send(tostring(i)))
+          sum_sent = sum_sent + i
+          litter()
+          local d = rx:recv(0)
+          if d then take(d) end
+        end
+        collectgarbage("collect")
+        collectgarbage("stop")
+        while true do
+          local d = rx:recv(0.2)
+          if not d then break end
+          take(d)
+        end
+        collectgarbage("restart")
+        -- Now finalizers close the socket while a recv may be running.
+        close_now = true
+        for i = 1, 200 do
+          assert(a:send(tostring(i)))
+          litter()
+          local d, msg, code = rx:recv(0)
+          if d == nil and code == "closed" then break end
+          assert(d ~= nil or code == "timeout", msg)
+        end
+      end)
+      restore()
+      collectgarbage("collect")
+      assert(ok, err)
+      assert(from_gc > 0, "no finalizer used the socket")
+      assert.equals(n, got)
+      assert.equals(sum_sent, sum_got)
+      rx:close(); a:close(); b:close()
+    end)
+
     it("declines a socket resurrected after its finalizers ran", function()
       local saved, to
       local peer = assert(udp.bind("127.0.0.1", 0))

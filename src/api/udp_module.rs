@@ -219,42 +219,60 @@ impl Socket {
     }
 
     /// One try: `Some(results)` when done (either way), `None` on WouldBlock.
+    /// The socket is looked at first and the Lua values made after, with
+    /// no borrow held: making them may run a finalizer that uses (or
+    /// closes) this very socket.
     fn attempt(&self, lua: &Lua, op: Op<'_>) -> mlua::Result<Option<Outcome>> {
-        let guard = self.sock.borrow();
-        let Some(sock) = guard.as_ref() else {
-            let e = NetError::new("closed", format!("{}: socket is closed", op.name()));
-            return many(failure(lua, e)).map(Some);
-        };
         match op {
             Op::Recv => {
                 let stashed = self.stash.borrow_mut().take();
                 if let Some((bytes, r)) = stashed {
                     return self.received(lua, &bytes, r).map(Some);
                 }
-                let mut buf = self.buf.borrow_mut();
+                // The buffer leaves its cell while in use; a nested call
+                // meanwhile makes its own.
+                let mut buf = std::mem::take(&mut *self.buf.borrow_mut());
                 if buf.len() != self.maxsize + 1 {
                     buf.resize(self.maxsize + 1, 0);
                 }
-                match sock.try_recv(&mut buf) {
-                    Ok(r @ Received::Whole(n, _)) | Ok(r @ Received::Cut(n, _)) => {
+                let got = match self.sock.borrow().as_ref() {
+                    None => None,
+                    Some(sock) => Some(sock.try_recv(&mut buf)),
+                };
+                let out = match got {
+                    None => many(failure(lua, self.closed(op))).map(Some),
+                    Some(Ok(r @ Received::Whole(n, _))) | Some(Ok(r @ Received::Cut(n, _))) => {
                         self.received(lua, &buf[..n], r).map(Some)
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
-                    Err(e) => many(failure(lua, io_failure(&self.what(), "recv", &e))).map(Some),
+                    Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+                    Some(Err(e)) => {
+                        many(failure(lua, io_failure(&self.what(), "recv", &e))).map(Some)
+                    }
+                };
+                let mut slot = self.buf.borrow_mut();
+                if slot.is_empty() {
+                    *slot = buf;
                 }
+                out
             }
             Op::Send(data, to) => {
-                if to.is_none() && sock.peer.is_none() {
-                    let e = NetError::new(
-                        "notconnected",
-                        format!("s:send: {} is not connected (use s:sendto)", self.what()),
-                    );
-                    return many(failure(lua, e)).map(Some);
-                }
-                match sock.try_send(data, to) {
-                    Ok(n) => Ok(Some(Outcome::One(Value::Integer(n as i64)))),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
-                    Err(e) => {
+                let sent = match self.sock.borrow().as_ref() {
+                    None => None,
+                    Some(sock) if to.is_none() && sock.peer.is_none() => Some(Err(None)),
+                    Some(sock) => Some(sock.try_send(data, to).map_err(Some)),
+                };
+                match sent {
+                    None => many(failure(lua, self.closed(op))).map(Some),
+                    Some(Ok(n)) => Ok(Some(Outcome::One(Value::Integer(n as i64)))),
+                    Some(Err(None)) => {
+                        let e = NetError::new(
+                            "notconnected",
+                            format!("s:send: {} is not connected (use s:sendto)", self.what()),
+                        );
+                        many(failure(lua, e)).map(Some)
+                    }
+                    Some(Err(Some(e))) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+                    Some(Err(Some(e))) => {
                         let verb = match to {
                             Some(a) => format!("send to {a}"),
                             None => "send".to_string(),
@@ -264,6 +282,10 @@ impl Socket {
                 }
             }
         }
+    }
+
+    fn closed(&self, op: Op<'_>) -> NetError {
+        NetError::new("closed", format!("{}: socket is closed", op.name()))
     }
 
     fn timeout_failure(&self, lua: &Lua, op: Op<'_>) -> mlua::Result<Outcome> {
