@@ -235,10 +235,7 @@ impl Socket {
                 if buf.len() != self.maxsize + 1 {
                     buf.resize(self.maxsize + 1, 0);
                 }
-                let got = match self.sock.borrow().as_ref() {
-                    None => None,
-                    Some(sock) => Some(sock.try_recv(&mut buf)),
-                };
+                let got = self.sock.borrow().as_ref().map(|s| s.try_recv(&mut buf));
                 let out = match got {
                     None => many(failure(lua, self.closed(op))).map(Some),
                     Some(Ok(r @ Received::Whole(n, _))) | Some(Ok(r @ Received::Cut(n, _))) => {
