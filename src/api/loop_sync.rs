@@ -175,6 +175,7 @@ fn wrappers(lua: &Lua) -> mlua::Result<(Function, Function)> {
         Value::LightUserData(Lua::poll_pending()),
         Value::LightUserData(surface::raise_marker()),
         cancel_value,
+        surface::self_check(lua)?,
     ))?;
     let t = lua.create_sequence_from([q.clone(), c.clone()])?;
     lua.set_named_registry_value("tls.queue", t)?;

@@ -7,10 +7,8 @@
 -- Whatever the fast path declines (it returns no value: misuse, blocking
 -- mode, a zero timeout) goes to the general methods (api/loop_sync.rs),
 -- which raise as RAISE, value, answer, drive the loop, or park as well.
-local WAIT, CANCEL, PENDING, RAISE, cancel_value = ...
+local WAIT, CANCEL, PENDING, RAISE, cancel_value, is_ours = ...
 local yield, error, type, setmetatable = coroutine.yield, error, type, setmetatable
-local getmt = debug and debug.getmetatable
-local pcall = pcall
 
 local function raise(v)
   if v == RAISE then v = nil end -- stands for a nil error value
@@ -24,17 +22,7 @@ local known = setmetatable({}, { __mode = "k" })
 -- then found in `known`); else raises as luaL_argerror does for a bad self
 -- (level 3: the caller of the method).
 local function handle(self, methods, fname, what)
-  local ok, h
-  if getmt == nil then
-    -- No debug library (a sandbox): `_handle` itself fails for anything
-    -- that is not one of ours.
-    ok = type(self) == "userdata"
-    if ok then ok, h = pcall(methods._handle, self) end
-  else
-    local mt = getmt(self)
-    ok = mt ~= nil and mt.__index == methods
-    if ok then h = methods._handle(self) end
-  end
+  local ok, h = is_ours(self, methods)
   if not ok then
     error(("calling '%s' on bad self (%s expected, got %s)"):format(fname, what, type(self)), 3)
   end

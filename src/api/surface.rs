@@ -58,6 +58,21 @@ pub(crate) fn raise_marker() -> LightUserData {
     LightUserData(&RAISE as *const u8 as *mut std::ffi::c_void)
 }
 
+/// `self_check.lua`'s function (is `self` an object of a methods table,
+/// and its fast-path handle), made once per Lua state.
+pub(crate) fn self_check(lua: &Lua) -> mlua::Result<Function> {
+    const KEY: &str = "tls.self_check";
+    if let Some(f) = lua.named_registry_value::<Option<Function>>(KEY)? {
+        return Ok(f);
+    }
+    let f: Function = lua
+        .load(include_str!("self_check.lua"))
+        .set_name("=tls.self_check")
+        .call(())?;
+    lua.set_named_registry_value(KEY, &f)?;
+    Ok(f)
+}
+
 /// Misuse of argument `n` of `fname`, in Lua's words.
 pub(crate) fn bad_argument(n: usize, fname: &str, why: impl std::fmt::Display) -> mlua::Error {
     mlua::Error::runtime(format!("bad argument #{n} to '{fname}' ({why})"))

@@ -733,6 +733,7 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             Value::LightUserData(Lua::poll_pending()),
             Value::LightUserData(surface::raise_marker()),
             &t,
+            surface::self_check(lua)?,
         ))?;
     let recv = lua.create_function(|lua, (this, t): (Value, Value)| {
         let r = surface::this::<Udp>("s:recv", Some(&this)).and_then(|s| {

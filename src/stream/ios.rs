@@ -399,6 +399,7 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             Value::LightUserData(Lua::poll_pending()),
             Value::LightUserData(raise_marker()),
             &t,
+            crate::api::surface::self_check(lua)?,
         ))?;
     for w in WAITING {
         let f: Function = make.call((w.name, format!("_{}", w.method), format!("_{}", w.retry)))?;

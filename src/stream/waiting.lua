@@ -5,14 +5,13 @@
 -- and call the retry method when the loop wakes us. SELF in a result
 -- stands for the stream itself; RAISE, value is an error to raise (see
 -- api/surface.rs: the plain methods never raise themselves).
-local WAIT, SELF, PENDING, RAISE, methods = ...
-local error, yield, type, setmetatable, pcall = error, coroutine.yield, type, setmetatable, pcall
-local getmt = debug and debug.getmetatable
+local WAIT, SELF, PENDING, RAISE, methods, is_ours = ...
+local error, yield, type, setmetatable = error, coroutine.yield, type, setmetatable
 
 -- The streams seen so far (weak keys): a stream is checked once, exactly
 -- (its metatable's __index is our methods table), then found here by one
 -- table lookup, which keeps the hot paths (line reads, writes) cheap.
--- Without the debug library, `_handle` does the check (see check_self).
+-- (`is_ours` is api/self_check.lua.)
 local known = setmetatable({}, { __mode = "k" })
 
 local function raise(v)
@@ -23,19 +22,7 @@ end
 -- Called when `self` is not in `known`: remembers it, or raises as
 -- luaL_argerror does for a bad self (level 3: the caller of the method).
 local function check_self(self, name)
-  local ok, handle
-  local make_handle = methods._handle
-  if getmt == nil then
-    -- No debug library (a sandbox): a stream's `_handle` fails for
-    -- anything that is not a stream; objects without one are let through
-    -- (their methods check `self` themselves).
-    ok = type(self) == "userdata"
-    if ok and make_handle then ok, handle = pcall(make_handle, self) end
-  else
-    local mt = getmt(self)
-    ok = mt ~= nil and mt.__index == methods
-    if ok and make_handle then handle = make_handle(self) end
-  end
+  local ok, handle = is_ours(self, methods)
   if not ok then
     error(("calling 'ios:%s' on bad self (ios expected, got %s)"):format(name, type(self)), 3)
   end
