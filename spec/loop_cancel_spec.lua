@@ -253,6 +253,28 @@ describe("task:cancel", function()
     assert.is_table(saved)
   end)
 
+  it("ends a task blocked in a UDP recv; the socket keeps working", function()
+    local udp = require "tls.udp"
+    local s = assert(udp.bind("127.0.0.1", 0))
+    local peer = assert(udp.connect(s:getsockname()))
+    -- Without and with a timeout, before and after the socket's first
+    -- datagram (its fast path has a handle from then on).
+    for round = 1, 2 do
+      for _, timeout in ipairs({ false, 5 }) do
+        local t = started(function() return s:recv(timeout or nil) end)
+        t:cancel("stop")
+        local ok, err = joined(t)
+        assert.is_false(ok)
+        assert.equal("cancelled: stop", err)
+      end
+      assert(peer:send("after " .. round))
+      local d, from = s:recv(2)
+      assert.equal("after " .. round, d)
+      assert.equal(tostring(peer:getsockname()), tostring(from))
+    end
+    s:close(); peer:close()
+  end)
+
   it("ends a task blocked in loop.poll", function()
     local socket = require "socket"
     local srv = assert(socket.bind("127.0.0.1", 0))

@@ -313,6 +313,15 @@ impl Socket {
                     .exec
                     .current_waker()
                     .ok_or_else(|| foreign_error(op.name()))?;
+                // A cancelled task stops waiting (the socket stays as it
+                // is) and its wrapper raises the cancellation.
+                if let Some(v) = self.rt.exec.current_cancel() {
+                    self.end_wait(&waker);
+                    return Ok(Outcome::Many(MultiValue::from_iter([
+                        Value::LightUserData(surface::raise_marker()),
+                        v,
+                    ])));
+                }
                 match self.park_task(&waker, op.want(), timeout) {
                     Ok(true) => return self.timeout_failure(lua, op),
                     Ok(false) => {}
@@ -434,9 +443,9 @@ impl Socket {
                 let Some(waker) = self.rt.exec.current_waker() else {
                     return FastRecv::Declined;
                 };
-                // A wait that timed out, or a socket that cannot join the
-                // reactor: the general path reports it.
-                if self.wait_expired(&waker) {
+                // A wait that timed out, a cancelled task, or a socket that
+                // cannot join the reactor: the general path reports it.
+                if self.wait_expired(&waker) || self.rt.exec.current_cancel().is_some() {
                     return FastRecv::Declined;
                 }
                 match self.park_task(&waker, Want::Read, timeout) {
