@@ -50,12 +50,33 @@
 
 use std::future::Future;
 
-use mlua::{FromLuaMulti, Function, IntoLuaMulti, LightUserData, Lua, MultiValue, UserData, Value};
+use mlua::{
+    FromLuaMulti, Function, IntoLuaMulti, LightUserData, Lua, MultiValue, Table, UserData, Value,
+};
 
 /// The marker a Rust callback returns first to make its wrapper raise.
 pub(crate) fn raise_marker() -> LightUserData {
     static RAISE: u8 = 0;
     LightUserData(&RAISE as *const u8 as *mut std::ffi::c_void)
+}
+
+/// The registry table whose keys are the C methods that call a Lua
+/// wrapper (`fast::call_wrapper`): frames of theirs are skipped when an
+/// error's position is looked for, as the wrappers' own are.
+const FRONTS: &str = "tls.fronts";
+
+/// Records `f` as such a method (see [`FRONTS`]; Lua 5.3 and 5.4 only).
+#[cfg(any(feature = "lua53", feature = "lua54"))]
+pub(crate) fn register_front(lua: &Lua, f: &Function) -> mlua::Result<()> {
+    let t = match lua.named_registry_value::<Option<Table>>(FRONTS)? {
+        Some(t) => t,
+        None => {
+            let t = lua.create_table()?;
+            lua.set_named_registry_value(FRONTS, &t)?;
+            t
+        }
+    };
+    t.raw_set(f, true)
 }
 
 /// `self_check.lua`'s function (is `self` an object of a methods table,
@@ -198,13 +219,20 @@ fn lua_type(rust: &str) -> &str {
 /// `luaL_where` gives it: the first frame that is not one of our (or
 /// mlua's) wrappers; nothing when that is a C function (`pcall(f, ...)`).
 fn position(lua: &Lua) -> String {
+    let fronts = lua
+        .named_registry_value::<Option<Table>>(FRONTS)
+        .ok()
+        .flatten();
     for level in 1..32 {
         let frame = lua.inspect_stack(level, |d| {
             let s = d.source();
             // Lua 5.1 shows a frame lost to a tail call as "=(tail call)".
             let ours = s.source.as_deref().is_some_and(|src| {
                 src.starts_with("=tls") || src.starts_with("=__mlua") || src == "=(tail call)"
-            });
+            }) || (s.what == "C"
+                && fronts
+                    .as_ref()
+                    .is_some_and(|t| t.raw_get::<bool>(d.function()).unwrap_or(false)));
             (
                 ours,
                 s.short_src.as_deref().map(str::to_string),

@@ -80,43 +80,31 @@ impl<T: 'static> Kind<T> {
     ) -> mlua::Result<Vec<Function>> {
         let mt = lua.create_table()?;
         mt.set("__metatable", false)?;
-        let n = fns.len() as c_int;
-        let extra_n = extra.len() as c_int;
-        let args = (
-            mt.clone(),
-            mlua::MultiValue::from_iter(extra.iter().cloned()),
-        );
-        // SAFETY: argument 1 is the metatable, arguments 2.. the extra
-        // upvalues. `__gc` gets the metatable only (it checks its argument
-        // like every other function); every closure gets all of them, and
-        // each is sound for any arguments (see each function's checks).
-        // `exec_raw` returns what is left above the arguments: the closures.
-        let made: mlua::MultiValue = unsafe {
-            lua.exec_raw(args, |state| {
-                ffi::luaL_checkstack(state, n + extra_n + 2, std::ptr::null());
+        // SAFETY: argument 1 is the metatable; `__gc` gets it as its only
+        // upvalue (it checks its argument like every other function).
+        unsafe {
+            lua.exec_raw::<()>(mt.clone(), |state| {
                 ffi::lua_pushvalue(state, 1);
                 ffi::lua_pushcclosure(state, handle_gc::<T>, 1);
                 ffi::lua_setfield(state, 1, c"__gc".as_ptr());
-                let base = ffi::lua_gettop(state);
-                for &f in fns {
-                    for i in 1..=base {
-                        ffi::lua_pushvalue(state, i);
-                    }
-                    ffi::lua_pushcclosure(state, f, base);
-                }
-                // Leave the closures only.
-                for _ in 0..base {
-                    ffi::lua_remove(state, 1);
-                }
-            })?
-        };
-        lua.set_named_registry_value(self.key, mt)?;
-        made.into_iter()
-            .map(|v| match v {
-                Value::Function(f) => Ok(f),
-                _ => Err(mlua::Error::runtime("fast path: closure expected")),
-            })
-            .collect()
+                ffi::lua_settop(state, 0);
+            })?;
+        }
+        lua.set_named_registry_value(self.key, &mt)?;
+        closures(lua, mt, fns, extra)
+    }
+
+    /// More closures with this kind's metatable (made by
+    /// [`Self::functions`] before) as upvalue 1 and `extra` after it.
+    #[cfg(any(feature = "lua53", feature = "lua54"))]
+    pub(crate) fn more_functions(
+        &self,
+        lua: &Lua,
+        fns: &[ffi::lua_CFunction],
+        extra: &[Value],
+    ) -> mlua::Result<Vec<Function>> {
+        let mt: Table = lua.named_registry_value(self.key)?;
+        closures(lua, mt, fns, extra)
     }
 
     /// A new handle on `object`, for a Lua wrapper to keep beside it.
@@ -159,6 +147,78 @@ impl<T: 'static> Kind<T> {
             })
         }
     }
+}
+
+/// One closure for each of `fns`, each with `mt` as its upvalue 1 and
+/// the values of `extra` after it.
+fn closures(
+    lua: &Lua,
+    mt: Table,
+    fns: &[ffi::lua_CFunction],
+    extra: &[Value],
+) -> mlua::Result<Vec<Function>> {
+    let n = fns.len() as c_int;
+    let extra_n = extra.len() as c_int;
+    let args = (mt, mlua::MultiValue::from_iter(extra.iter().cloned()));
+    // SAFETY: argument 1 is the metatable, arguments 2.. the extra
+    // upvalues; every closure gets all of them, and each is sound for any
+    // arguments (see each function's checks). `exec_raw` returns what is
+    // left above the arguments: the closures.
+    let made: mlua::MultiValue = unsafe {
+        lua.exec_raw(args, |state| {
+            ffi::luaL_checkstack(state, n + extra_n + 2, std::ptr::null());
+            let base = ffi::lua_gettop(state);
+            for &f in fns {
+                for i in 1..=base {
+                    ffi::lua_pushvalue(state, i);
+                }
+                ffi::lua_pushcclosure(state, f, base);
+            }
+            // Leave the closures only.
+            for _ in 0..base {
+                ffi::lua_remove(state, 1);
+            }
+        })?
+    };
+    made.into_iter()
+        .map(|v| match v {
+            Value::Function(f) => Ok(f),
+            _ => Err(mlua::Error::runtime("fast path: closure expected")),
+        })
+        .collect()
+}
+
+/// Calls the Lua function at stack index `wrapper` (an upvalue index) with
+/// the running C function's `nargs` arguments (what is above them is
+/// dropped) and answers its results, on Lua 5.3 and 5.4: through
+/// `lua_callk`, so the wrapper may yield (its results then come back
+/// through [`answered`]).
+///
+/// SAFETY: from a C function with `nargs` arguments and two free slots;
+/// nothing with a destructor may be alive in the caller's frame, since a
+/// yield or an error in the wrapper jumps out of it.
+#[cfg(any(feature = "lua53", feature = "lua54"))]
+pub(crate) unsafe fn call_wrapper(
+    state: *mut ffi::lua_State,
+    nargs: c_int,
+    wrapper: c_int,
+) -> c_int {
+    ffi::lua_settop(state, nargs);
+    ffi::lua_pushvalue(state, wrapper);
+    ffi::lua_insert(state, 1);
+    ffi::lua_callk(state, nargs, ffi::LUA_MULTRET, 0, Some(answered));
+    ffi::lua_gettop(state)
+}
+
+/// After a wrapper called by [`call_wrapper`] yielded: its results are
+/// the whole stack.
+#[cfg(any(feature = "lua53", feature = "lua54"))]
+unsafe extern "C-unwind" fn answered(
+    state: *mut ffi::lua_State,
+    _status: c_int,
+    _ctx: ffi::lua_KContext,
+) -> c_int {
+    ffi::lua_gettop(state)
 }
 
 /// Pushes the store (user value) of the handle at argument 1.

@@ -86,9 +86,19 @@ unsafe extern "C-unwind" fn read_line<const KEEP: bool>(state: *mut ffi::lua_Sta
     let Some(stream) = stream_arg(state) else {
         return 0;
     };
+    // SAFETY: as ours (one free slot for the push).
+    push_line(state, stream, KEEP)
+}
+
+/// Pushes the next line of `stream` when it is all there, else nothing:
+/// the number of values pushed (see [`read_line`]).
+///
+/// SAFETY: a C function's stack with one free slot; `stream` is dropped
+/// before the push.
+unsafe fn push_line(state: *mut ffi::lua_State, stream: Rc<RefCell<Stream>>, keep: bool) -> c_int {
     let mut line = SCRATCH.take();
     let taken = catch_unwind(AssertUnwindSafe(|| match stream.try_borrow_mut() {
-        Ok(mut s) => s.take_line(KEEP, |bytes| {
+        Ok(mut s) => s.take_line(keep, |bytes| {
             line.clear();
             line.extend_from_slice(bytes);
         }),
@@ -109,6 +119,71 @@ unsafe extern "C-unwind" fn read_line<const KEEP: bool>(state: *mut ffi::lua_Sta
     }
     SCRATCH.set(line);
     1
+}
+
+/// Upvalues of the read front after the metatable: the handles by
+/// stream (`waiting.lua`'s `known`) and the Lua `read` wrapper.
+#[cfg(any(feature = "lua53", feature = "lua54"))]
+const KNOWN: c_int = 2;
+#[cfg(any(feature = "lua53", feature = "lua54"))]
+const WRAPPER: c_int = 3;
+
+/// On Lua 5.3 and 5.4, `ios:read` itself (the Lua `read` wrapper is
+/// `wrapper`): a C closure that answers a line read whose line is all
+/// there, as the wrapper's fast path would, and hands every other call to
+/// the wrapper. A Lua wrapper costs a call of its own (with varargs) on
+/// top of the fast function's, about 30% of a buffered line read.
+#[cfg(any(feature = "lua53", feature = "lua54"))]
+pub(crate) fn read_front(
+    lua: &Lua,
+    known: &mlua::Table,
+    wrapper: Function,
+) -> mlua::Result<Function> {
+    let made = KIND.more_functions(
+        lua,
+        &[read_front_fn],
+        &[Value::Table(known.clone()), Value::Function(wrapper)],
+    )?;
+    let front = made
+        .into_iter()
+        .next()
+        .ok_or_else(|| mlua::Error::runtime("fast path: one function expected"))?;
+    crate::api::surface::register_front(lua, &front)?;
+    Ok(front)
+}
+
+/// `ios:read(...)` (see [`read_front`]).
+#[cfg(any(feature = "lua53", feature = "lua54"))]
+unsafe extern "C-unwind" fn read_front_fn(state: *mut ffi::lua_State) -> c_int {
+    let nargs = ffi::lua_gettop(state);
+    // The formats the wrapper sends to the line path: none, nil, "l" and
+    // "*l" (the line), "L" and "*L" (with its end), and nothing after.
+    let keep = match (nargs, ffi::lua_type(state, 2)) {
+        (1, _) | (2, ffi::LUA_TNIL) => Some(false),
+        (2, ffi::LUA_TSTRING) => {
+            let mut len = 0;
+            // SAFETY: argument 2 is a string (checked: nothing is
+            // converted); its bytes stay valid while it is on the stack.
+            let p = ffi::lua_tolstring(state, 2, &mut len);
+            match std::slice::from_raw_parts(p as *const u8, len) {
+                b"l" | b"*l" => Some(false),
+                b"L" | b"*L" => Some(true),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    if let Some(keep) = keep {
+        // SAFETY: a closure made by `more_functions` with the metatable
+        // as upvalue 1 and the handles as `KNOWN`.
+        if let Some(stream) = super::object_of_face::<RefCell<Stream>>(state, KNOWN) {
+            if push_line(state, stream, keep) == 1 {
+                return 1;
+            }
+        }
+    }
+    // SAFETY: the wrapper is upvalue `WRAPPER`; nothing of ours is alive.
+    super::call_wrapper(state, nargs, ffi::lua_upvalueindex(WRAPPER))
 }
 
 /// `write(handle, ...)`: strings, taken and sent as the buffering mode

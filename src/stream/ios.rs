@@ -437,6 +437,14 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             &fast.read_l,
             fast.read_cap_l,
         ))?;
+    // Lua 5.3 and 5.4: `read` is a C front of the line fast path, which
+    // hands everything else to the wrapper (fast/stream.rs).
+    #[cfg(any(feature = "lua53", feature = "lua54"))]
+    t.set(
+        "read",
+        crate::fast::stream::read_front(lua, &known, read.clone())?,
+    )?;
+    #[cfg(not(any(feature = "lua53", feature = "lua54")))]
     t.set("read", &read)?;
     let lines: Function = lua
         .load(include_str!("lines.lua"))
