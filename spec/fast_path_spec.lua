@@ -193,6 +193,137 @@ describe("fast path", function()
     assert.equal(160 * #chunk, total)
   end)
 
+  describe("a line read in a task that must wait (the fast path parks it)", function()
+    -- A server that sends `parts` with a pause between them, then waits
+    -- until `done()` before it closes.
+    local function trickle(parts, pause, done)
+      return serve(function(ios)
+        for _, p in ipairs(parts) do
+          ios:write(p)
+          ios:flush()
+          loop.sleep(pause)
+        end
+        helper.hold(done or function() return true end, 10)
+        ios:close()
+      end)
+    end
+
+    it("waits for lines that arrive in pieces: l, L and lines()", function()
+      local addr = trickle({ "ab", "c\nd", "e\r\n", "f", "\n", "g\nh\n" }, 0.02)
+      helper.bounded(10, function()
+        local ios = assert(tcp.connecta(addr))
+        assert.equal("abc", ios:read("l"))
+        assert.equal("de\r\n", ios:read("L"))
+        assert.equal("f", ios:read())
+        -- (The iterator called directly: Lua 5.1 cannot yield out of a
+        -- generic for's iterator call.)
+        local got = {}
+        local nxt = ios:lines()
+        local l = nxt()
+        while l do
+          got[#got + 1] = l
+          l = nxt()
+        end
+        assert.same({ "g", "h" }, got)
+        ios:close()
+      end)
+    end)
+
+    it("times out counted from the first wait, not from each wake-up", function()
+      local release = false
+      -- A byte every 50 ms, never a newline while the client waits.
+      local parts = {}
+      for i = 1, 30 do parts[i] = "x" end
+      local addr = serve(function(ios)
+        for _, p in ipairs(parts) do
+          if release then break end
+          ios:write(p)
+          ios:flush()
+          loop.sleep(0.05)
+        end
+        ios:write("\nnext\n")
+        ios:flush()
+        helper.hold(function() return release == "done" end, 10)
+        ios:close()
+      end)
+      helper.bounded(10, function()
+        local ios = assert(tcp.connecta(addr))
+        ios:settimeout(0.3)
+        local t0 = loop.now()
+        local r = helper.pack(ios:read("l"))
+        local waited = loop.now() - t0
+        assert.is_nil(r[1])
+        assert.equal("timeout", r[3])
+        assert.matches("timed out", r[2])
+        assert.is_true(waited >= 0.25 and waited < 1.2, "waited " .. waited)
+        -- The bytes that came stay buffered; the line ends later.
+        release = true
+        ios:settimeout(5)
+        local line = ios:read("l")
+        assert.matches("^x+$", line)
+        assert.equal("next", ios:read("l"))
+        release = "done"
+        ios:close()
+      end)
+    end)
+
+    -- Lua 5.1 cannot yield across pcall (nor out of a for's iterator).
+    local pit = helper.yields_across_pcall and it or pending
+    pit("raises a timeout out of lines() and keeps the stream usable", function()
+      local release = false
+      local addr = trickle({ "one\n", "tw" }, 0.01, function() return release end)
+      helper.bounded(10, function()
+        local ios = assert(tcp.connecta(addr))
+        ios:settimeout(0.2)
+        local got = {}
+        local ok, err = pcall(function()
+          for l in ios:lines() do got[#got + 1] = l end
+        end)
+        assert.is_false(ok)
+        assert.matches("timed out", tostring(err))
+        assert.same({ "one" }, got)
+        release = true
+        local r = helper.pack(ios:read("l"))
+        -- the peer closes: the cut-off last line comes with the end
+        assert.equal("tw", r[1] or r[4])
+        ios:close()
+      end)
+    end)
+
+    it("tells a second task reading the same stream that it is busy", function()
+      local release = false
+      local addr = trickle({ "late\n" }, 0, function() return release end)
+      local ios = assert(tcp.connecta(addr))
+      assert.equal("late", ios:read("l"))
+      local first = loop.spawn(function() return ios:read("l") end)
+      loop.step(0.05)
+      local second = loop.spawn(function() return ios:read("l") end)
+      local ok, err = second:join(5)
+      assert.is_false(ok)
+      assert.matches("another task is already reading from this stream", tostring(err))
+      release = true
+      local ok1, v1 = first:join(5)
+      assert.is_true(ok1)
+      assert.is_nil(v1) -- the peer closed
+      ios:close()
+    end)
+
+    it("raises in a coroutine the loop did not start, as the general path does", function()
+      local release = false
+      local addr = trickle({}, 0, function() return release end)
+      helper.bounded(10, function()
+        local ios = assert(tcp.connecta(addr))
+        local co = coroutine.create(function() return ios:read("l") end)
+        local ok, err = coroutine.resume(co)
+        assert.is_false(ok)
+        assert.matches("did not start", tostring(err))
+        release = true
+        assert.is_nil(ios:read("l"))
+        ios:close()
+      end)
+    end)
+  end)
+
   it("works the same over TLS", function()
     S.certs()
     local _, addr = S.serve(S.server_opts(), function(ios)

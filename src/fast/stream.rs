@@ -14,7 +14,7 @@
 //! handle outlives its `ios` by a collection or two; it holds no socket).
 
 use std::cell::{Cell, RefCell};
-use std::ffi::{c_char, c_int};
+use std::ffi::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
@@ -23,7 +23,7 @@ use smallvec::SmallVec;
 
 use super::{object_arg, push_failure, Kind};
 use crate::error::NetError;
-use crate::stream::core::{Step, Stream};
+use crate::stream::core::{LineTake, Step, Stream};
 
 /// Stream handles.
 static KIND: Kind<RefCell<Stream>> = Kind::new("tls.fast.stream");
@@ -81,34 +81,64 @@ unsafe fn stream_arg(state: *mut ffi::lua_State) -> Option<Rc<RefCell<Stream>>> 
 }
 
 /// `read_l(handle)` / `read_L(handle)`: the next line when the buffer or
-/// the socket has all of it now, else no value (take the general path).
+/// the socket has all of it now; `WAIT` when the socket has nothing more
+/// and the running task was parked for it (the wrapper yields, then calls
+/// again); else no value (take the general path).
 unsafe extern "C-unwind" fn read_line<const KEEP: bool>(state: *mut ffi::lua_State) -> c_int {
     let Some(stream) = stream_arg(state) else {
         return 0;
     };
     // SAFETY: as ours (one free slot for the push).
-    push_line(state, stream, KEEP)
+    match push_line(state, stream, KEEP) {
+        Got::Line => 1,
+        Got::Parked => {
+            // SAFETY: a light userdata (a static's address) neither
+            // allocates nor raises.
+            ffi::lua_pushlightuserdata(state, crate::stream::ios::wait_marker().0);
+            1
+        }
+        Got::General => 0,
+    }
 }
 
-/// Pushes the next line of `stream` when it is all there, else nothing:
-/// the number of values pushed (see [`read_line`]).
+/// What [`push_line`] did.
+#[derive(PartialEq, Eq)]
+enum Got {
+    /// Pushed the line.
+    Line,
+    /// Pushed nothing: the running task is parked on the socket for it.
+    Parked,
+    /// Pushed nothing: the general path answers.
+    General,
+}
+
+/// Pushes the next line of `stream` when it is all there; else parks the
+/// running task when the socket has nothing more (and the general path
+/// would only park it too), or does nothing (see [`read_line`]).
 ///
-/// SAFETY: a C function's stack with one free slot; `stream` is dropped
-/// before the push.
-unsafe fn push_line(state: *mut ffi::lua_State, stream: Rc<RefCell<Stream>>, keep: bool) -> c_int {
+/// SAFETY: a C function's stack with one free slot, `state` the running
+/// coroutine; `stream` is dropped before the push.
+unsafe fn push_line(state: *mut ffi::lua_State, stream: Rc<RefCell<Stream>>, keep: bool) -> Got {
     let mut line = SCRATCH.take();
-    let taken = catch_unwind(AssertUnwindSafe(|| match stream.try_borrow_mut() {
-        Ok(mut s) => s.take_line(keep, |bytes| {
+    let got = catch_unwind(AssertUnwindSafe(|| match stream.try_borrow_mut() {
+        Ok(mut s) => match s.take_line(keep, |bytes| {
             line.clear();
             line.extend_from_slice(bytes);
-        }),
-        Err(_) => false,
-    }));
+        }) {
+            LineTake::Taken => Got::Line,
+            // The running coroutine is `state` (a thread's pointer is its
+            // `lua_State`, as `lua_topointer` gives it).
+            LineTake::Wait(want) if s.park_line_read(want, state as *const c_void) => Got::Parked,
+            _ => Got::General,
+        },
+        Err(_) => Got::General,
+    }))
+    .unwrap_or(Got::General);
     // Before any push: a Lua error there would leak a strong reference.
     drop(stream);
-    if !matches!(taken, Ok(true)) {
+    if got != Got::Line {
         SCRATCH.set(line);
-        return 0;
+        return got;
     }
     // SAFETY: `line` is ours alone (taken from the cell) and no borrow of
     // the stream is held, so whatever the collector runs here cannot
@@ -118,15 +148,18 @@ unsafe fn push_line(state: *mut ffi::lua_State, stream: Rc<RefCell<Stream>>, kee
         line = Vec::new();
     }
     SCRATCH.set(line);
-    1
+    Got::Line
 }
 
 /// Upvalues of the read front after the metatable: the handles by
-/// stream (`waiting.lua`'s `known`) and the Lua `read` wrapper.
+/// stream (`waiting.lua`'s `known`), the Lua `read` wrapper, and the Lua
+/// function that waits for a line once the front parked its task.
 #[cfg(any(feature = "lua53", feature = "lua54"))]
 const KNOWN: c_int = 2;
 #[cfg(any(feature = "lua53", feature = "lua54"))]
 const WRAPPER: c_int = 3;
+#[cfg(any(feature = "lua53", feature = "lua54"))]
+const WAITED: c_int = 4;
 
 /// On Lua 5.3 and 5.4, `ios:read` itself (the Lua `read` wrapper is
 /// `wrapper`): a C closure that answers a line read whose line is all
@@ -138,11 +171,16 @@ pub(crate) fn read_front(
     lua: &Lua,
     known: &mlua::Table,
     wrapper: Function,
+    waited: Function,
 ) -> mlua::Result<Function> {
     let made = KIND.more_functions(
         lua,
         &[read_front_fn],
-        &[Value::Table(known.clone()), Value::Function(wrapper)],
+        &[
+            Value::Table(known.clone()),
+            Value::Function(wrapper),
+            Value::Function(waited),
+        ],
     )?;
     let front = made
         .into_iter()
@@ -177,8 +215,16 @@ unsafe extern "C-unwind" fn read_front_fn(state: *mut ffi::lua_State) -> c_int {
         // SAFETY: a closure made by `more_functions` with the metatable
         // as upvalue 1 and the handles as `KNOWN`.
         if let Some(stream) = super::object_of_face::<RefCell<Stream>>(state, KNOWN) {
-            if push_line(state, stream, keep) == 1 {
-                return 1;
+            match push_line(state, stream, keep) {
+                Got::Line => return 1,
+                Got::Parked => {
+                    // `waited(self, keep)` yields, then reads the line.
+                    ffi::lua_settop(state, 1);
+                    ffi::lua_pushboolean(state, keep as c_int);
+                    // SAFETY: as below.
+                    return super::call_wrapper(state, 2, ffi::lua_upvalueindex(WAITED));
+                }
+                Got::General => {}
             }
         }
     }

@@ -422,6 +422,24 @@ impl Executor {
         (slot.thread == Some(thread)).then(|| Waker::from(slot.waker.clone()))
     }
 
+    /// As [`Self::waker_for`], but `None` too when the task was cancelled:
+    /// a fast path that finds `Some` may park the task itself, since the
+    /// general path would do nothing else.
+    pub(crate) fn parkable(&self, thread: *const c_void) -> Option<Waker> {
+        let id = self.current.get()?;
+        let slots = self.slots.borrow();
+        let slot = slots.get(id)?;
+        if slot.thread != Some(thread) {
+            return None;
+        }
+        let cancelled = slot
+            .shared
+            .as_ref()
+            .and_then(Weak::upgrade)
+            .is_some_and(|t| t.cancel.borrow().is_some());
+        (!cancelled).then(|| Waker::from(slot.waker.clone()))
+    }
+
     /// Makes `thread` the coroutine of the task being polled (Lua 5.1 runs a
     /// task's function in a nested coroutine, see `api/spawn.lua`).
     pub(crate) fn adopt_thread(&self, thread: *const c_void) {

@@ -47,6 +47,16 @@ enum End {
     Failed(NetError),
 }
 
+/// What [`Stream::take_line`] came to.
+pub(crate) enum LineTake {
+    /// The line was handed over.
+    Taken,
+    /// Not all there, and the socket has nothing more now.
+    Wait(Want),
+    /// The general read path must answer.
+    General,
+}
+
 /// The outcome of a step that may have to wait.
 pub(crate) enum Step<T> {
     Ready(T),
@@ -384,19 +394,19 @@ impl Stream {
     /// A complete line, for the raw fast path (`fast/stream.rs`): from the
     /// buffer, or from what the socket has now (a read that cannot block);
     /// hands its bytes to `take`, then consumes it. When the running task
-    /// was parked on this stream for a read, that wait is over. `false`,
-    /// with nothing consumed, when answering needs the general path:
-    /// output to flush first, another reader (a future, or another task's
-    /// wait), a closed stream, the socket not ready (the read gate then
-    /// spares the general path's retry a syscall), an end of stream or a
-    /// failure (a partial last line and every failure are reported by
-    /// [`Self::try_read`]).
-    pub(crate) fn take_line(&mut self, keep: bool, take: impl FnOnce(&[u8])) -> bool {
+    /// was parked on this stream for a read, that wait is over.
+    /// [`LineTake::Wait`] when the socket is not ready (the read gate then
+    /// spares a retry its syscall), and [`LineTake::General`], with nothing
+    /// consumed, when answering needs the general path: output to flush
+    /// first, another reader (a future, or another task's wait), a closed
+    /// stream, an end of stream or a failure (a partial last line and
+    /// every failure are reported by [`Self::try_read`]).
+    pub(crate) fn take_line(&mut self, keep: bool, take: impl FnOnce(&[u8])) -> LineTake {
         if self.has_output() || self.is_closed() {
-            return false;
+            return LineTake::General;
         }
         if self.reading && !self.read_wait_is_current() {
-            return false;
+            return LineTake::General;
         }
         loop {
             let data = self.rbuf.bytes();
@@ -410,15 +420,40 @@ impl Stream {
                     if self.reading {
                         self.end_task_wait(0);
                     }
-                    return true;
+                    return LineTake::Taken;
                 }
                 Match::Need => {}
-                _ => return false,
+                _ => return LineTake::General,
             }
-            if self.end != End::Open || self.pull(0).is_some() {
-                return false;
+            if self.end != End::Open {
+                return LineTake::General;
+            }
+            if let Some(want) = self.pull(0) {
+                return LineTake::Wait(want);
             }
         }
+    }
+
+    /// Parks the task whose coroutine is `thread` for a line read that
+    /// [`Self::take_line`] found waiting for `want`, as the general path
+    /// would (the stream's timeout starts at the first wait); true when
+    /// parked. False, with nothing changed, when the general path must
+    /// answer instead: not that task's coroutine, a cancelled task,
+    /// another reader, or a timeout that has passed (it reports it).
+    pub(crate) fn park_line_read(&mut self, want: Want, thread: *const std::ffi::c_void) -> bool {
+        let Some(r) = &self.registration else {
+            return false;
+        };
+        let Some(waker) = r.runtime().exec.parkable(thread) else {
+            return false;
+        };
+        match &self.task_waits[0] {
+            Some(w) if !w.waker.will_wake(&waker) => return false,
+            Some(w) if w.deadline.is_some_and(|d| Instant::now() >= d) => return false,
+            None if self.reading => return false,
+            _ => {}
+        }
+        matches!(self.park_task(0, want, &waker, "read"), Ok(false))
     }
 
     /// Whether the read wait parked here is the running task's.

@@ -106,7 +106,7 @@ fn self_marker() -> LightUserData {
 }
 
 /// Tells the wrapper that the running task was parked: yield, then retry.
-fn wait_marker() -> LightUserData {
+pub(crate) fn wait_marker() -> LightUserData {
     static WAIT: u8 = 0;
     LightUserData(&WAIT as *const u8 as *mut std::ffi::c_void)
 }
@@ -422,7 +422,7 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
     t.set("write", write)?;
     t.set("flush", flush)?;
     // read dispatches the common single line formats to their own methods.
-    let read: Function = lua
+    let (read, waited_line): (Function, Function) = lua
         .load(include_str!("read.lua"))
         .set_name("=tls.ios.read")
         .call((
@@ -442,14 +442,21 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
     #[cfg(any(feature = "lua53", feature = "lua54"))]
     t.set(
         "read",
-        crate::fast::stream::read_front(lua, &known, read.clone())?,
+        crate::fast::stream::read_front(lua, &known, read.clone(), waited_line.clone())?,
     )?;
     #[cfg(not(any(feature = "lua53", feature = "lua54")))]
     t.set("read", &read)?;
     let lines: Function = lua
         .load(include_str!("lines.lua"))
         .set_name("=tls.ios.lines")
-        .call((&read, known, check_self, fast.read_l))?;
+        .call((
+            &read,
+            known,
+            check_self,
+            fast.read_l,
+            Value::LightUserData(wait_marker()),
+            waited_line,
+        ))?;
     t.set("lines", lines)?;
     plain_methods(lua, &t)?;
     t.set("starttls", crate::tls::starttls::method(lua)?)?;

@@ -4,7 +4,7 @@
 -- the failed read handed over a partial result (the bytes of a last,
 -- cut-off line or chunk), the iterator yields it first and raises at the
 -- next step: nothing that arrived is dropped.
-local read, known, check_self, fast_l = ...
+local read, known, check_self, fast_l, WAIT, waited_line = ...
 local select, error = select, error
 local unpack = table.unpack or unpack
 
@@ -31,7 +31,10 @@ return function(self, ...)
     return function()
       if pending then error(pending, 2) end
       local line = fast_l(h)
-      if line ~= nil then return line end
+      if line ~= nil then
+        if line ~= WAIT then return line end
+        return check(waited_line(self, false)) -- the task is parked
+      end
       return check(read(self, "l"))
     end
   end

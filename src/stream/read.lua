@@ -17,17 +17,30 @@ local function failed(v, msg, code, partial)
 end
 
 -- A plain line read answers `line`, `nil` (end of stream), a failure (see
--- above), or WAIT: the task is parked, so yield, then ask again.
+-- above), or WAIT: the task is parked, so yield, then ask again. The fast
+-- path answers WAIT too when it parked the task itself.
 local function waited(plain, fast, h, self)
   while true do
     yield(PENDING)
     -- Woken: the line is usually there now, for the fast path.
     local line = fast(h)
-    if line ~= nil then return line end
-    local v, msg, code, partial = plain(self)
-    if msg ~= nil then return failed(v, msg, code, partial) end
-    if v ~= WAIT then return v end
+    if line ~= WAIT then
+      if line ~= nil then return line end
+      local v, msg, code, partial = plain(self)
+      if msg ~= nil then return failed(v, msg, code, partial) end
+      if v ~= WAIT then return v end
+    end
   end
+end
+
+-- After a fast path parked the task for a line (`keep`: "L").
+local function waited_line(self, keep)
+  if keep then
+    read_L = read_L or methods._read_L
+    return waited(read_L, fast_L, known[self], self)
+  end
+  read_l = read_l or methods._read_l
+  return waited(read_l, fast_l, known[self], self)
 end
 
 -- The rest of a line read the fast path did not answer: the plain method
@@ -37,7 +50,10 @@ local function slow(self, h, plain, fast)
     check_self(self, "read")
     h = known[self]
     local line = fast(h)
-    if line ~= nil then return line end
+    if line ~= nil then
+      if line ~= WAIT then return line end
+      return waited(plain, fast, h, self)
+    end
   end
   local v, msg, code, partial = plain(self)
   if msg ~= nil then return failed(v, msg, code, partial) end
@@ -49,12 +65,16 @@ end
 -- the only difference is that a trailing nil format reads a line. A line
 -- already buffered or waiting in the socket is answered by the raw fast
 -- path (no value there means "anything else").
-return function(self, fmt, ...)
+-- (WAIT from the fast path: it parked the task, see `waited_line`.)
+local function front(self, fmt, ...)
   if (fmt == "l" or fmt == "*l" or fmt == nil) and (...) == nil then
     local h = known[self]
     if h ~= nil then
       local line = fast_l(h)
-      if line ~= nil then return line end
+      if line ~= nil then
+        if line ~= WAIT then return line end
+        return waited_line(self, false)
+      end
     end
     read_l = read_l or methods._read_l
     return slow(self, h, read_l, fast_l)
@@ -62,10 +82,15 @@ return function(self, fmt, ...)
     local h = known[self]
     if h ~= nil then
       local line = fast_L(h)
-      if line ~= nil then return line end
+      if line ~= nil then
+        if line ~= WAIT then return line end
+        return waited_line(self, true)
+      end
     end
     read_L = read_L or methods._read_L
     return slow(self, h, read_L, fast_L)
   end
   return read(self, fmt, ...)
 end
+
+return front, waited_line
