@@ -1,5 +1,6 @@
-//! The raw `lua_CFunction` fast paths of the hottest calls: buffered line
-//! reads, writes and flushes of streams ([`stream`]), datagram `recv`,
+//! The raw `lua_CFunction` fast paths of the hottest calls: line reads
+//! (answered from the buffer, or the task parked until the socket is
+//! ready), writes and flushes of streams ([`stream`]), datagram `recv`,
 //! `send` and `sendto` ([`udp`]), and the queue and condition variable
 //! hand-overs between tasks ([`sync`]).
 //!

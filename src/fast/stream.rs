@@ -1,7 +1,9 @@
 //! The stream fast paths: a line already buffered (`read("l")`,
-//! `read("L")`, `lines()`), a `write` of strings and a `flush` that need
-//! not wait. The Lua wrappers are `stream/read.lua`, `write.lua` and
-//! `lines.lua`; the rules every block here keeps are in [`super`].
+//! `read("L")`, `lines()`), or, when the socket has no more of it, the
+//! task parked for it (the wrapper then yields); a `write` of strings and
+//! a `flush` that need not wait. The Lua wrappers are `stream/read.lua`,
+//! `write.lua` and `lines.lua`; the rules every block here keeps are in
+//! [`super`].
 //!
 //! A line is copied into a scratch buffer under the stream's borrow, the
 //! borrow ends, then Lua copies it into a new string. The scratch buffer
