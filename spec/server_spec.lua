@@ -217,6 +217,61 @@ describe("servers", function()
       end)
     end)
 
+    it("from inside one of its own handlers: waits for the others, not for itself", function()
+      local g, srv = gate(), nil
+      local addr
+      srv, addr = listen(function(ios)
+        if ios:read("l") == "shutdown" then
+          local t0 = loop.now()
+          local r = pack(srv:close(10))
+          -- The caller's own stream is still open: it answers.
+          ios:write(tostring(r[1]), " ", tostring(r[3]), " ", srv:connections(), " ",
+            loop.now() - t0 < 5 and "soon" or "late", "\n")
+        else
+          wait_at(g)
+          ios:write("done\n")
+        end
+      end)
+      bounded(20, function()
+        local b = assert(tcp.connecta(addr))
+        assert(b:write("work\n"))
+        assert(helper.hold(function() return srv:connections() == 1 end, 10))
+        local a = assert(tcp.connecta(addr))
+        assert(a:write("shutdown\n"))
+        loop.spawn(function() loop.sleep(0.2); g.open = true end)
+        -- close returned once b's handler ended; a's handler still runs.
+        assert.equal("true nil 1 soon", a:read("l"))
+        assert.equal("done", b:read("l"))
+        a:close(); b:close()
+      end)
+    end)
+
+    it("from inside a handler, a drain that runs out closes the others only", function()
+      local srv, addr
+      local got
+      srv, addr = listen(function(ios)
+        if ios:read("l") == "shutdown" then
+          local r = pack(srv:close(0.2))
+          ios:write(tostring(r[1]), "|", r[2], "|", r[3], "\n")
+        else
+          got = pack(ios:read("a")) -- the client never ends
+        end
+      end)
+      bounded(20, function()
+        local b = assert(tcp.connecta(addr))
+        assert(b:write("stay\n"))
+        assert(helper.hold(function() return srv:connections() == 1 end, 10))
+        local a = assert(tcp.connecta(addr))
+        assert(a:write("shutdown\n"))
+        local line = a:read("l")
+        assert.matches("^nil|server .*: 1 connection still open after a 0.2 s drain, closed|timeout$", line)
+        assert(helper.hold(function() return got end, 10))
+        assert.equal("closed", got[3])
+        assert.equal("", b:read("a"))
+        a:close(); b:close()
+      end)
+    end)
+
     it("close(0) closes every running handler's stream at once", function()
       local srv, addr = listen(function(ios) ios:read("a") end)
       bounded(20, function()

@@ -5,6 +5,9 @@
 //! A handler's end is noticed without a task of its own: each connection
 //! task gets a joiner waker ([`EndWaker`]) that records its slot and wakes
 //! whoever waits for room or for the drain. The slots are reaped lazily.
+//!
+//! A handler that drains its own server is not waited for, nor closed: it
+//! is still running `close`, and its connection is its own to finish.
 
 use std::cell::RefCell;
 use std::future::poll_fn;
@@ -65,11 +68,18 @@ impl Wake for EndWaker {
     }
 }
 
+/// A running handler: its stream, and its task (to know it by).
+struct Live {
+    stream: Rc<RefCell<Stream>>,
+    task: std::rc::Weak<TaskShared>,
+}
+
 /// The connections of one server.
 pub(crate) struct Conns {
     max: Option<usize>,
-    /// The stream of each running handler, to close what a drain leaves.
-    live: RefCell<Slab<Rc<RefCell<Stream>>>>,
+    /// The stream and task of each running handler, to close what a drain
+    /// leaves and to tell a handler that drains its own server.
+    live: RefCell<Slab<Live>>,
     ended: Arc<Ended>,
 }
 
@@ -98,15 +108,35 @@ impl Conns {
         self.live.borrow().len()
     }
 
+    /// The slot of the handler whose task is `task`, if it is one of ours.
+    fn slot_of(&self, task: &Rc<TaskShared>) -> Option<usize> {
+        self.reap();
+        let live = self.live.borrow();
+        let found = live
+            .iter()
+            .find(|(_, l)| std::ptr::eq(l.task.as_ptr(), Rc::as_ptr(task)));
+        found.map(|(slot, _)| slot)
+    }
+
+    /// Running handlers other than the one in `slot`.
+    fn others(&self, slot: Option<usize>) -> usize {
+        self.reap();
+        let live = self.live.borrow();
+        live.len() - slot.map_or(0, |s| usize::from(live.contains(s)))
+    }
+
     /// Whether another handler may start.
     pub(crate) fn has_room(&self) -> bool {
         self.max.map_or(true, |m| self.count() < m)
     }
 
     /// Counts the handler `task` serving `stream` until it ends.
-    pub(crate) fn add(&self, stream: Rc<RefCell<Stream>>, task: &TaskShared) {
+    pub(crate) fn add(&self, stream: Rc<RefCell<Stream>>, task: &Rc<TaskShared>) {
         self.reap();
-        let slot = self.live.borrow_mut().insert(stream);
+        let slot = self.live.borrow_mut().insert(Live {
+            stream,
+            task: Rc::downgrade(task),
+        });
         let waker = Waker::from(Arc::new(EndWaker {
             slot,
             ended: self.ended.clone(),
@@ -124,9 +154,10 @@ impl Conns {
         self.poll_until(cx, Self::has_room)
     }
 
-    /// Ready when no handler runs; else wakes `cx` at an end.
-    pub(crate) fn poll_idle(&self, cx: &Context<'_>) -> Poll<()> {
-        self.poll_until(cx, |c| c.count() == 0)
+    /// Ready when no handler runs but the one in `except`; else wakes
+    /// `cx` at an end.
+    fn poll_idle(&self, cx: &Context<'_>, except: Option<usize>) -> Poll<()> {
+        self.poll_until(cx, |c| c.others(except) == 0)
     }
 
     fn poll_until(&self, cx: &Context<'_>, ready: impl Fn(&Self) -> bool) -> Poll<()> {
@@ -142,11 +173,18 @@ impl Conns {
         }
     }
 
-    /// Closes the stream of every handler still running; their pending
-    /// and later I/O fails with `closed`. Returns how many there were.
-    pub(crate) fn close_all(&self) -> usize {
+    /// Closes the stream of every handler still running but the one in
+    /// `except`; their pending and later I/O fails with `closed`. Returns
+    /// how many there were.
+    fn close_all(&self, except: Option<usize>) -> usize {
         self.reap();
-        let streams: Vec<_> = self.live.borrow().iter().map(|(_, s)| s.clone()).collect();
+        let streams: Vec<_> = self
+            .live
+            .borrow()
+            .iter()
+            .filter(|(slot, _)| Some(*slot) != except)
+            .map(|(_, l)| l.stream.clone())
+            .collect();
         for s in &streams {
             if let Ok(mut s) = s.try_borrow_mut() {
                 s.close();
@@ -156,12 +194,18 @@ impl Conns {
     }
 }
 
-/// Waits until every handler of `server` has ended, at most `drain`; then
-/// closes the streams of those still running, and says how many.
-async fn drain(rt: &Rc<Runtime>, server: &ServerShared, drain: Duration) -> Result<(), NetError> {
+/// Waits until every handler of `server` has ended (but the one in
+/// `except`: the caller's), at most `drain`; then closes the streams of
+/// those still running, and says how many.
+async fn drain(
+    rt: &Rc<Runtime>,
+    server: &ServerShared,
+    drain: Duration,
+    except: Option<usize>,
+) -> Result<(), NetError> {
     let mut deadline = Deadline::after(rt, Some(drain));
     let idle = poll_fn(|cx| {
-        if server.conns.poll_idle(cx).is_ready() {
+        if server.conns.poll_idle(cx, except).is_ready() {
             Poll::Ready(true)
         } else if deadline.poll_expired(cx) {
             Poll::Ready(false)
@@ -173,7 +217,7 @@ async fn drain(rt: &Rc<Runtime>, server: &ServerShared, drain: Duration) -> Resu
     if idle {
         return Ok(());
     }
-    let n = server.conns.close_all();
+    let n = server.conns.close_all(except);
     let msg = format!(
         "server {}: {n} connection{} still open after a {} s drain, closed",
         server.addr,
@@ -216,8 +260,9 @@ fn drain_arg(v: &Value) -> mlua::Result<Option<Duration>> {
     ))
 }
 
-/// A drain that must wait, handed to the async twin.
-struct Draining(Rc<ServerShared>, Duration);
+/// A drain that must wait, handed to the async twin: the server, the
+/// time, and the caller's own handler slot if it is one.
+struct Draining(Rc<ServerShared>, Duration, Option<usize>);
 
 impl UserData for Draining {}
 
@@ -227,9 +272,9 @@ impl UserData for Draining {}
 /// `true`, or `nil, msg, "timeout"` when some had to be closed.
 pub(crate) fn close_method(lua: &Lua) -> mlua::Result<Function> {
     let twin = surface::async_function(lua, "server:close", |lua, ud: AnyUserData| async move {
-        let Draining(server, d) = ud.take()?;
+        let Draining(server, d, except) = ud.take()?;
         let rt = Runtime::get(&lua)?;
-        drained(&lua, drain(&rt, &server, d).await)
+        drained(&lua, drain(&rt, &server, d, except).await)
     })?;
     surface::method(lua, "server:close", move |lua, s: &Server, d: Value| {
         let d = drain_arg(&d)?;
@@ -238,13 +283,17 @@ pub(crate) fn close_method(lua: &Lua) -> mlua::Result<Function> {
         let Some(d) = d else {
             return true.into_lua_multi(lua);
         };
-        if server.conns.count() == 0 {
+        let rt = Runtime::get(lua)?;
+        let own = rt
+            .exec
+            .current_task()
+            .and_then(|t| server.conns.slot_of(&t));
+        if server.conns.others(own) == 0 {
             return true.into_lua_multi(lua);
         }
-        let rt = Runtime::get(lua)?;
         match locate(lua, &rt) {
-            Where::Task => go_async(lua, &twin, lua.create_userdata(Draining(server, d))?),
-            Where::Blocking => drained(lua, block_on(&rt, drain(&rt, &server, d))?),
+            Where::Task => go_async(lua, &twin, lua.create_userdata(Draining(server, d, own))?),
+            Where::Blocking => drained(lua, block_on(&rt, drain(&rt, &server, d, None))?),
             Where::Foreign => Err(foreign_error("server:close")),
         }
     })
