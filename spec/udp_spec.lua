@@ -164,6 +164,25 @@ describe("tls.udp", function()
       a:close(); peer:close(); other:close()
     end)
 
+    it("connected with nothing queued: each datagram comes from the peer, others stay out", function()
+      local a = assert(udp.bind("127.0.0.1", 0))
+      local peer = assert(udp.bind("127.0.0.1", 0))
+      local other = assert(udp.bind("127.0.0.1", 0))
+      assert.is_true(a:connect(peer:getsockname()))
+      assert(other:sendto("dropped", a:getsockname()))
+      assert(peer:sendto("one", a:getsockname()))
+      loop.spawn(function()
+        for _, want in ipairs { "one", "two" } do
+          local d, from = a:recv(2)
+          assert.equals(want, d)
+          assert.equals(tostring(peer:getsockname()), tostring(from))
+          if want == "one" then assert(peer:sendto("two", a:getsockname())) end
+        end
+      end):join()
+      assert.equals("timeout", select(3, a:recv(0.05)))
+      a:close(); peer:close(); other:close()
+    end)
+
     it("reconnects to another peer, from tasks as from the main thread", function()
       local a = assert(udp.bind("127.0.0.1", 0))
       local p1 = assert(udp.bind("127.0.0.1", 0))

@@ -154,14 +154,17 @@ impl UdpSock {
     }
 
     /// Connects to `to`: sends go there, and the kernel drops datagrams
-    /// from anyone else from now on (those already queued stay, and each
-    /// receive still asks who sent it).
+    /// from anyone else from now on. Those already queued stay: while
+    /// there are any, each receive still asks who sent it (a peek tells
+    /// whether there are; a receive that finds none ends it too).
     pub(crate) fn connect(&mut self, to: SocketAddr) -> Result<(), NetError> {
         self.socket
             .connect(to)
             .map_err(|e| NetError::from_io(&format!("udp connect to {to}"), &e))?;
         self.peer = Some(self.socket.peer_addr().unwrap_or(to));
-        self.peer_only.set(false);
+        let empty = matches!(self.socket.peek(&mut [0u8; 1]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+        self.peer_only.set(empty);
         Ok(())
     }
 
