@@ -254,7 +254,7 @@ describe("errors", function()
         e = raised(f)
         assert.matches("^[^:]*errors_spec%.lua:%d+: bad argument #1 to 'ios:", e)
       end
-      -- datagram methods (C fronts on 5.3 and 5.4)
+      -- datagram methods (through their fast-path wrappers)
       local s = assert(require("tls.udp").bind("127.0.0.1", 0))
       for _, f in ipairs({ function() s:recv("a") end, function() s:send({}) end,
                            function() s:sendto("x", "nowhere") end }) do

@@ -51,12 +51,4 @@ local function fast_sendto_then(self, data, to)
   return sendto(self, data, to)
 end
 
--- On Lua 5.3 and 5.4 the methods are C fronts (fast/udp.rs) that answer
--- the fast cases themselves and call the functions above for the rest;
--- after a front parked its task, it calls this: wait, then receive.
-local function waited_recv(self, t)
-  yield(PENDING)
-  return fast_recv_then(self, t)
-end
-
-return fast_recv_then, fast_send_then, fast_sendto_then, waited_recv
+return fast_recv_then, fast_send_then, fast_sendto_then

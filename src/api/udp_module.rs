@@ -785,13 +785,13 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         },
         _ => Ok(Value::Nil),
     })?;
-    let (recv, send, sendto, _waited): (Function, Function, Function, Function) = lua
+    let (recv, send, sendto): (Function, Function, Function) = lua
         .load(include_str!("udp.lua"))
         .set_name("=tls.udp.fast")
         .call((
             Value::LightUserData(wait_marker()),
             Value::LightUserData(Lua::poll_pending()),
-            known.clone(),
+            known,
             handle_of,
             fast.recv,
             fast.send,
@@ -800,18 +800,6 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             t.get::<Function>("send")?,
             sendto,
         ))?;
-    // On 5.3 and 5.4 the methods are C fronts before those wrappers.
-    #[cfg(any(feature = "lua53", feature = "lua54"))]
-    let [recv, send, sendto] = crate::fast::udp::fronts(
-        lua,
-        &known,
-        crate::fast::udp::Wrappers {
-            recv,
-            send,
-            sendto,
-            waited: _waited,
-        },
-    )?;
     t.set("recv", recv)?;
     t.set("send", send)?;
     t.set("sendto", sendto)?;

@@ -1,7 +1,6 @@
 //! The datagram fast paths: `recv` of a datagram already queued (or a wait
 //! for one, in a task), `send` and `sendto` that the socket takes now. The
-//! Lua wrappers are `api/udp.lua` (on 5.3 and 5.4 behind the C fronts
-//! made by [`fronts`]); the rules every block here keeps are in
+//! Lua wrappers are `api/udp.lua`; the rules every block here keeps are in
 //! [`super`]. What these functions cannot answer exactly as the general
 //! path (`api/udp_module.rs`) does, they decline, having changed nothing
 //! the general path would see differently: see [`Socket::fast_recv`].
@@ -87,53 +86,8 @@ unsafe fn is_task(state: *mut ffi::lua_State, socket: &Socket) -> bool {
     me == task
 }
 
-/// What a fast function came to: values pushed (its answer), a parked
-/// task (nothing pushed), or declined (nothing pushed, nothing changed).
-enum Answer {
-    Pushed(c_int),
-    Parked,
-    Declined,
-}
-
-/// Answers a plain fast function's caller, the Lua wrapper: the values,
-/// WAIT when parked, no value when declined.
-///
-/// SAFETY: a C function's stack with one free slot; a light userdata (a
-/// static's address) neither allocates nor raises.
-unsafe fn answer(state: *mut ffi::lua_State, a: Answer) -> c_int {
-    match a {
-        Answer::Pushed(n) => n,
-        Answer::Parked => {
-            ffi::lua_pushlightuserdata(state, wait_marker().0);
-            1
-        }
-        Answer::Declined => 0,
-    }
-}
-
 /// `recv(socket, timeout)`.
 unsafe extern "C-unwind" fn recv(state: *mut ffi::lua_State) -> c_int {
-    // SAFETY: as `try_recv`'s.
-    answer(state, try_recv(state))
-}
-
-/// `send(socket, data)`.
-unsafe extern "C-unwind" fn send(state: *mut ffi::lua_State) -> c_int {
-    // SAFETY: as `try_send`'s.
-    answer(state, try_send(state))
-}
-
-/// `sendto(socket, data, to)`.
-unsafe extern "C-unwind" fn sendto(state: *mut ffi::lua_State) -> c_int {
-    // SAFETY: as `try_sendto`'s.
-    answer(state, try_sendto(state))
-}
-
-/// The datagram `recv(socket, timeout)` finds, or a parked task.
-///
-/// SAFETY: a C function made by `Kind::functions` or `more_functions`
-/// with this module's upvalues (see [`ADDR`]).
-unsafe fn try_recv(state: *mut ffi::lua_State) -> Answer {
     // The timeout as the general path reads it; anything else declines.
     // SAFETY (this function): a C function made by `Kind::functions`
     // (upvalue 1 is this kind's metatable, `KNOWN` the handles), as
@@ -145,12 +99,12 @@ unsafe fn try_recv(state: *mut ffi::lua_State) -> Answer {
         ffi::LUA_TNONE | ffi::LUA_TNIL => None,
         ffi::LUA_TNUMBER => match ffi::lua_tonumber(state, 2) {
             t if is_seconds(t) => Some(t),
-            _ => return Answer::Declined,
+            _ => return 0,
         },
-        _ => return Answer::Declined,
+        _ => return 0,
     };
     let Some(socket) = object_of_face::<Socket>(state, KNOWN) else {
-        return Answer::Declined;
+        return 0;
     };
     let mut buf = SCRATCH.take();
     let got = catch_unwind(AssertUnwindSafe(|| {
@@ -172,24 +126,27 @@ unsafe fn try_recv(state: *mut ffi::lua_State) -> Answer {
             ffi::lua_pushlstring(state, buf.as_ptr() as *const c_char, n);
             SCRATCH.set(buf);
             ffi::lua_insert(state, -2);
-            Answer::Pushed(2)
+            2
         }
         Ok(FastRecv::Parked) => {
             drop(socket);
             SCRATCH.set(buf);
-            Answer::Parked
+            // SAFETY: a light userdata (a static's address) neither
+            // allocates nor raises.
+            ffi::lua_pushlightuserdata(state, wait_marker().0);
+            1
         }
         Ok(FastRecv::Failed(e)) => {
             drop(socket);
             SCRATCH.set(buf);
             // SAFETY: as `push_failure` (nothing of ours is borrowed; if it
             // raises, only the message's `String` leaks).
-            Answer::Pushed(push_failure(state, &e.message, e.code))
+            push_failure(state, &e.message, e.code)
         }
         Ok(FastRecv::Declined) | Err(_) => {
             drop(socket);
             SCRATCH.set(buf);
-            Answer::Declined
+            0
         }
     }
 }
@@ -247,27 +204,25 @@ unsafe fn destination(state: *mut ffi::lua_State) -> Option<SocketAddr> {
     }
 }
 
-/// `send(socket, data)`, when the socket takes it now.
-///
-/// SAFETY: as [`send_now`]; argument 2 stays on the stack until the C
-/// function returns, so its bytes stay valid.
-unsafe fn try_send(state: *mut ffi::lua_State) -> Answer {
+/// `send(socket, data)`.
+unsafe extern "C-unwind" fn send(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: made by `Kind::functions` (as `send_now` needs); argument 2
+    // stays on the stack until we return, so its bytes stay valid.
     let Some(data) = string_at(state, 2) else {
-        return Answer::Declined;
+        return 0;
     };
     send_now(state, data, None)
 }
 
-/// `sendto(socket, data, to)`, when the socket takes it now.
-///
-/// SAFETY: as `try_send`; the field names are upvalues 2 and 3, as
-/// `destination` needs; it leaves the stack as it was.
-unsafe fn try_sendto(state: *mut ffi::lua_State) -> Answer {
+/// `sendto(socket, data, to)`.
+unsafe extern "C-unwind" fn sendto(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: as `send`; made with the field names as upvalues 2 and 3
+    // (`functions`), as `destination` needs; it leaves the stack as it was.
     let Some(data) = string_at(state, 2) else {
-        return Answer::Declined;
+        return 0;
     };
     let Some(to) = destination(state) else {
-        return Answer::Declined;
+        return 0;
     };
     send_now(state, data, Some(to))
 }
@@ -276,11 +231,11 @@ unsafe fn try_sendto(state: *mut ffi::lua_State) -> Answer {
 ///
 /// SAFETY: a C function made by [`Kind::functions`], with three free
 /// stack slots; `data` stays valid until it returns (an argument).
-unsafe fn send_now(state: *mut ffi::lua_State, data: &[u8], to: Option<SocketAddr>) -> Answer {
+unsafe fn send_now(state: *mut ffi::lua_State, data: &[u8], to: Option<SocketAddr>) -> c_int {
     // SAFETY: as the caller's (upvalue 1 is this kind's metatable, `KNOWN`
     // the handles).
     let Some(socket) = object_of_face::<Socket>(state, KNOWN) else {
-        return Answer::Declined;
+        return 0;
     };
     let sent = catch_unwind(AssertUnwindSafe(|| socket.fast_send(data, to)));
     // Before any push: a Lua error there would leak a strong reference.
@@ -289,94 +244,11 @@ unsafe fn send_now(state: *mut ffi::lua_State, data: &[u8], to: Option<SocketAdd
         Ok(Some(Ok(n))) => {
             // SAFETY: an integer push neither allocates nor raises.
             ffi::lua_pushinteger(state, n as ffi::lua_Integer);
-            Answer::Pushed(1)
+            1
         }
         // SAFETY: as `push_failure`; the `Rc` is gone (if the push raises,
         // only the message's `String` leaks).
-        Ok(Some(Err(e))) => Answer::Pushed(push_failure(state, &e.message, e.code)),
-        Ok(None) | Err(_) => Answer::Declined,
+        Ok(Some(Err(e))) => push_failure(state, &e.message, e.code),
+        Ok(None) | Err(_) => 0,
     }
-}
-
-/// Upvalues of a front after the fast functions' own: the Lua wrapper of
-/// the method (`udp.lua`), and for `recv` the Lua function that waits once
-/// the front parked its task.
-#[cfg(any(feature = "lua53", feature = "lua54"))]
-const WRAPPER: c_int = 5;
-#[cfg(any(feature = "lua53", feature = "lua54"))]
-const WAITED: c_int = 6;
-
-/// The wrappers a front hands its other calls to.
-#[cfg(any(feature = "lua53", feature = "lua54"))]
-pub(crate) struct Wrappers {
-    pub(crate) recv: Function,
-    pub(crate) send: Function,
-    pub(crate) sendto: Function,
-    /// `waited(socket, timeout)`: yields, then receives as `recv`.
-    pub(crate) waited: Function,
-}
-
-/// On Lua 5.3 and 5.4, the methods `recv`, `send` and `sendto` themselves:
-/// C closures that answer what the fast path answers and hand every other
-/// call to its Lua wrapper (as `stream::read_front` does for `ios:read`),
-/// which saves a Lua call per datagram.
-#[cfg(any(feature = "lua53", feature = "lua54"))]
-pub(crate) fn fronts(lua: &Lua, known: &mlua::Table, w: Wrappers) -> mlua::Result<[Function; 3]> {
-    let one = |f: ffi::lua_CFunction, wrapper: Function, waited: Function| {
-        let extra = [
-            Value::String(lua.create_string("addr")?),
-            Value::String(lua.create_string("port")?),
-            Value::Table(known.clone()),
-            Value::Function(wrapper),
-            Value::Function(waited),
-        ];
-        let front = KIND
-            .more_functions(lua, &[f], &extra)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| mlua::Error::runtime("fast path: one function expected"))?;
-        crate::api::surface::register_front(lua, &front)?;
-        Ok::<_, mlua::Error>(front)
-    };
-    Ok([
-        one(recv_front, w.recv, w.waited)?,
-        one(send_front, w.send.clone(), w.send)?,
-        one(sendto_front, w.sendto.clone(), w.sendto)?,
-    ])
-}
-
-/// A front: the fast answer, else the wrapper (`WAITED` when parked).
-///
-/// SAFETY: a closure made by [`fronts`]; `try_it` pushes only when it
-/// answers, and leaves nothing with a destructor alive (see
-/// `call_wrapper`).
-#[cfg(any(feature = "lua53", feature = "lua54"))]
-unsafe fn front(
-    state: *mut ffi::lua_State,
-    try_it: unsafe fn(*mut ffi::lua_State) -> Answer,
-) -> c_int {
-    let nargs = ffi::lua_gettop(state);
-    match try_it(state) {
-        Answer::Pushed(n) => n,
-        Answer::Parked => super::call_wrapper(state, nargs, ffi::lua_upvalueindex(WAITED)),
-        Answer::Declined => super::call_wrapper(state, nargs, ffi::lua_upvalueindex(WRAPPER)),
-    }
-}
-
-#[cfg(any(feature = "lua53", feature = "lua54"))]
-unsafe extern "C-unwind" fn recv_front(state: *mut ffi::lua_State) -> c_int {
-    // SAFETY: made by `fronts`.
-    front(state, try_recv)
-}
-
-#[cfg(any(feature = "lua53", feature = "lua54"))]
-unsafe extern "C-unwind" fn send_front(state: *mut ffi::lua_State) -> c_int {
-    // SAFETY: made by `fronts`.
-    front(state, try_send)
-}
-
-#[cfg(any(feature = "lua53", feature = "lua54"))]
-unsafe extern "C-unwind" fn sendto_front(state: *mut ffi::lua_State) -> c_int {
-    // SAFETY: made by `fronts`.
-    front(state, try_sendto)
 }
