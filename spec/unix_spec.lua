@@ -253,5 +253,49 @@ describe("unix domain sockets", function()
       ios:close()
       srv:close()
     end)
+
+    it("starttls upgrades a plain unix stream, both ends, with full verification", function()
+      local path = dir .. "/starttls.sock"
+      local seen = {}
+      -- A plaintext greeting, a command, then TLS; the server's reply to
+      -- the command and the client's ClientHello may share a read.
+      local function upgrade_then_echo(opts)
+        return function(ios)
+          ios:settimeout(10)
+          ios:write("ready\n")
+          assert.equals("STARTTLS", ios:read("*l"))
+          ios:write("go\n")
+          local ok, msg, code = ios:starttls(opts)
+          seen.result = { rawequal(ok, ios), msg, code }
+          if not ok then return end
+          seen.str = tostring(ios)
+          line_echo(ios)
+        end
+      end
+      local srv = assert(tcp.listen("unix:" .. path, 0, upgrade_then_echo(T.server_opts())))
+      local function client(host)
+        local ios = assert(tcp.connecta("unix:" .. path))
+        ios:settimeout(10)
+        assert.equals("ready", ios:read("*l"))
+        ios:write("STARTTLS\n")
+        assert.equals("go", ios:read("*l"))
+        return ios, ios:starttls(host, T.trust())
+      end
+      local ios, same = client("localhost")
+      assert.is_true(rawequal(ios, same))
+      assert.equals("tls.ios (tls unix:" .. path .. ")", tostring(ios))
+      assert.equals("TLSv1.3", ios:info().version)
+      assert.matches("CN=localhost", ios:info().peer.subject)
+      ios:write("over unix, under tls\n")
+      assert.equals("echo: over unix, under tls", ios:read("*l"))
+      ios:close()
+      assert.is_true(seen.result[1])
+      assert.matches("^tls.ios %(tls unix:", seen.str)
+      -- the name is still checked after an upgrade over unix
+      local bad, r1, r2, r3 = client("wrong.example")
+      fails("certificate", nil, r1, r2, r3)
+      bad:close()
+      srv:close()
+    end)
   end)
 end)
