@@ -272,6 +272,51 @@ describe("servers", function()
       end)
     end)
 
+    it("two handlers draining at once do not wait for each other, nor close each other", function()
+      local srv, addr
+      srv, addr = listen(function(ios)
+        if ios:read("l") == "shutdown" then
+          local t0 = loop.now()
+          local r = pack(srv:close(10))
+          ios:write(tostring(r[1]), " ", tostring(r[3]), " ", loop.now() - t0 < 5 and "soon" or "late", "\n")
+        end
+      end)
+      bounded(30, function()
+        local a = assert(tcp.connecta(addr))
+        local b = assert(tcp.connecta(addr))
+        assert(helper.hold(function() return srv:connections() == 2 end, 10))
+        assert(a:write("shutdown\n"))
+        assert(b:write("shutdown\n"))
+        assert.equal("true nil soon", a:read("l"))
+        assert.equal("true nil soon", b:read("l"))
+        a:close(); b:close()
+      end)
+    end)
+
+    it("a drain from outside the handlers waits for a handler that drains too", function()
+      local g, srv = gate(), nil
+      local addr, order = nil, {}
+      srv, addr = listen(function(ios)
+        if ios:read("l") == "shutdown" then
+          local r = pack(srv:close(10))
+          wait_at(g) -- still finishing its reply when the drain it started is over
+          order[#order + 1] = "handler"
+          ios:write(tostring(r[1]), "\n")
+        end
+      end)
+      bounded(30, function()
+        local a = assert(tcp.connecta(addr))
+        assert(a:write("shutdown\n"))
+        assert(helper.hold(function() return srv:connections() == 1 end, 10))
+        loop.spawn(function() loop.sleep(0.2); g.open = true end)
+        assert.is_true(srv:close(10))
+        order[#order + 1] = "outside"
+        assert.same({ "handler", "outside" }, order)
+        assert.equal("true", a:read("l"))
+        a:close()
+      end)
+    end)
+
     it("close(0) closes every running handler's stream at once", function()
       local srv, addr = listen(function(ios) ios:read("a") end)
       bounded(20, function()

@@ -322,7 +322,7 @@ impl Socket {
                         v,
                     ])));
                 }
-                match self.park_task(&waker, op.want(), timeout) {
+                match self.park_task(&waker, op.want(), timeout, Instant::now()) {
                     Ok(true) => return self.timeout_failure(lua, op),
                     Ok(false) => {}
                     Err(e) => return many(failure(lua, io_failure(&self.what(), "wait", &e))),
@@ -370,14 +370,13 @@ impl Socket {
     }
 
     /// Whether `waker`'s wait has a deadline that has passed.
-    fn wait_expired(&self, waker: &Waker) -> bool {
+    fn wait_expired(&self, waker: &Waker, now: Instant) -> bool {
         let waits = self.waits.borrow();
         let deadline = waits
             .iter()
             .find(|w| w.waker.will_wake(waker))
             .and_then(|w| w.deadline);
-        // The clock only for a wait that has a deadline.
-        deadline.is_some_and(|d| Instant::now() >= d)
+        deadline.is_some_and(|d| now >= d)
     }
 
     /// `recv` for the raw fast path (`fast/udp.rs`), with `buf` a scratch
@@ -445,10 +444,13 @@ impl Socket {
                 };
                 // A wait that timed out, a cancelled task, or a socket that
                 // cannot join the reactor: the general path reports it.
-                if self.wait_expired(&waker) || self.rt.exec.current_cancel().is_some() {
+                // One clock reading for the check and the park (see
+                // `Stream::park_line_read`).
+                let now = Instant::now();
+                if self.wait_expired(&waker, now) || self.rt.exec.current_cancel().is_some() {
                     return FastRecv::Declined;
                 }
-                match self.park_task(&waker, Want::Read, timeout) {
+                match self.park_task(&waker, Want::Read, timeout, now) {
                     Ok(false) => FastRecv::Parked,
                     Ok(true) | Err(_) => FastRecv::Declined,
                 }
@@ -505,18 +507,19 @@ impl Socket {
         waker: &Waker,
         want: Want,
         timeout: Option<Duration>,
+        now: Instant,
     ) -> std::io::Result<bool> {
         let mut waits = self.waits.borrow_mut();
         match waits.iter().position(|w| w.waker.will_wake(waker)) {
             Some(i) => {
-                if waits[i].deadline.is_some_and(|d| Instant::now() >= d) {
+                if waits[i].deadline.is_some_and(|d| now >= d) {
                     drop(waits);
                     self.end_wait(waker);
                     return Ok(true);
                 }
             }
             None => {
-                let deadline = timeout.map(|t| Instant::now() + t);
+                let deadline = timeout.map(|t| now + t);
                 let timer = deadline.map(|d| self.rt.timers.add(d, waker.clone()));
                 waits.push(TaskWait {
                     waker: waker.clone(),

@@ -6,10 +6,12 @@
 //! task gets a joiner waker ([`EndWaker`]) that records its slot and wakes
 //! whoever waits for room or for the drain. The slots are reaped lazily.
 //!
-//! A handler that drains its own server is not waited for, nor closed: it
-//! is still running `close`, and its connection is its own to finish.
+//! A handler that drains its own server is not waited for by the other
+//! handlers that do, nor closed by their drains: it is still running
+//! `close`, and its connection is its own to finish. A drain from outside
+//! the handlers (the main thread, another task) waits for every handler.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
@@ -48,6 +50,13 @@ impl Ended {
             w.push(waker.clone());
         }
     }
+
+    /// Wakes everyone waiting (a handler end, or a handler that starts
+    /// draining, which the other draining handlers stop waiting for).
+    fn wake_waiters(&self) {
+        let waiters = std::mem::take(&mut *Self::lock(&self.waiters));
+        waiters.into_iter().for_each(Waker::wake);
+    }
 }
 
 /// Joins one connection task: its wake-up is the task's end.
@@ -63,15 +72,16 @@ impl Wake for EndWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         Ended::lock(&self.ended.slots).push(self.slot);
-        let waiters = std::mem::take(&mut *Ended::lock(&self.ended.waiters));
-        waiters.into_iter().for_each(Waker::wake);
+        self.ended.wake_waiters();
     }
 }
 
-/// A running handler: its stream, and its task (to know it by).
+/// A running handler: its stream, its task (to know it by), and whether
+/// it is inside `server:close(drain)` itself.
 struct Live {
     stream: Rc<RefCell<Stream>>,
     task: std::rc::Weak<TaskShared>,
+    draining: Cell<bool>,
 }
 
 /// The connections of one server.
@@ -118,11 +128,27 @@ impl Conns {
         found.map(|(slot, _)| slot)
     }
 
-    /// Running handlers other than the one in `slot`.
-    fn others(&self, slot: Option<usize>) -> usize {
+    /// The handlers a drain waits for: every one, or for a drain from one
+    /// of the handlers (`by_handler`), those not draining themselves.
+    fn awaited(&self, by_handler: bool) -> usize {
         self.reap();
         let live = self.live.borrow();
-        live.len() - slot.map_or(0, |s| usize::from(live.contains(s)))
+        if by_handler {
+            live.iter().filter(|(_, l)| !l.draining.get()).count()
+        } else {
+            live.len()
+        }
+    }
+
+    /// Marks the handler in `slot` as draining (or no longer), and wakes
+    /// the drains that may now be over.
+    fn set_draining(&self, slot: usize, on: bool) {
+        if let Some(l) = self.live.borrow().get(slot) {
+            l.draining.set(on);
+        }
+        if on {
+            self.ended.wake_waiters();
+        }
     }
 
     /// Whether another handler may start.
@@ -136,6 +162,7 @@ impl Conns {
         let slot = self.live.borrow_mut().insert(Live {
             stream,
             task: Rc::downgrade(task),
+            draining: Cell::new(false),
         });
         let waker = Waker::from(Arc::new(EndWaker {
             slot,
@@ -154,10 +181,10 @@ impl Conns {
         self.poll_until(cx, Self::has_room)
     }
 
-    /// Ready when no handler runs but the one in `except`; else wakes
-    /// `cx` at an end.
-    fn poll_idle(&self, cx: &Context<'_>, except: Option<usize>) -> Poll<()> {
-        self.poll_until(cx, |c| c.others(except) == 0)
+    /// Ready when no handler the drain waits for runs (see
+    /// [`Self::awaited`]); else wakes `cx` at an end.
+    fn poll_idle(&self, cx: &Context<'_>, by_handler: bool) -> Poll<()> {
+        self.poll_until(cx, |c| c.awaited(by_handler) == 0)
     }
 
     fn poll_until(&self, cx: &Context<'_>, ready: impl Fn(&Self) -> bool) -> Poll<()> {
@@ -173,16 +200,16 @@ impl Conns {
         }
     }
 
-    /// Closes the stream of every handler still running but the one in
-    /// `except`; their pending and later I/O fails with `closed`. Returns
-    /// how many there were.
-    fn close_all(&self, except: Option<usize>) -> usize {
+    /// Closes the stream of every handler the drain waited for (see
+    /// [`Self::awaited`]); their pending and later I/O fails with
+    /// `closed`. Returns how many there were.
+    fn close_all(&self, by_handler: bool) -> usize {
         self.reap();
         let streams: Vec<_> = self
             .live
             .borrow()
             .iter()
-            .filter(|(slot, _)| Some(*slot) != except)
+            .filter(|(_, l)| !(by_handler && l.draining.get()))
             .map(|(_, l)| l.stream.clone())
             .collect();
         for s in &streams {
@@ -194,18 +221,40 @@ impl Conns {
     }
 }
 
-/// Waits until every handler of `server` has ended (but the one in
-/// `except`: the caller's), at most `drain`; then closes the streams of
-/// those still running, and says how many.
+/// Marks a handler draining for as long as its drain runs (a cancelled
+/// task's drain is dropped mid-way).
+struct DrainMark<'a> {
+    conns: &'a Conns,
+    slot: usize,
+}
+
+impl Drop for DrainMark<'_> {
+    fn drop(&mut self) {
+        self.conns.set_draining(self.slot, false);
+    }
+}
+
+/// Waits until every handler of `server` that the drain waits for has
+/// ended (see [`Conns::awaited`]; `own` is the caller's slot if it is a
+/// handler), at most `drain`; then closes the streams of those still
+/// running, and says how many.
 async fn drain(
     rt: &Rc<Runtime>,
     server: &ServerShared,
     drain: Duration,
-    except: Option<usize>,
+    own: Option<usize>,
 ) -> Result<(), NetError> {
+    let by_handler = own.is_some();
+    let _mark = own.map(|slot| {
+        server.conns.set_draining(slot, true);
+        DrainMark {
+            conns: &server.conns,
+            slot,
+        }
+    });
     let mut deadline = Deadline::after(rt, Some(drain));
     let idle = poll_fn(|cx| {
-        if server.conns.poll_idle(cx, except).is_ready() {
+        if server.conns.poll_idle(cx, by_handler).is_ready() {
             Poll::Ready(true)
         } else if deadline.poll_expired(cx) {
             Poll::Ready(false)
@@ -217,7 +266,7 @@ async fn drain(
     if idle {
         return Ok(());
     }
-    let n = server.conns.close_all(except);
+    let n = server.conns.close_all(by_handler);
     let msg = format!(
         "server {}: {n} connection{} still open after a {} s drain, closed",
         server.addr,
@@ -261,7 +310,7 @@ fn drain_arg(v: &Value) -> mlua::Result<Option<Duration>> {
 }
 
 /// A drain that must wait, handed to the async twin: the server, the
-/// time, and the caller's own handler slot if it is one.
+/// time, and the caller's handler slot if it is one of the handlers.
 struct Draining(Rc<ServerShared>, Duration, Option<usize>);
 
 impl UserData for Draining {}
@@ -272,9 +321,9 @@ impl UserData for Draining {}
 /// `true`, or `nil, msg, "timeout"` when some had to be closed.
 pub(crate) fn close_method(lua: &Lua) -> mlua::Result<Function> {
     let twin = surface::async_function(lua, "server:close", |lua, ud: AnyUserData| async move {
-        let Draining(server, d, except) = ud.take()?;
+        let Draining(server, d, own) = ud.take()?;
         let rt = Runtime::get(&lua)?;
-        drained(&lua, drain(&rt, &server, d, except).await)
+        drained(&lua, drain(&rt, &server, d, own).await)
     })?;
     surface::method(lua, "server:close", move |lua, s: &Server, d: Value| {
         let d = drain_arg(&d)?;
@@ -288,7 +337,9 @@ pub(crate) fn close_method(lua: &Lua) -> mlua::Result<Function> {
             .exec
             .current_task()
             .and_then(|t| server.conns.slot_of(&t));
-        if server.conns.others(own) == 0 {
+        // The caller itself does not count (it is not draining yet).
+        let own_running = usize::from(own.is_some());
+        if server.conns.awaited(own.is_some()) <= own_running {
             return true.into_lua_multi(lua);
         }
         match locate(lua, &rt) {

@@ -223,13 +223,14 @@ impl Stream {
 
     /// Parks the running task (`waker`) for direction `dir` (0 read, 1
     /// write) until the socket is ready for `want`. Returns true when the
-    /// stream's timeout has passed instead; the wait is then over.
+    /// stream's timeout has passed by `now` instead; the wait is then over.
     pub(crate) fn park_task(
         &mut self,
         dir: usize,
         want: Want,
         waker: &Waker,
         what: &str,
+        now: Instant,
     ) -> mlua::Result<bool> {
         let flag = if dir == 0 { self.reading } else { self.writing };
         let rt = match &self.registration {
@@ -238,7 +239,7 @@ impl Stream {
         };
         match &mut self.task_waits[dir] {
             Some(w) if w.waker.will_wake(waker) => {
-                if w.deadline.is_some_and(|d| Instant::now() >= d) {
+                if w.deadline.is_some_and(|d| now >= d) {
                     self.end_task_wait(dir);
                     return Ok(true);
                 }
@@ -252,7 +253,7 @@ impl Stream {
             Some(_) => return Err(busy(dir, what)),
             None if flag => return Err(busy(dir, what)),
             None => {
-                let deadline = self.timeout.map(|t| Instant::now() + t);
+                let deadline = self.timeout.map(|t| now + t);
                 let timer = deadline.map(|d| rt.timers.add(d, waker.clone()));
                 self.task_waits[dir] = Some(TaskWait {
                     rt: rt.clone(),
@@ -447,13 +448,17 @@ impl Stream {
         let Some(waker) = r.runtime().exec.parkable(thread) else {
             return false;
         };
+        // One clock reading for the check and the park: a deadline that
+        // passed between two would end the wait in `park_task`, and the
+        // general path would start a new one instead of reporting it.
+        let now = Instant::now();
         match &self.task_waits[0] {
             Some(w) if !w.waker.will_wake(&waker) => return false,
-            Some(w) if w.deadline.is_some_and(|d| Instant::now() >= d) => return false,
+            Some(w) if w.deadline.is_some_and(|d| now >= d) => return false,
             None if self.reading => return false,
             _ => {}
         }
-        matches!(self.park_task(0, want, &waker, "read"), Ok(false))
+        matches!(self.park_task(0, want, &waker, "read", now), Ok(false))
     }
 
     /// Whether the read wait parked here is the running task's.

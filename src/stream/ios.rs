@@ -10,6 +10,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Instant;
 
 use mlua::{
     Function, LightUserData, Lua, MetaMethod, MultiValue, Table, UserData, UserDataFields,
@@ -246,7 +247,7 @@ impl Waiting {
                         Variadic::from_iter([v]),
                     ));
                 }
-                if s.park_task(d, want, &waker, self.name)? {
+                if s.park_task(d, want, &waker, self.name, Instant::now())? {
                     return Out::Fail(s.timeout_error(self.name)).into_lua(lua, marker);
                 }
                 let mut rest = Variadic::new();
