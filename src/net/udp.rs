@@ -156,7 +156,9 @@ impl UdpSock {
     /// Connects to `to`: sends go there, and the kernel drops datagrams
     /// from anyone else from now on. Those already queued stay: while
     /// there are any, each receive still asks who sent it (a peek tells
-    /// whether there are; a receive that finds none ends it too).
+    /// whether there are; a receive that finds none ends it too). Anything
+    /// but "would block" from the peek (a datagram, an empty one, a
+    /// pending error) keeps asking, which is always right.
     pub(crate) fn connect(&mut self, to: SocketAddr) -> Result<(), NetError> {
         self.socket
             .connect(to)
