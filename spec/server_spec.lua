@@ -293,6 +293,44 @@ describe("servers", function()
       end)
     end)
 
+    it("handlers draining at once, each serving on after its drain, never close each other", function()
+      -- Two handlers in close(2) when a third ends: both drains are over
+      -- then, and each handler goes on with its client afterwards.
+      local srv, addr
+      srv, addr = listen(function(ios)
+        local cmd = ios:read("l")
+        if cmd == "shutdown" then
+          local t0 = loop.now()
+          local r = pack(srv:close(2))
+          ios:write(tostring(r[1]), " ", tostring(r[3]), " ", loop.now() - t0 < 1.5 and "soon" or "late", "\n")
+          ios:write("after: ", tostring(ios:read("l")), "\n")
+        elseif cmd == "idle" then
+          ios:read("l")
+        end
+      end)
+      bounded(30, function()
+        local c = assert(tcp.connecta(addr))
+        assert(c:write("idle\n"))
+        local a = assert(tcp.connecta(addr))
+        local b = assert(tcp.connecta(addr))
+        assert(helper.hold(function() return srv:connections() == 3 end, 10))
+        assert(a:write("shutdown\n"))
+        assert(b:write("shutdown\n"))
+        loop.sleep(0.3) -- both handlers are in their drains now
+        assert(c:write("end\n"))
+        a:settimeout(5); b:settimeout(5)
+        assert.equal("true nil soon", a:read("l"))
+        assert.equal("true nil soon", b:read("l"))
+        -- well past both drains' deadlines: neither stream was closed
+        loop.sleep(2.2)
+        assert(a:write("bye a\n"))
+        assert(b:write("bye b\n"))
+        assert.equal("after: bye a", a:read("l"))
+        assert.equal("after: bye b", b:read("l"))
+        a:close(); b:close(); c:close()
+      end)
+    end)
+
     it("a drain from outside the handlers waits for a handler that drains too", function()
       local g, srv = gate(), nil
       local addr, order = nil, {}

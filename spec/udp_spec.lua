@@ -183,6 +183,26 @@ describe("tls.udp", function()
       a:close(); peer:close(); other:close()
     end)
 
+    it("keeps an error pending from the old peer for the next recv after a reconnect", function()
+      local function closed_port()
+        local s = assert(udp.bind("127.0.0.1", 0))
+        local addr = s:getsockname()
+        s:close()
+        return addr
+      end
+      local a = assert(udp.bind("127.0.0.1", 0))
+      local dead = closed_port()
+      assert(a:connect(dead))
+      assert(a:send("x")) -- the kernel answers with ICMP port unreachable
+      loop.sleep(0.1)
+      assert(a:connect(dead))
+      local n, msg, code = a:recv(1)
+      assert.is_nil(n)
+      assert.equals("refused", code)
+      assert.matches("refused", msg, 1, true)
+      a:close()
+    end)
+
     it("reconnects to another peer, from tasks as from the main thread", function()
       local a = assert(udp.bind("127.0.0.1", 0))
       local p1 = assert(udp.bind("127.0.0.1", 0))

@@ -6,10 +6,12 @@
 //! task gets a joiner waker ([`EndWaker`]) that records its slot and wakes
 //! whoever waits for room or for the drain. The slots are reaped lazily.
 //!
-//! A handler that drains its own server is not waited for by the other
-//! handlers that do, nor closed by their drains: it is still running
-//! `close`, and its connection is its own to finish. A drain from outside
-//! the handlers (the main thread, another task) waits for every handler.
+//! A handler that has called `server:close(drain)` on its own server is
+//! not waited for by the other handlers that do, nor closed by their
+//! drains: its connection is its own to finish (from that call until the
+//! handler ends, so that two such handlers never wait for each other). A
+//! drain from outside the handlers (the main thread, another task, a
+//! handler of another server) waits for every handler.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -77,7 +79,7 @@ impl Wake for EndWaker {
 }
 
 /// A running handler: its stream, its task (to know it by), and whether
-/// it is inside `server:close(drain)` itself.
+/// it has called `server:close(drain)` itself.
 struct Live {
     stream: Rc<RefCell<Stream>>,
     task: std::rc::Weak<TaskShared>,
@@ -129,7 +131,7 @@ impl Conns {
     }
 
     /// The handlers a drain waits for: every one, or for a drain from one
-    /// of the handlers (`by_handler`), those not draining themselves.
+    /// of the handlers (`by_handler`), those that have not called one.
     fn awaited(&self, by_handler: bool) -> usize {
         self.reap();
         let live = self.live.borrow();
@@ -140,13 +142,15 @@ impl Conns {
         }
     }
 
-    /// Marks the handler in `slot` as draining (or no longer), and wakes
-    /// the drains that may now be over.
-    fn set_draining(&self, slot: usize, on: bool) {
-        if let Some(l) = self.live.borrow().get(slot) {
-            l.draining.set(on);
-        }
-        if on {
+    /// Marks the handler in `slot` as draining (for the rest of its life),
+    /// and wakes the drains that may now be over.
+    fn set_draining(&self, slot: usize) {
+        let newly = self
+            .live
+            .borrow()
+            .get(slot)
+            .is_some_and(|l| !l.draining.replace(true));
+        if newly {
             self.ended.wake_waiters();
         }
     }
@@ -221,37 +225,16 @@ impl Conns {
     }
 }
 
-/// Marks a handler draining for as long as its drain runs (a cancelled
-/// task's drain is dropped mid-way).
-struct DrainMark<'a> {
-    conns: &'a Conns,
-    slot: usize,
-}
-
-impl Drop for DrainMark<'_> {
-    fn drop(&mut self) {
-        self.conns.set_draining(self.slot, false);
-    }
-}
-
 /// Waits until every handler of `server` that the drain waits for has
-/// ended (see [`Conns::awaited`]; `own` is the caller's slot if it is a
-/// handler), at most `drain`; then closes the streams of those still
-/// running, and says how many.
+/// ended (see [`Conns::awaited`]; `by_handler`: the caller is one of
+/// them), at most `drain`; then closes the streams of those still running,
+/// and says how many.
 async fn drain(
     rt: &Rc<Runtime>,
     server: &ServerShared,
     drain: Duration,
-    own: Option<usize>,
+    by_handler: bool,
 ) -> Result<(), NetError> {
-    let by_handler = own.is_some();
-    let _mark = own.map(|slot| {
-        server.conns.set_draining(slot, true);
-        DrainMark {
-            conns: &server.conns,
-            slot,
-        }
-    });
     let mut deadline = Deadline::after(rt, Some(drain));
     let idle = poll_fn(|cx| {
         if server.conns.poll_idle(cx, by_handler).is_ready() {
@@ -310,8 +293,8 @@ fn drain_arg(v: &Value) -> mlua::Result<Option<Duration>> {
 }
 
 /// A drain that must wait, handed to the async twin: the server, the
-/// time, and the caller's handler slot if it is one of the handlers.
-struct Draining(Rc<ServerShared>, Duration, Option<usize>);
+/// time, and whether the caller is one of its handlers.
+struct Draining(Rc<ServerShared>, Duration, bool);
 
 impl UserData for Draining {}
 
@@ -321,9 +304,9 @@ impl UserData for Draining {}
 /// `true`, or `nil, msg, "timeout"` when some had to be closed.
 pub(crate) fn close_method(lua: &Lua) -> mlua::Result<Function> {
     let twin = surface::async_function(lua, "server:close", |lua, ud: AnyUserData| async move {
-        let Draining(server, d, own) = ud.take()?;
+        let Draining(server, d, by_handler) = ud.take()?;
         let rt = Runtime::get(&lua)?;
-        drained(&lua, drain(&rt, &server, d, own).await)
+        drained(&lua, drain(&rt, &server, d, by_handler).await)
     })?;
     surface::method(lua, "server:close", move |lua, s: &Server, d: Value| {
         let d = drain_arg(&d)?;
@@ -337,14 +320,22 @@ pub(crate) fn close_method(lua: &Lua) -> mlua::Result<Function> {
             .exec
             .current_task()
             .and_then(|t| server.conns.slot_of(&t));
-        // The caller itself does not count (it is not draining yet).
-        let own_running = usize::from(own.is_some());
-        if server.conns.awaited(own.is_some()) <= own_running {
+        // Marked before anything waits, so that handlers draining at once
+        // never wait for each other, whichever gets here first.
+        if let Some(slot) = own {
+            server.conns.set_draining(slot);
+        }
+        let by_handler = own.is_some();
+        if server.conns.awaited(by_handler) == 0 {
             return true.into_lua_multi(lua);
         }
         match locate(lua, &rt) {
-            Where::Task => go_async(lua, &twin, lua.create_userdata(Draining(server, d, own))?),
-            Where::Blocking => drained(lua, block_on(&rt, drain(&rt, &server, d, None))?),
+            Where::Task => go_async(
+                lua,
+                &twin,
+                lua.create_userdata(Draining(server, d, by_handler))?,
+            ),
+            Where::Blocking => drained(lua, block_on(&rt, drain(&rt, &server, d, false))?),
             Where::Foreign => Err(foreign_error("server:close")),
         }
     })

@@ -155,19 +155,26 @@ impl UdpSock {
 
     /// Connects to `to`: sends go there, and the kernel drops datagrams
     /// from anyone else from now on. Those already queued stay: while
-    /// there are any, each receive still asks who sent it (a peek tells
-    /// whether there are; a receive that finds none ends it too). Anything
-    /// but "would block" from the peek (a datagram, an empty one, a
-    /// pending error) keeps asking, which is always right.
+    /// there are any, each receive still asks who sent it (a receive that
+    /// finds none ends that). A `poll` tells whether there are any now;
+    /// unlike a peek it leaves a pending error (an ICMP "port unreachable"
+    /// from the old peer, say) for the next receive to report. Anything it
+    /// does not call empty keeps asking, which is always right.
     pub(crate) fn connect(&mut self, to: SocketAddr) -> Result<(), NetError> {
         self.socket
             .connect(to)
             .map_err(|e| NetError::from_io(&format!("udp connect to {to}"), &e))?;
         self.peer = Some(self.socket.peer_addr().unwrap_or(to));
-        let empty = matches!(self.socket.peek(&mut [0u8; 1]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-        self.peer_only.set(empty);
+        self.peer_only.set(self.nothing_queued());
         Ok(())
+    }
+
+    /// Whether no datagram waits and no error is pending.
+    fn nothing_queued(&self) -> bool {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let mut fds = [PollFd::new(self.socket.as_fd(), PollFlags::POLLIN)];
+        matches!(poll(&mut fds, PollTimeout::ZERO), Ok(0))
     }
 
     /// One receive into `buf`; a datagram that fills it entirely was longer
