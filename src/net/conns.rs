@@ -92,6 +92,9 @@ pub(crate) struct Conns {
     /// The stream and task of each running handler, to close what a drain
     /// leaves and to tell a handler that drains its own server.
     live: RefCell<Slab<Live>>,
+    /// How many of `live` are draining, so that a drain's check at every
+    /// handler end does not walk them all.
+    draining: Cell<usize>,
     ended: Arc<Ended>,
 }
 
@@ -100,6 +103,7 @@ impl Conns {
         Self {
             max,
             live: RefCell::new(Slab::new()),
+            draining: Cell::new(0),
             ended: Arc::default(),
         }
     }
@@ -108,8 +112,8 @@ impl Conns {
         let done = std::mem::take(&mut *Ended::lock(&self.ended.slots));
         let mut live = self.live.borrow_mut();
         for slot in done {
-            if live.contains(slot) {
-                live.remove(slot);
+            if live.contains(slot) && live.remove(slot).draining.get() {
+                self.draining.set(self.draining.get() - 1);
             }
         }
     }
@@ -133,12 +137,11 @@ impl Conns {
     /// The handlers a drain waits for: every one, or for a drain from one
     /// of the handlers (`by_handler`), those that have not called one.
     fn awaited(&self, by_handler: bool) -> usize {
-        self.reap();
-        let live = self.live.borrow();
+        let all = self.count();
         if by_handler {
-            live.iter().filter(|(_, l)| !l.draining.get()).count()
+            all - self.draining.get()
         } else {
-            live.len()
+            all
         }
     }
 
@@ -151,6 +154,7 @@ impl Conns {
             .get(slot)
             .is_some_and(|l| !l.draining.replace(true));
         if newly {
+            self.draining.set(self.draining.get() + 1);
             self.ended.wake_waiters();
         }
     }
