@@ -75,6 +75,16 @@ function helper.free_port()
   return port
 end
 
+--- A UDP address on 127.0.0.1 that was bound a moment ago and no longer
+-- is: datagrams sent there draw an ICMP "port unreachable".
+function helper.closed_udp_address()
+  local udp = require "tls.udp"
+  local s = assert(udp.bind("127.0.0.1", 0))
+  local addr = s:getsockname()
+  s:close()
+  return addr
+end
+
 --- Waits until something accepts TCP connections on host:port.
 function helper.wait_port(port, seconds, host)
   local tcp = require "tls.tcp"

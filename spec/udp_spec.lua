@@ -119,10 +119,7 @@ describe("tls.udp", function()
     end)
 
     it("returns nil, msg, 'refused' when nothing listens (ICMP port unreachable)", function()
-      local gone = assert(udp.bind("127.0.0.1", 0))
-      local port = gone:getsockname().port
-      gone:close()
-      local s = assert(udp.connect("127.0.0.1", port))
+      local s = assert(udp.connect(helper.closed_udp_address()))
       assert.equals(4, s:send("ping"))
       local n, msg, code = s:recv(5)
       assert.is_nil(n)
@@ -184,14 +181,8 @@ describe("tls.udp", function()
     end)
 
     it("keeps an error pending from the old peer for the next recv after a reconnect", function()
-      local function closed_port()
-        local s = assert(udp.bind("127.0.0.1", 0))
-        local addr = s:getsockname()
-        s:close()
-        return addr
-      end
       local a = assert(udp.bind("127.0.0.1", 0))
-      local dead = closed_port()
+      local dead = helper.closed_udp_address()
       assert(a:connect(dead))
       assert(a:send("x")) -- the kernel answers with ICMP port unreachable
       loop.sleep(0.1)

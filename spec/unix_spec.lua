@@ -259,20 +259,17 @@ describe("unix domain sockets", function()
       local seen = {}
       -- A plaintext greeting, a command, then TLS; the server's reply to
       -- the command and the client's ClientHello may share a read.
-      local function upgrade_then_echo(opts)
-        return function(ios)
-          ios:settimeout(10)
-          ios:write("ready\n")
-          assert.equals("STARTTLS", ios:read("*l"))
-          ios:write("go\n")
-          local ok, msg, code = ios:starttls(opts)
-          seen.result = { rawequal(ok, ios), msg, code }
-          if not ok then return end
-          seen.str = tostring(ios)
-          line_echo(ios)
-        end
-      end
-      local srv = assert(tcp.listen("unix:" .. path, 0, upgrade_then_echo(T.server_opts())))
+      local srv = assert(tcp.listen("unix:" .. path, 0, function(ios)
+        ios:settimeout(10)
+        ios:write("ready\n")
+        assert.equals("STARTTLS", ios:read("*l"))
+        ios:write("go\n")
+        local ok, msg, code = ios:starttls(T.server_opts())
+        seen.result = { rawequal(ok, ios), msg, code }
+        if not ok then return end
+        seen.str = tostring(ios)
+        line_echo(ios)
+      end))
       local function client(host)
         local ios = assert(tcp.connecta("unix:" .. path))
         ios:settimeout(10)
