@@ -20,10 +20,7 @@ use std::sync::Arc;
 use rustls::client::ServerCertVerifierBuilder;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::ClientCertVerifierBuilder;
-use rustls::{
-    CertRevocationListError, CertificateError, DigitallySignedStruct, DistinguishedName, Error,
-    SignatureScheme,
-};
+use rustls::{CertRevocationListError, CertificateError, Error};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
 use webpki::{CertRevocationList, OwnedCertRevocationList};
@@ -284,17 +281,7 @@ impl NamedRevocation {
 }
 
 impl ClientCertVerifier for NamedRevocation {
-    fn offer_client_auth(&self) -> bool {
-        self.inner.offer_client_auth()
-    }
-
-    fn client_auth_mandatory(&self) -> bool {
-        self.inner.client_auth_mandatory()
-    }
-
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.inner.root_hint_subjects()
-    }
+    super::delegate::forward_client_auth!();
 
     fn verify_client_cert(
         &self,
@@ -314,27 +301,7 @@ impl ClientCertVerifier for NamedRevocation {
             })
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
+    super::delegate::forward_signatures!();
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod client_verifier;
 pub mod config;
 pub mod crl;
 pub mod date;
+mod delegate;
 pub mod depth;
 pub mod der;
 pub mod info;
