@@ -519,7 +519,7 @@ impl Socket {
                 }
             }
             None => {
-                let deadline = timeout.map(|t| now + t);
+                let deadline = timeout.map(|t| crate::runtime::deadline::later(now, t));
                 let timer = deadline.map(|d| self.rt.timers.add(d, waker.clone()));
                 waits.push(TaskWait {
                     waker: waker.clone(),

@@ -17,7 +17,7 @@ pub(crate) struct Deadline {
 impl Deadline {
     /// `None` never expires.
     pub(crate) fn after(rt: &Rc<Runtime>, timeout: Option<Duration>) -> Self {
-        let at = timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
+        let at = timeout.map(|t| later(Instant::now(), t));
         Self {
             at,
             key: None,
@@ -59,9 +59,13 @@ impl Deadline {
     }
 }
 
-/// About thirty years ahead: "no timeout" for overflowing durations.
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86400 * 365 * 30)
+/// `now + t`, or about thirty years ahead when that overflows an
+/// `Instant` (`recv(1e300)`): a timeout too long to reach is no timeout,
+/// never a panic. Every deadline made from a user's timeout goes through
+/// here.
+pub(crate) fn later(now: Instant, t: Duration) -> Instant {
+    now.checked_add(t)
+        .unwrap_or_else(|| now + Duration::from_secs(86400 * 365 * 30))
 }
 
 impl Drop for Deadline {

@@ -352,9 +352,13 @@ impl Executor {
             };
             (future, Waker::from(slot.waker.clone()))
         };
-        let outer = self.current.replace(Some(id));
-        let poll = future.as_mut().poll(&mut Context::from_waker(&waker));
-        self.current.set(outer);
+        let poll = {
+            // Restored on unwinding too: a panic in a task (a bug) that
+            // reaches Lua as an error must not leave the main thread
+            // counted as that task.
+            let _current = Current::enter(&self.current, id);
+            future.as_mut().poll(&mut Context::from_waker(&waker))
+        };
         let mut slots = self.slots.borrow_mut();
         match poll {
             Poll::Ready(()) => {
@@ -514,4 +518,23 @@ pub(crate) async fn join(
         Poll::Pending
     })
     .await
+}
+
+/// Marks the task being polled for the guard's life (see `poll_task`).
+struct Current<'a> {
+    cell: &'a Cell<Option<usize>>,
+    outer: Option<usize>,
+}
+
+impl<'a> Current<'a> {
+    fn enter(cell: &'a Cell<Option<usize>>, id: usize) -> Self {
+        let outer = cell.replace(Some(id));
+        Self { cell, outer }
+    }
+}
+
+impl Drop for Current<'_> {
+    fn drop(&mut self) {
+        self.cell.set(self.outer);
+    }
 }

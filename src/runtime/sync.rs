@@ -186,17 +186,13 @@ pub(crate) fn park<T>(
 ) -> usize {
     let waiter = list.push(payload);
     waiter.set_waker(waker);
-    let deadline = timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
+    let deadline = timeout.map(|t| super::deadline::later(Instant::now(), t));
     let timer = deadline.map(|at| rt.timers.add(at, waker.clone()));
     slab.borrow_mut().insert(Parked {
         waiter,
         deadline,
         timer,
     })
-}
-
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86400 * 365 * 30)
 }
 
 pub(crate) fn retry<T>(

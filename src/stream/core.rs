@@ -253,7 +253,9 @@ impl Stream {
             Some(_) => return Err(busy(dir, what)),
             None if flag => return Err(busy(dir, what)),
             None => {
-                let deadline = self.timeout.map(|t| now + t);
+                let deadline = self
+                    .timeout
+                    .map(|t| crate::runtime::deadline::later(now, t));
                 let timer = deadline.map(|d| rt.timers.add(d, waker.clone()));
                 self.task_waits[dir] = Some(TaskWait {
                     rt: rt.clone(),
