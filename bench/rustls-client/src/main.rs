@@ -12,11 +12,22 @@
 //!            not timed
 //!   memory   [N = 10000 connections] opened 50 at a time (full handshakes),
 //!            kept open and idle; VmRSS delta / N
+//!   close    [N = 5 seconds]  a load generator for servers (bench/servers.sh):
+//!            for N seconds, 50 connections at a time, each a new full
+//!            handshake and one short request; requests per second. It
+//!            checks nothing of the server's certificate or handshake
+//!            signature and offers X25519 alone (as wrk does, without
+//!            ML-KEM), so that it costs less per connection than the
+//!            servers it drives: wrk, on one core here, is slower than
+//!            the servers and sets the rate itself.
 //!
-//! A handshake in `full` and `resumed` is a whole short request: connect,
-//! handshake, `GET /hello` (Connection: close), read to close_notify. The
-//! request is what makes nginx send its TLS 1.3 session tickets, which a
-//! later connection needs to resume; every peer does the same.
+//! A handshake in `full`, `resumed` and `close` is a whole short request:
+//! connect, handshake, `GET /hello` (Connection: close), read to
+//! close_notify (or to the end of the TCP stream once the whole body came,
+//! as an HTTP client may: cqueues' server does not always send
+//! close_notify). The request is what makes nginx send its TLS 1.3
+//! session tickets, which a later connection needs to resume; every peer
+//! does the same.
 //!
 //! Socket reads: see `direct_reads` (RUSTLS_CLIENT_READ=direct|buffered).
 //! RUSTLS_CLIENT_SUITE=aes128 offers TLS13_AES_128_GCM_SHA256 first.
@@ -169,6 +180,7 @@ impl Conn {
                         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
                     return match self.drain(buf)? {
                         Some(()) => Ok(State::Done),
+                        None if self.complete() => Ok(State::Done),
                         None => Err(io::Error::new(
                             io::ErrorKind::UnexpectedEof,
                             "TCP closed without close_notify",
@@ -213,6 +225,11 @@ impl Conn {
         }
     }
 
+    /// The whole response came (its Content-Length of body).
+    fn complete(&self) -> bool {
+        self.header_done && self.content_length == Some(self.body)
+    }
+
     fn check_body(&self) {
         if !self.header_done {
             fail("no response header");
@@ -238,10 +255,25 @@ struct Batch {
     /// Handshake-done time of the last connection that made a request.
     ready: Option<(Instant, f64)>,
     idle: Vec<Conn>,
+    /// Connections that finished.
+    done: usize,
 }
 
 /// Runs `total` connections, `conc` at a time, each to `goal`.
 fn run_batch(cfg: &Arc<ClientConfig>, addr: SocketAddr, total: usize, conc: usize, goal: Goal) -> Batch {
+    run_until(cfg, addr, total, conc, goal, None)
+}
+
+/// As [`run_batch`], but no connection starts after `deadline`, if given
+/// (those running then finish; `Batch::done` counts them all).
+fn run_until(
+    cfg: &Arc<ClientConfig>,
+    addr: SocketAddr,
+    mut total: usize,
+    conc: usize,
+    goal: Goal,
+    deadline: Option<Instant>,
+) -> Batch {
     let mut poll = Poll::new().unwrap_or_else(|e| fail(e));
     let mut events = Events::with_capacity(1024);
     let mut slots: Vec<Option<Conn>> = (0..conc).map(|_| None).collect();
@@ -256,6 +288,7 @@ fn run_batch(cfg: &Arc<ClientConfig>, addr: SocketAddr, total: usize, conc: usiz
         bytes: 0,
         ready: None,
         idle: Vec::new(),
+        done: 0,
     };
     let t0 = Instant::now();
 
@@ -298,6 +331,9 @@ fn run_batch(cfg: &Arc<ClientConfig>, addr: SocketAddr, total: usize, conc: usiz
                 batch.idle.push(c);
             }
             finished += 1;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                total = started;
+            }
             if started < total {
                 start(slot, &mut slots, &poll);
                 started += 1;
@@ -305,6 +341,7 @@ fn run_batch(cfg: &Arc<ClientConfig>, addr: SocketAddr, total: usize, conc: usiz
         }
     }
     batch.seconds = t0.elapsed().as_secs_f64();
+    batch.done = finished;
     batch
 }
 
@@ -371,10 +408,67 @@ fn config(cafile: &str, resumption: bool) -> Arc<ClientConfig> {
     Arc::new(cfg)
 }
 
+/// The `close` load generator's trust: none. Every certificate and every
+/// handshake signature is accepted unchecked (a load generator, not a
+/// client: what it measures is the server's cost).
+#[derive(Debug)]
+struct Unchecked(Vec<rustls::SignatureScheme>);
+
+impl rustls::client::danger::ServerCertVerifier for Unchecked {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.clone()
+    }
+}
+
+/// The `close` load generator's config: X25519 only, no resumption, no
+/// checks (see [`Unchecked`]).
+fn load_config() -> Arc<ClientConfig> {
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider.kx_groups = vec![rustls::crypto::aws_lc_rs::kx_group::X25519];
+    let schemes = provider.signature_verification_algorithms.supported_schemes();
+    let mut cfg = ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|e| fail(e))
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Unchecked(schemes)))
+        .with_no_client_auth();
+    cfg.resumption = Resumption::disabled();
+    Arc::new(cfg)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 4 {
-        eprintln!("usage: rustls-client bulk|full|resumed|memory PORT CAFILE [N]");
+        eprintln!("usage: rustls-client bulk|full|resumed|memory|close PORT CAFILE [N]");
         exit(2);
     }
     let port: u16 = args[2].parse().unwrap_or_else(|_| fail("bad port"));
@@ -451,6 +545,22 @@ fn main() {
                 b.seconds
             );
             drop(b);
+        }
+        "close" => {
+            let secs = n.unwrap_or(5);
+            let cfg = load_config();
+            let cpu0 = cpu_seconds();
+            let deadline = Instant::now() + Duration::from_secs(secs);
+            let b = run_until(&cfg, addr, usize::MAX, CONCURRENCY, Goal::Get(REQ_HELLO), Some(deadline));
+            let cpu = cpu_seconds() - cpu0;
+            println!(
+                "rust close_rps={:.0} requests={} seconds={:.3} cpu_ms={:.3} conc={CONCURRENCY} cipher={}",
+                b.done as f64 / b.seconds,
+                b.done,
+                b.seconds,
+                cpu * 1e3 / b.done as f64,
+                b.suite
+            );
         }
         w => fail(format!("unknown workload {w}")),
     }
