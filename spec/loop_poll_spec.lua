@@ -151,6 +151,48 @@ describe("loop.poll", function()
     a:close() b:close()
   end)
 
+  describe("on one of our own UDP sockets", function()
+    local udp = require "tls.udp"
+
+    local function pair()
+      local a = assert(udp.bind("127.0.0.1", 0))
+      local b = assert(udp.connect(a:getsockname()))
+      return a, b
+    end
+
+    it("works once the socket has waited in a recv (object and number)", function()
+      local a, b = pair()
+      -- The recv waits, so the socket joins the loop first.
+      assert.equal("timeout", select(3, a:recv(0.01)))
+      assert(b:send("x"))
+      assert.equal("r", loop.poll(a, "r", 5))
+      assert.equal("r", loop.poll(a:getfd(), "r", 0))
+      assert.equal("x", (a:recv(0)))
+      assert.equal("timeout", select(3, loop.poll(a, "r", 0)))
+      a:close() b:close()
+    end)
+
+    it("lets a recv wait while a poll watches the same socket", function()
+      local a, b = pair()
+      local poller = loop.spawn(function() return loop.poll(a, "r", 5) end)
+      local reader = loop.spawn(function() return a:recv(5) end)
+      loop.step(0)
+      loop.spawn(function() loop.sleep(0.02) assert(b:send("both")) end)
+      assert.same({ n = 2, true, "r" }, result(poller))
+      local got = result(reader)
+      assert.equal(true, got[1])
+      assert.equal("both", got[2])
+      a:close() b:close()
+    end)
+
+    it("answers nil, msg, \"closed\" once the socket is closed", function()
+      local a = pair()
+      assert.equal("timeout", select(3, a:recv(0.01)))
+      a:close()
+      assert.equal("closed", select(3, loop.poll(a, "r", 0)))
+    end)
+  end)
+
   it("raises on misuse", function()
     local cases = {
       { { "3", "r" }, "bad argument #1 to 'loop.poll'" },

@@ -52,9 +52,14 @@ pub(crate) struct UdpOptions {
 /// socket in epoll pays for a wake-up callback on every datagram that
 /// arrives (and every send that completes), which a busy socket that
 /// never waits should not.
+///
+/// What joins the reactor is a duplicate of the descriptor (`twin`), not
+/// the descriptor `getfd` gives: epoll takes each descriptor once, and
+/// `loop.poll(s)` registers that one for its own wait, before or after
+/// this socket first waits.
 pub(crate) struct UdpSock {
     pub(crate) socket: mio::net::UdpSocket,
-    registration: Option<Registration>,
+    registration: Option<(Registration, mio::net::UdpSocket)>,
     writable: bool,
     /// Where `send` goes (set by `connect`).
     pub(crate) peer: Option<SocketAddr>,
@@ -114,23 +119,25 @@ impl UdpSock {
     /// (or widening its registration) first.
     pub(crate) fn park(&mut self, rt: &Rc<Runtime>, want: Want, waker: &Waker) -> io::Result<()> {
         let write = want == Want::Write;
-        match &self.registration {
+        match &mut self.registration {
             None => {
+                let dup = socket2::SockRef::from(&self.socket).try_clone()?;
+                let mut twin = mio::net::UdpSocket::from_std(dup.into());
                 let r = if write {
-                    Registration::new(rt, &mut self.socket)?
+                    Registration::new(rt, &mut twin)?
                 } else {
-                    Registration::new_readable(rt, &mut self.socket)?
+                    Registration::new_readable(rt, &mut twin)?
                 };
-                self.registration = Some(r);
+                self.registration = Some((r, twin));
                 self.writable = write;
             }
-            Some(r) if write && !self.writable => {
-                r.reregister(&mut self.socket, Interest::READABLE | Interest::WRITABLE)?;
+            Some((r, twin)) if write && !self.writable => {
+                r.reregister(twin, Interest::READABLE | Interest::WRITABLE)?;
                 self.writable = true;
             }
             Some(_) => {}
         }
-        if let Some(r) = &self.registration {
+        if let Some((r, _)) = &self.registration {
             r.park(want, waker);
         }
         Ok(())
@@ -138,7 +145,7 @@ impl UdpSock {
 
     /// Forgets `waker` (its operation is over).
     pub(crate) fn unpark(&self, want: Want, waker: &Waker) {
-        if let Some(r) = &self.registration {
+        if let Some((r, _)) = &self.registration {
             r.unpark(want, waker);
         }
     }
@@ -146,9 +153,10 @@ impl UdpSock {
     /// Closes: whoever waits is woken (and finds the socket closed); the
     /// registration goes before the descriptor.
     pub(crate) fn close(self) {
-        if let Some(r) = self.registration {
+        if let Some((r, twin)) = self.registration {
             r.wake_all();
             drop(r);
+            drop(twin);
         }
         drop(self.socket);
     }
