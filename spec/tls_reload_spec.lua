@@ -113,6 +113,87 @@ describe("tls reload", function()
     end)
   end)
 
+  describe("a resumed session does not outlive what checked the client", function()
+    -- Tickets under fixed keys (ticket_keys) outlive a rebuilt config; a
+    -- ticket issued under other client-certificate rules must not let its
+    -- client in without a full check.
+    local KEYS = { ("k"):rep(32) }
+
+    -- Connects with the client certificate of `ca` and reads the greeting
+    -- (TLS 1.3: a refusal of the client arrives with that read).
+    local function visit(addr, cfg)
+      local ios, msg = tls.connecta(addr, "localhost", cfg)
+      if not ios then return nil, msg end
+      local line, err = ios:read("l")
+      local resumed = ios:info().resumed
+      ios:close()
+      if not line then return nil, err end
+      return line, resumed
+    end
+
+    local function greeter(ios)
+      ios:write("welcome\n")
+      ios:read("a")
+    end
+
+    local client = function() return T.trust { cert = pem("client"), key = key("client") } end
+
+    it("a replaced client CA file refuses tickets issued before", function()
+      install(pem("ca"), "clients.pem")
+      local _, addr = T.serve(T.server_opts("server", {
+        verify_client = "required", cafile = dir .. "clients.pem", ticket_keys = KEYS }), greeter)
+      bounded(20, function()
+        local cfg = tls.config(client())
+        assert.same({ "welcome", false }, { visit(addr, cfg) })
+        assert.same({ "welcome", true }, { visit(addr, cfg) })
+        install(pem("ca2"), "clients.pem")
+        local line, msg = visit(addr, cfg)
+        assert.is_nil(line)
+        assert.matches("unknown_ca", msg)
+      end)
+    end)
+
+    it("server:reload with other client CAs refuses tickets issued before", function()
+      local opts = T.server_opts("server", {
+        verify_client = "required", cafile = pem("ca"), ticket_keys = KEYS })
+      local srv, addr = T.serve(opts, greeter)
+      bounded(20, function()
+        local cfg = tls.config(client())
+        assert.same({ "welcome", false }, { visit(addr, cfg) })
+        assert.is_true(srv:reload(T.server_opts("server", {
+          verify_client = "required", cafile = pem("ca2"), ticket_keys = KEYS })))
+        local line, msg = visit(addr, cfg)
+        assert.is_nil(line)
+        assert.matches("unknown_ca", msg)
+        -- The first rules again (a config of its own, same contents): the
+        -- session made under them resumes, as in another process with the
+        -- same files and keys.
+        assert.is_true(srv:reload(T.server_opts("server", {
+          verify_client = "required", cafile = pem("ca"), ticket_keys = KEYS })))
+        assert.same({ "welcome", true }, { visit(addr, cfg) })
+      end)
+    end)
+
+    it("session_lifetime bounds a session's whole life, resumptions included", function()
+      -- Lifetime 1 s (whole seconds): a session begun at second S resumes
+      -- until S + 1 at most, however often it was resumed since.
+      local _, addr = T.serve(T.server_opts("server", { session_lifetime = 1 }), greeter)
+      bounded(20, function()
+        local cfg = tls.config(T.trust())
+        local loop = require "tls.loop"
+        assert.same({ "welcome", false }, { visit(addr, cfg) })
+        local t0, full_again = loop.now(), false
+        while loop.now() - t0 < 3.2 do
+          loop.sleep(0.25)
+          local line, resumed = visit(addr, cfg)
+          assert.equal("welcome", line)
+          if not resumed then full_again = true break end
+        end
+        assert.is_true(full_again, "every connection for 3 s resumed a 1 s session")
+      end)
+    end)
+  end)
+
   describe("server:reload", function()
     it("new connections get the new certificate; open ones keep theirs", function()
       local srv, addr = T.serve(T.server_opts())

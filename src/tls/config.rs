@@ -17,7 +17,7 @@ use super::provider::{provider, ticketer};
 use super::revocation::{Checks, RevocationVerifier};
 use super::revocation_options::check_side;
 use super::sni::SniResolver;
-use super::tickets::{ExpiringCache, KeyedTicketer, DEFAULT_LIFETIME};
+use super::tickets::{Binding, ExpiringCache, KeyedTicketer, DEFAULT_LIFETIME};
 use super::tuning::{crypto_provider, parse_key_file, Tuning};
 use super::verifier::{ServerVerifier, Skip};
 use super::verify_errors::words;
@@ -130,6 +130,13 @@ pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions(opts.protocols))
         .map_err(|e| versions_error(&e))?;
+    // What tickets are bound to (tickets.rs): the client-certificate rules.
+    let mode_name: &[u8] = match opts.verify_client {
+        VerifyClient::None => b"none",
+        VerifyClient::Optional => b"optional",
+        VerifyClient::Required => b"required",
+    };
+    let mut binding = Binding::of([mode_name, b"any"]);
     let builder = match opts.verify_client {
         VerifyClient::None => builder.with_no_client_auth(),
         // Trust on first use: any certificate, identified by its hash.
@@ -147,6 +154,7 @@ pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
                 )
             })?;
             let crls = crl::load(&opts.revocation)?;
+            binding = client_rules(mode_name, &roots, crls.as_deref(), opts);
             let roots = Arc::new(roots);
             let algs = provider.signature_verification_algorithms;
             let mut v = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider);
@@ -179,7 +187,7 @@ pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, NetError> {
     if opts.resumption {
         // TLS 1.3 and 1.2 tickets; the session cache serves 1.2 clients
         // that do not do tickets.
-        config.ticketer = session_ticketer(&opts.tuning)?;
+        config.ticketer = session_ticketer(&opts.tuning, binding)?;
         if let Some(secs) = opts.tuning.session_lifetime {
             config.session_storage = ExpiringCache::new(secs);
         }
@@ -283,9 +291,33 @@ fn unused_on_server(opts: &TlsOptions) -> Result<(), String> {
     Ok(())
 }
 
+/// The binding of tickets to a server that verifies client certificates:
+/// its mode, trust anchors, CRLs and limits, by content.
+fn client_rules(
+    mode: &[u8],
+    roots: &RootCertStore,
+    crls: Option<&crl::Crls>,
+    opts: &TlsOptions,
+) -> Binding {
+    let depth = opts.tuning.verify_depth.map(|d| d as u64 + 1).unwrap_or(0);
+    let flags = [u8::from(opts.revocation.crl_require)];
+    let depth = depth.to_be_bytes();
+    let mut parts: Vec<&[u8]> = vec![mode, b"verify", &flags, &depth];
+    for a in &roots.roots {
+        parts.push(a.subject.as_ref());
+        parts.push(a.subject_public_key_info.as_ref());
+        parts.push(a.name_constraints.as_ref().map_or(&[][..], |n| n.as_ref()));
+    }
+    if let Some(c) = crls {
+        parts.extend(c.ders().map(|d| d.as_ref()));
+    }
+    Binding::of(parts)
+}
+
 /// The ticketer: our keyed one when keys or a lifetime are given, else
-/// rustls' own (random keys, rotated every 6 hours).
-fn session_ticketer(t: &Tuning) -> Result<Arc<dyn ProducesTickets>, NetError> {
+/// rustls' own (random keys, rotated every 6 hours; a rebuilt config has
+/// new ones, so its tickets need no binding).
+fn session_ticketer(t: &Tuning, binding: Binding) -> Result<Arc<dyn ProducesTickets>, NetError> {
     let lifetime = t.session_lifetime.unwrap_or(DEFAULT_LIFETIME);
     let keys = match &t.ticket_key_file {
         Some(path) => {
@@ -302,9 +334,9 @@ fn session_ticketer(t: &Tuning) -> Result<Arc<dyn ProducesTickets>, NetError> {
         None => t.ticket_keys.clone(),
     };
     let made = if !keys.is_empty() {
-        KeyedTicketer::new(&keys, lifetime)
+        KeyedTicketer::new(&keys, lifetime, binding)
     } else if t.session_lifetime.is_some() {
-        KeyedTicketer::random(lifetime)
+        KeyedTicketer::random(lifetime, binding)
     } else {
         return ticketer();
     };

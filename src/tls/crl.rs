@@ -39,6 +39,13 @@ pub struct Crls {
     parsed: Vec<CertRevocationList<'static>>,
 }
 
+impl Crls {
+    /// The lists as loaded (DER).
+    pub fn ders(&self) -> impl Iterator<Item = &CertificateRevocationListDer<'static>> {
+        self.ders.iter()
+    }
+}
+
 impl fmt::Debug for Crls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Crls({})", self.ders.len())

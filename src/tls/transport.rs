@@ -22,6 +22,7 @@ use super::records::{self, Conn, Failure, Goal, Incoming, Io, Outgoing, Plain, S
 use super::revocation::{self, Report};
 use super::sni;
 use super::sock::NoSigPipe;
+use super::tickets;
 use super::verify_errors::{tls_error, Context, Side};
 use crate::error::NetError;
 use crate::stream::transport::{coded, TlsInfo, Transport, Want};
@@ -55,6 +56,9 @@ pub struct TlsTransport {
     /// The socket read of the current `read` call was short: the socket
     /// was empty then.
     short_read: bool,
+    /// Server: when the session began, for the tickets issued on this
+    /// connection (tickets.rs, `carry_origin`).
+    origin: Option<u64>,
 }
 
 impl std::fmt::Debug for TlsTransport {
@@ -154,6 +158,7 @@ impl TlsSetup {
             peer_closed: false,
             eof: false,
             short_read: false,
+            origin: None,
         }
     }
 }
@@ -233,14 +238,26 @@ impl TlsTransport {
             plain: &mut self.plain,
             peer_closed: &mut self.peer_closed,
         };
-        let result = loop {
-            match records::process(&mut self.conn, &mut self.incoming, goal, &mut io) {
+        let conn = &mut self.conn;
+        let incoming = &mut self.incoming;
+        let result = tickets::carry_origin(&mut self.origin, || loop {
+            match records::process(conn, incoming, goal, &mut io) {
                 Ok(None) => continue,
                 Ok(Some(Stop::NeedInput)) if io.got > 0 => break Ok(Stop::OutFull),
                 Ok(Some(stop)) => break Ok(stop),
                 Err(e) => break Err(e),
             }
-        };
+        });
+        // A ticket can decrypt and still not be used (another suite, say):
+        // a full handshake begins a new session.
+        if self.origin.is_some()
+            && matches!(
+                self.conn.common().handshake_kind(),
+                Some(HandshakeKind::Full | HandshakeKind::FullWithHelloRetryRequest)
+            )
+        {
+            self.origin = None;
+        }
         let got = io.got;
         if let (Some(name), Conn::Server(_)) = (sni::take_seen(), &self.conn) {
             self.servername = name;
