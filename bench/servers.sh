@@ -107,46 +107,36 @@ ticks() {
   awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
-# bench1 <server> <mode> <workload>: one wrk run (rclose: one run of the
-# Rust load generator); prints "rps cpu_per_100k" or "- -".
+# bench1 <server> <mode> <workload>: one run of the client (wrk; for
+# rclose the Rust load generator); prints "rps cpu_per_100k" or "- -".
 bench1() {
   eval "port=\$port_$1 pid=\$pid_$1"
-  if [ "$3" = rclose ]; then bench_rust "$1" "$port" "$pid"; return; fi
-  hdr=
-  [ "$3" = close ] && hdr="Connection: close"
   t0=$(ticks "$pid")
-  if [ -n "$hdr" ]; then
-    $wrk_cpu wrk -t1 -c"$CONNS" -d"${DURATION}s" -H "$hdr" "$2://127.0.0.1:$port/" >"$tmp/wrk" 2>&1
-  else
-    $wrk_cpu wrk -t1 -c"$CONNS" -d"${DURATION}s" "$2://127.0.0.1:$port/" >"$tmp/wrk" 2>&1
-  fi
+  case $3 in
+    rclose)
+      client=rustls-client
+      $wrk_cpu "$rust_bin" close "$port" - "$DURATION" >"$tmp/out" 2>&1
+      rps=$(sed -n 's/.*close_rps=\([0-9.]*\).*/\1/p' "$tmp/out")
+      total=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' "$tmp/out")
+      ;;
+    *)
+      client=wrk
+      if [ "$3" = close ]; then
+        $wrk_cpu wrk -t1 -c"$CONNS" -d"${DURATION}s" -H "Connection: close" "$2://127.0.0.1:$port/" >"$tmp/out" 2>&1
+      else
+        $wrk_cpu wrk -t1 -c"$CONNS" -d"${DURATION}s" "$2://127.0.0.1:$port/" >"$tmp/out" 2>&1
+      fi
+      rps=$(sed -n 's/^Requests\/sec:[[:space:]]*//p' "$tmp/out")
+      total=$(sed -n 's/^[[:space:]]*\([0-9][0-9]*\) requests in.*/\1/p' "$tmp/out")
+      ;;
+  esac
   t1=$(ticks "$pid")
-  rps=$(sed -n 's/^Requests\/sec:[[:space:]]*//p' "$tmp/wrk")
-  total=$(sed -n 's/^[[:space:]]*\([0-9][0-9]*\) requests in.*/\1/p' "$tmp/wrk")
-  if [ -z "$rps" ] || grep -q -e 'Socket errors' -e 'Non-2xx' "$tmp/wrk"; then
-    echo "  $1 $2 $3: wrk reported errors:" >&2
-    sed 's/^/  | /' "$tmp/wrk" >&2
+  if [ -z "$rps" ] || grep -q -e 'Socket errors' -e 'Non-2xx' "$tmp/out"; then
+    echo "  $1 $2 $3: $client reported errors:" >&2
+    sed 's/^/  | /' "$tmp/out" >&2
     : >"$tmp/failed"
   fi
   if [ -z "$rps" ]; then echo "- -"; return; fi
-  cpu=$(awk "BEGIN { if ($total > 0) printf \"%.2f\", ($t1 - $t0) / $hz * 100000 / $total; else print \"-\" }")
-  echo "$rps $cpu"
-}
-
-# bench_rust <server> <port> <pid>: bench1 for "rclose".
-bench_rust() {
-  t0=$(ticks "$3")
-  $wrk_cpu "$rust_bin" close "$2" - "$DURATION" >"$tmp/rust" 2>&1
-  t1=$(ticks "$3")
-  rps=$(sed -n 's/.*close_rps=\([0-9.]*\).*/\1/p' "$tmp/rust")
-  total=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' "$tmp/rust")
-  if [ -z "$rps" ]; then
-    echo "  $1 https rclose: rustls-client failed:" >&2
-    sed 's/^/  | /' "$tmp/rust" >&2
-    : >"$tmp/failed"
-    echo "- -"
-    return
-  fi
   cpu=$(awk "BEGIN { if ($total > 0) printf \"%.2f\", ($t1 - $t0) / $hz * 100000 / $total; else print \"-\" }")
   echo "$rps $cpu"
 }

@@ -186,10 +186,11 @@ describe("loop.poll", function()
     end)
 
     it("answers nil, msg, \"closed\" once the socket is closed", function()
-      local a = pair()
+      local a, b = pair()
       assert.equal("timeout", select(3, a:recv(0.01)))
       a:close()
       assert.equal("closed", select(3, loop.poll(a, "r", 0)))
+      b:close()
     end)
   end)
 
