@@ -83,6 +83,33 @@ describe("loop.cond", function()
     assert.same({ false, "cancelled" }, { a:join() })
   end)
 
+  it("a blocking wait ended by another task's error passes its signal on", function()
+    local c = loop.cond()
+    local got = {}
+    local function waiter(name)
+      return function() assert.is_true(c:wait(5)) got[#got + 1] = name end
+    end
+    local a = started(waiter("a"))
+    local b
+    -- In line: a, the blocking wait, b. The second signal goes to the
+    -- blocking wait, and the same task's error ends the blocking call
+    -- before it takes it: the signal must reach b instead of being lost.
+    loop.spawn(function()
+      loop.sleep(0.01)
+      b = loop.spawn(waiter("b"))
+      loop.sleep(0)
+      c:signal()
+      c:signal()
+      error("boom", 0)
+    end)
+    local ok, e = pcall(c.wait, c, 5)
+    assert.is_false(ok)
+    assert.matches("^boom", e)
+    result(a)
+    result(b)
+    assert.same({ "a", "b" }, got)
+  end)
+
   it("raises on misuse", function()
     local c = loop.cond()
     local ok, e = pcall(c.wait, c, "x")
@@ -265,6 +292,20 @@ describe("loop.queue", function()
     loop.step(0)
     assert.equal(1, q:get())
     assert.equal("timeout", select(3, q:get(0)))
+  end)
+
+  it("a blocking get ended by another task's error gives its item back", function()
+    for _, capacity in ipairs { 0, 1 } do
+      local q = loop.queue(capacity)
+      -- Once the main thread waits, the put hands "precious" straight to
+      -- it; the task's error then ends the blocking get before it takes it.
+      loop.spawn(function() loop.sleep(0.01) q:put("precious", 5) error("boom", 0) end)
+      local ok, e = pcall(q.get, q, 5)
+      assert.is_false(ok)
+      assert.matches("^boom", e)
+      assert.equal("precious", q:get(0))
+      assert.equal("timeout", select(3, q:get(0)))
+    end
   end)
 
   it("works from the main thread in blocking mode while tasks run", function()

@@ -102,7 +102,8 @@ impl Queue {
             Err(v) => v,
         };
         let w = self.putters.push(Some(v));
-        match wait(rt, &self.putters, w, timeout).await {
+        // A put already done stays done: its value is in the queue.
+        match wait(rt, &self.putters, w, timeout, |_| ()).await {
             Some(true) => Outcome::Done(()),
             Some(false) => Outcome::Closed,
             None => Outcome::Timeout,
@@ -140,10 +141,25 @@ impl Queue {
             return now;
         }
         let w = self.getters.push(None);
-        match wait(rt, &self.getters, w, timeout).await {
+        let give_back = |handed: Option<Item>| {
+            if let Some(v) = handed {
+                self.give_back(v);
+            }
+        };
+        match wait(rt, &self.getters, w, timeout, give_back).await {
             Some(Some(v)) => Outcome::Done(v),
             Some(None) => Outcome::Closed,
             None => Outcome::Timeout,
+        }
+    }
+
+    /// An item handed to a getter that gave up before taking it: to the
+    /// next waiting getter, else back to the front of the queue (which
+    /// may hold one more than its capacity until a get takes it).
+    fn give_back(&self, v: Item) {
+        match self.getters.pop() {
+            Some(g) => g.finish(Some(v)),
+            None => self.items.borrow_mut().push_front(v),
         }
     }
 

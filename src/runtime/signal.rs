@@ -78,7 +78,13 @@ impl Watcher {
             return now;
         }
         let w = self.waiters.push(None);
-        match wait(rt, &self.waiters, w, timeout).await {
+        // A delivery handed to a wait that was given up is not lost.
+        let give_back = |delivered: bool| {
+            if delivered {
+                self.deliver();
+            }
+        };
+        match wait(rt, &self.waiters, w, timeout, give_back).await {
             Some(true) => Waited::Signal,
             Some(false) => Waited::Closed,
             None => Waited::Timeout,

@@ -113,27 +113,39 @@ impl<T> WaitList<T> {
 
 /// Finishes a waiter: hands over its outcome once one is given, `None`
 /// when `timeout` passes first. A waiter given up (timed out, or its task
-/// cancelled) leaves the line.
+/// cancelled) leaves the line; one given up after its outcome was handed
+/// over but before it ran (a blocking wait whose loop run ended with another
+/// task's error) passes the outcome to `give_back`, so what it was handed
+/// (a queue item, a signal) is not lost.
 pub(crate) async fn wait<T>(
     rt: &Rc<Runtime>,
     list: &WaitList<T>,
     waiter: Rc<Waiter<T>>,
     timeout: Option<Duration>,
+    give_back: impl FnOnce(T),
 ) -> Option<T> {
-    struct Leave<'a, T> {
+    struct Leave<'a, T, F: FnOnce(T)> {
         list: &'a WaitList<T>,
         waiter: &'a Rc<Waiter<T>>,
+        give_back: Option<F>,
     }
-    impl<T> Drop for Leave<'_, T> {
+    impl<T, F: FnOnce(T)> Drop for Leave<'_, T, F> {
         fn drop(&mut self) {
-            if self.waiter.outcome.borrow().is_none() {
-                self.list.remove(self.waiter);
+            let handed = self.waiter.outcome.borrow_mut().take();
+            match handed {
+                None => self.list.remove(self.waiter),
+                Some(v) => {
+                    if let Some(f) = self.give_back.take() {
+                        f(v);
+                    }
+                }
             }
         }
     }
     let _leave = Leave {
         list,
         waiter: &waiter,
+        give_back: Some(give_back),
     };
     let mut deadline = Deadline::after(rt, timeout);
     poll_fn(|cx| {
@@ -240,7 +252,12 @@ impl Cond {
     /// Waits for a signal; false when `timeout` passed first.
     pub(crate) async fn wait(&self, rt: &Rc<Runtime>, timeout: Option<Duration>) -> bool {
         let w = self.waiters.push(None);
-        wait(rt, &self.waiters, w, timeout).await.is_some()
+        // A signal handed to a wait that was given up goes to the next.
+        wait(rt, &self.waiters, w, timeout, |()| {
+            self.signal();
+        })
+        .await
+        .is_some()
     }
 
     /// Parks the running task in line for a signal; the token is for
