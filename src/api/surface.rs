@@ -99,12 +99,70 @@ pub(crate) fn bad_argument(n: usize, fname: &str, why: impl std::fmt::Display) -
     mlua::Error::runtime(format!("bad argument #{n} to '{fname}' ({why})"))
 }
 
-/// `self` of a method is not the object it belongs to.
-fn bad_self(fname: &str, what: &str, got: Option<&Value>) -> mlua::Error {
-    let got = got.map_or("no value", type_name);
-    mlua::Error::runtime(format!(
-        "calling '{fname}' on bad self ({what} expected, got {got})"
-    ))
+/// `self` of a method is not the object it belongs to. Raised, it reads
+/// as `luaL_argerror` words it: `calling 'ios:read' on bad self (ios
+/// expected, got number)` for a method call, `bad argument #1 to
+/// 'ios:read' (...)` when Lua code called the method as a plain function
+/// (`ios.read(42)`), and the first when the call cannot be told (a C
+/// caller such as `pcall`, or a frame a tail call replaced).
+pub(crate) fn bad_self(fname: &str, what: &str, got: Option<&Value>) -> mlua::Error {
+    mlua::Error::external(BadSelf {
+        fname: fname.to_string(),
+        what: what.to_string(),
+        got: got.map_or("no value", type_name).to_string(),
+    })
+}
+
+#[derive(Debug)]
+struct BadSelf {
+    fname: String,
+    what: String,
+    got: String,
+}
+
+impl BadSelf {
+    fn text(&self, plain_call: bool) -> String {
+        let why = format!("{} expected, got {}", self.what, self.got);
+        if plain_call {
+            format!("bad argument #1 to '{}' ({why})", self.fname)
+        } else {
+            format!("calling '{}' on bad self ({why})", self.fname)
+        }
+    }
+}
+
+impl std::fmt::Display for BadSelf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text(false))
+    }
+}
+
+impl std::error::Error for BadSelf {}
+
+fn find_bad_self(e: &mlua::Error) -> Option<&BadSelf> {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => find_bad_self(cause),
+        mlua::Error::WithContext { cause, .. } => find_bad_self(cause),
+        mlua::Error::ExternalError(x) => x.downcast_ref::<BadSelf>(),
+        _ => None,
+    }
+}
+
+/// For the methods that check `self` in Lua (`stream/waiting.lua`):
+/// `bad_self(fname, what, type)` answers the message to raise (level 0),
+/// position included, as [`raise_values`] words it.
+pub(crate) fn bad_self_text(lua: &Lua) -> mlua::Result<Function> {
+    const KEY: &str = "tls.bad_self";
+    if let Some(f) = lua.named_registry_value::<Option<Function>>(KEY)? {
+        return Ok(f);
+    }
+    let f = lua.create_function(|lua, (fname, what, got): (String, String, String)| {
+        let caller = caller(lua);
+        let e = BadSelf { fname, what, got };
+        Ok(format!("{}{}", caller.position, e.text(caller.plain_call)))
+    })?;
+    lua.set_named_registry_value(KEY, &f)?;
+    Ok(f)
 }
 
 /// A value's type as Lua's messages name it (`__name` for our userdata).
@@ -215,14 +273,26 @@ fn lua_type(rust: &str) -> &str {
     }
 }
 
-/// `file:line: ` of the code that called into the library, as
-/// `luaL_where` gives it: the first frame that is not one of our (or
-/// mlua's) wrappers; nothing when that is a C function (`pcall(f, ...)`).
-fn position(lua: &Lua) -> String {
+/// The code that called into the library.
+#[derive(Default)]
+struct Caller {
+    /// `file:line: `, as `luaL_where` gives it; empty for a C caller
+    /// (`pcall(f, ...)`).
+    position: String,
+    /// Lua code called the library function other than as a method
+    /// (`ios.read(42)`, not `ios:read()`), as far as Lua can tell.
+    plain_call: bool,
+}
+
+/// The first frame that is not one of our (or mlua's) wrappers, and how it
+/// called the outermost of ours (the frame before it; level 0 is the
+/// running Rust function, always ours).
+fn caller(lua: &Lua) -> Caller {
     let fronts = lua
         .named_registry_value::<Option<Table>>(FRONTS)
         .ok()
         .flatten();
+    let mut called = lua.inspect_stack(0, |d| d.names().name_what).flatten();
     for level in 1..32 {
         let frame = lua.inspect_stack(level, |d| {
             let s = d.source();
@@ -237,15 +307,21 @@ fn position(lua: &Lua) -> String {
                 ours,
                 s.short_src.as_deref().map(str::to_string),
                 d.current_line(),
+                d.names().name_what,
             )
         });
         match frame {
-            Some((true, _, _)) => continue,
-            Some((false, Some(src), Some(line))) => return format!("{src}:{line}: "),
+            Some((true, _, _, what)) => called = what,
+            Some((false, Some(src), Some(line), _)) => {
+                return Caller {
+                    position: format!("{src}:{line}: "),
+                    plain_call: called.is_some_and(|w| w != "method"),
+                }
+            }
             _ => break,
         }
     }
-    String::new()
+    Caller::default()
 }
 
 /// `RAISE, value` for an error: the failed task's value, or the message.
@@ -257,7 +333,11 @@ pub(crate) fn raise_values(lua: &Lua, e: mlua::Error) -> MultiValue {
             .and_then(|rt| rt.exec.take_raised())
             .unwrap_or(Value::Nil)
     } else {
-        let text = format!("{}{}", position(lua), message(&e));
+        let caller = caller(lua);
+        let text = match find_bad_self(&e) {
+            Some(b) => format!("{}{}", caller.position, b.text(caller.plain_call)),
+            None => format!("{}{}", caller.position, message(&e)),
+        };
         match lua.create_string(text) {
             Ok(s) => Value::String(s),
             Err(_) => Value::Nil,

@@ -91,6 +91,10 @@ pub(crate) struct Stream {
     task_waits: [Option<TaskWait>; 2],
     /// `shutdown()` is done: writes fail with a message that says so.
     shut: bool,
+    /// A write met the connection's reset. The socket reports a reset
+    /// once, so the read that reaches the end then sees a plain end of
+    /// stream; this makes it fail with `reset` instead.
+    reset: bool,
 }
 
 /// A task parked on this stream by a plain method: it yields from Lua and
@@ -196,6 +200,7 @@ impl Stream {
             write_gate: None,
             task_waits: [None, None],
             shut: false,
+            reset: false,
         }
     }
 
@@ -408,7 +413,7 @@ impl Stream {
         if self.has_output() || self.is_closed() {
             return LineTake::General;
         }
-        if self.reading && !self.read_wait_is_current() {
+        if self.reading && !self.wait_is_current(0) {
             return LineTake::General;
         }
         loop {
@@ -463,14 +468,28 @@ impl Stream {
         matches!(self.park_task(0, want, &waker, "read", now), Ok(false))
     }
 
-    /// Whether the read wait parked here is the running task's.
-    fn read_wait_is_current(&self) -> bool {
-        let Some(w) = &self.task_waits[0] else {
+    /// Whether the wait parked here for direction `dir` is the running
+    /// task's.
+    fn wait_is_current(&self, dir: usize) -> bool {
+        let Some(w) = &self.task_waits[dir] else {
             return false;
         };
         w.rt.exec
             .current_waker()
             .is_some_and(|cur| w.waker.will_wake(&cur))
+    }
+
+    /// Raises when another task, or a blocking call, is already reading
+    /// (`dir` 0) or writing (1) this stream: checked before a call takes
+    /// any input or queues any output, so the waiting one's data is not
+    /// taken from it or mixed with ours. The running task's own wait (a
+    /// retry after its wake-up) passes.
+    pub(crate) fn check_busy(&self, dir: usize, what: &str) -> mlua::Result<()> {
+        let claimed = if dir == 0 { self.reading } else { self.writing };
+        if claimed && !self.wait_is_current(dir) {
+            return Err(busy(dir, what));
+        }
+        Ok(())
     }
 
     /// A read the buffer cannot answer on a stream that ended in failure
@@ -498,6 +517,7 @@ impl Stream {
             return Some(want);
         }
         match self.fill(need) {
+            Ok(0) if self.reset => self.end = End::Failed(self.reset_error()),
             Ok(0) => self.end = End::Clean,
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -508,11 +528,32 @@ impl Stream {
                 return Some(want);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // TLS sees the reset's end of stream as a truncation.
+            Err(e) if self.reset && e.kind() == io::ErrorKind::UnexpectedEof => {
+                self.end = End::Failed(self.reset_error())
+            }
             Err(e) => {
                 self.end = End::Failed(NetError::from_io(&format!("read from {}", self.what()), &e))
             }
         }
         None
+    }
+
+    fn reset_error(&self) -> NetError {
+        let msg = format!("read from {}: connection reset by peer", self.what());
+        NetError::new("reset", msg)
+    }
+
+    /// The failure of a write (`what`: "write to ..."), noting a reset for
+    /// the reads after it: `ECONNRESET`, or `EPIPE` on a stream we did not
+    /// shut down (the reset came, and was reported, before).
+    fn write_failure(&mut self, what: &str, e: &io::Error) -> NetError {
+        let err = NetError::from_io(what, e);
+        let pipe = e.raw_os_error() == Some(libc::EPIPE) && !self.shut;
+        if err.code == "reset" || pipe {
+            self.reset = true;
+        }
+        err
     }
 
     /// `ios:fill(n)`: waits until `n` bytes are buffered (fewer at the end
@@ -621,10 +662,7 @@ impl Stream {
                         break;
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        let what = format!("write to {}", who);
-                        return Err(NetError::from_io(&what, &e));
-                    }
+                    Err(e) => return Err(self.write_failure(&format!("write to {who}"), &e)),
                 }
             }
             self.write_gate = blocked.and_then(|w| self.gate(w));
@@ -684,7 +722,7 @@ impl Stream {
             .transport
             .as_mut()
             .ok_or_else(|| NetError::new("closed", "stream is closed"))?;
-        let err = |e: &io::Error| NetError::from_io(&format!("write to {}", who), e);
+        let what = format!("write to {who}");
         let mut blocked = None;
         while self.wpos < self.wbuf.len() {
             match t.write(&self.wbuf[self.wpos..]) {
@@ -698,7 +736,7 @@ impl Stream {
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(err(&e)),
+                Err(e) => return Err(self.write_failure(&what, &e)),
             }
         }
         if blocked.is_none() {
@@ -707,7 +745,7 @@ impl Stream {
             match t.flush() {
                 Ok(()) => return Ok(Step::Ready(())),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => blocked = Some(t.want()),
-                Err(e) => return Err(err(&e)),
+                Err(e) => return Err(self.write_failure(&what, &e)),
             }
         }
         let want = blocked.unwrap_or(Want::Write);
@@ -758,7 +796,7 @@ impl Stream {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Step::Blocked(t.want())),
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(Step::Ready(())),
-            Err(e) => Err(NetError::from_io(&format!("shutdown of {}", what()), &e)),
+            Err(e) => Err(self.write_failure(&format!("shutdown of {}", what()), &e)),
         }
     }
 

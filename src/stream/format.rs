@@ -53,6 +53,18 @@ impl Format {
     }
 }
 
+/// The most formats one read takes. Its results must fit the Lua stack,
+/// or they would be consumed and then fail to be returned: Lua 5.1 and
+/// LuaJIT give a C call 8000 slots (`LUAI_MAXCSTACK`) for its arguments
+/// and its results together, less `LUA_MINSTACK` (20); later versions
+/// have one stack of a million slots per coroutine, and this leaves most
+/// of it to the rest of the program.
+pub(crate) const MAX_FORMATS: usize = if cfg!(any(feature = "lua51", feature = "luajit")) {
+    (8000 - 20) / 2 - 1
+} else {
+    200_000
+};
+
 fn bad_format(index: usize, fname: &str) -> mlua::Error {
     mlua::Error::runtime(format!(
         "bad argument #{index} to '{fname}' (invalid format)"

@@ -19,8 +19,9 @@ use mlua::{
 use smallvec::SmallVec;
 
 use super::core::{failure, BufMode, Out, Step, Stream};
-use super::format::Format;
+use super::format::{Format, MAX_FORMATS};
 use super::limits::{at_least, count_arg};
+use super::number::float_text;
 use super::ops::{unit_step, wait, Dir};
 use super::transport::Transport;
 use crate::api::surface::{bad_argument, method, raise_marker, raise_values, type_name};
@@ -84,6 +85,10 @@ type Args = SmallVec<[Value; 4]>;
 fn formats(args: &[Value]) -> mlua::Result<SmallVec<[Format; 4]>> {
     if args.is_empty() {
         return Ok(SmallVec::from_elem(Format::Line { keep: false }, 1));
+    }
+    if args.len() > MAX_FORMATS {
+        let why = format!("too many formats (at most {MAX_FORMATS})");
+        return Err(bad_argument(MAX_FORMATS + 1, "ios:read", why));
     }
     args.iter()
         .enumerate()
@@ -150,7 +155,7 @@ const LINE_READS: [Waiting; 2] = [
     },
 ];
 
-const WAITING: [Waiting; 6] = [
+const WAITING: [Waiting; 7] = [
     Waiting {
         name: "fill",
         method: "fill",
@@ -172,7 +177,18 @@ const WAITING: [Waiting; 6] = [
         method: "write",
         dir: Dir::Write,
         first: write_first,
-        retry: "flush",
+        retry: "write_more",
+        retry_args: false,
+    },
+    // The rest of a write whose bytes are taken (by `write`, or by the
+    // fast path) but not all sent: a flush that speaks as `write`, so its
+    // timeout and busy messages name the call the program made.
+    Waiting {
+        name: "write",
+        method: "write_more",
+        dir: Dir::Write,
+        first: flush_step,
+        retry: "write_more",
         retry_args: false,
     },
     Waiting {
@@ -218,6 +234,7 @@ impl Waiting {
         let d = self.dir as usize;
         let want = {
             let mut s = ios.stream_mut(self.name)?;
+            s.check_busy(d, self.name)?;
             match (self.first)(lua, &mut s, &args)? {
                 Step::Ready(out) => {
                     if s.has_task_wait(d) {
@@ -285,6 +302,7 @@ fn retry_step(name: &str) -> StepFn {
         "read_L" => read_line_keep_step,
         "shutdown" => shutdown_step,
         "handshake" => handshake_step,
+        // "flush", "write_more"
         _ => flush_step,
     }
 }
@@ -337,11 +355,9 @@ fn write_first(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<O
             // Before Lua 5.3 every number is a float, which mlua hands over
             // as an Integer when it is integral; file:write prints it
             // with "%.14g" there.
-            Value::Integer(i) if !LUA_HAS_INTEGERS => {
-                s.put(&float_text(lua, *i as f64)?.as_bytes())
-            }
+            Value::Integer(i) if !LUA_HAS_INTEGERS => s.put(float_text(*i as f64).as_bytes()),
             Value::Integer(i) => s.put(i.to_string().as_bytes()),
-            Value::Number(n) => s.put(&float_text(lua, *n)?.as_bytes()),
+            Value::Number(n) => s.put(float_text(*n).as_bytes()),
             _ => Ok(()),
         };
         if let Err(e) = r {
@@ -354,15 +370,8 @@ fn write_first(lua: &Lua, s: &mut Stream, args: &[Value]) -> mlua::Result<Step<O
     flush_step(lua, s, args)
 }
 
-/// A float as `file:write` writes it: `"%.14g"` (Lua's `LUA_NUMBER_FMT`),
-/// so `2.0` is `2`; Lua's own `string.format` does the formatting.
 /// Whether numbers have an integer subtype (Lua 5.3 and 5.4).
 const LUA_HAS_INTEGERS: bool = cfg!(any(feature = "lua53", feature = "lua54"));
-
-fn float_text(lua: &Lua, n: f64) -> mlua::Result<mlua::LuaString> {
-    let format: Function = lua.globals().get::<Table>("string")?.get("format")?;
-    format.call(("%.14g", n))
-}
 
 fn flush_step(_: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out>> {
     if s.is_closed() {
@@ -401,11 +410,19 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             Value::LightUserData(raise_marker()),
             &t,
             crate::api::surface::self_check(lua)?,
+            crate::api::surface::bad_self_text(lua)?,
         ))?;
+    let mut write_more = None;
     for w in WAITING {
         let f: Function = make.call((w.name, format!("_{}", w.method), format!("_{}", w.retry)))?;
-        t.set(w.name, f)?;
+        if w.method == w.name {
+            t.set(w.name, f)?;
+        } else {
+            write_more = Some(f);
+        }
     }
+    let write_more =
+        write_more.ok_or_else(|| mlua::Error::runtime("ios: the write_more method is missing"))?;
     // The raw fast path (src/fast/stream.rs) in front of read's line formats, lines,
     // write and flush.
     let fast = crate::fast::stream::functions(lua)?;
@@ -416,6 +433,7 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             fast.write,
             fast.flush,
             t.get::<Function>("write")?,
+            write_more,
             t.get::<Function>("flush")?,
             &known,
             &check_self,
@@ -604,7 +622,9 @@ impl UserData for Ios {
             m.add_method(format!("_{}", w.method), move |lua, ios, ()| {
                 // A line already buffered: answered here, nothing else runs.
                 if let Ok(mut s) = ios.0.try_borrow_mut() {
-                    if !s.has_task_wait(0) {
+                    // Another reader's wait (or this task's own retry) is
+                    // the general path's to check.
+                    if !s.reading {
                         match s.try_read(lua, &[Format::Line { keep }]) {
                             Ok(Step::Ready(Out::One(v))) => return Ok((v, Variadic::new())),
                             // A failure may have consumed a partial line:

@@ -44,21 +44,19 @@ local function waited_line(self, keep)
 end
 
 -- The rest of a line read the fast path did not answer: the plain method
--- (which checks, flushes, reads, parks or fails), then the wait.
+-- (which flushes, reads, parks or fails), then the wait.
 local function slow(self, h, plain, fast)
-  if h == nil then
-    check_self(self, "read")
-    h = known[self]
-    local line = fast(h)
-    if line ~= nil then
-      if line ~= WAIT then return line end
-      return waited(plain, fast, h, self)
-    end
-  end
   local v, msg, code, partial = plain(self)
   if msg ~= nil then return failed(v, msg, code, partial) end
   if v ~= WAIT then return v end
   return waited(plain, fast, h, self)
+end
+
+-- A stream not seen yet: checked here, before any tail call, so that a
+-- bad self is reported as `front` was called (see api/surface.rs).
+local function handle(self)
+  check_self(self, "read")
+  return known[self]
 end
 
 -- `(...) == nil` rather than select("#", ...) == 0: it is cheaper, and
@@ -68,28 +66,25 @@ end
 -- (WAIT from the fast path: it parked the task, see `waited_line`.)
 local function front(self, fmt, ...)
   if (fmt == "l" or fmt == "*l" or fmt == nil) and (...) == nil then
-    local h = known[self]
-    if h ~= nil then
-      local line = fast_l(h)
-      if line ~= nil then
-        if line ~= WAIT then return line end
-        return waited_line(self, false)
-      end
+    local h = known[self] or handle(self)
+    local line = fast_l(h)
+    if line ~= nil then
+      if line ~= WAIT then return line end
+      return waited_line(self, false)
     end
     read_l = read_l or methods._read_l
     return slow(self, h, read_l, fast_l)
   elseif (fmt == "L" or fmt == "*L") and (...) == nil then
-    local h = known[self]
-    if h ~= nil then
-      local line = fast_L(h)
-      if line ~= nil then
-        if line ~= WAIT then return line end
-        return waited_line(self, true)
-      end
+    local h = known[self] or handle(self)
+    local line = fast_L(h)
+    if line ~= nil then
+      if line ~= WAIT then return line end
+      return waited_line(self, true)
     end
     read_L = read_L or methods._read_L
     return slow(self, h, read_L, fast_L)
   end
+  if known[self] == nil then handle(self) end
   return read(self, fmt, ...)
 end
 

@@ -5,7 +5,7 @@
 -- and call the retry method when the loop wakes us. SELF in a result
 -- stands for the stream itself; RAISE, value is an error to raise (see
 -- api/surface.rs: the plain methods never raise themselves).
-local WAIT, SELF, PENDING, RAISE, methods, is_ours = ...
+local WAIT, SELF, PENDING, RAISE, methods, is_ours, bad_self = ...
 local error, yield, type, setmetatable = error, coroutine.yield, type, setmetatable
 
 -- The streams seen so far (weak keys): a stream is checked once, exactly
@@ -20,11 +20,12 @@ local function raise(v)
 end
 
 -- Called when `self` is not in `known`: remembers it, or raises as
--- luaL_argerror does for a bad self (level 3: the caller of the method).
+-- luaL_argerror does for a bad self (`bad_self`, api/surface.rs, finds
+-- the caller's position and words it as the call was made).
 local function check_self(self, name)
   local ok, handle = is_ours(self, methods)
   if not ok then
-    error(("calling 'ios:%s' on bad self (ios expected, got %s)"):format(name, type(self)), 3)
+    error(bad_self("ios:" .. name, "ios", type(self)), 0)
   end
   -- A stream's value is the handle of the raw fast path (fast/stream.rs,
   -- used by read.lua, write.lua and lines.lua; collected with its key);

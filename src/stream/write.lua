@@ -4,7 +4,9 @@
 -- case the fast path declines (it then returns no value, having done
 -- nothing), goes through the general wrappers, which convert numbers,
 -- raise on bad arguments and wait.
-local fast_write, fast_flush, write, flush, known, check_self = ...
+-- `write_more` finishes a write whose bytes were taken: a flush whose
+-- messages (timeout, busy) say `write`.
+local fast_write, fast_flush, write, write_more, flush, known, check_self = ...
 
 local function handle(self, name)
   local h = known[self]
@@ -26,8 +28,8 @@ end
 local function fast_written(self, ...)
   local ok, msg, code = fast_write(handle(self, "write"), ...)
   if ok then return self end
-  -- Taken, but the socket is full: waiting is flush's job.
-  if ok == false then return flush(self) end
+  -- Taken, but the socket is full: the rest of the write waits.
+  if ok == false then return write_more(self) end
   if msg ~= nil then return nil, msg, code end
   return write(self, ...)
 end

@@ -52,12 +52,7 @@ fn is_config(v: &Value) -> bool {
 fn prepare(this: Value, first: Value, second: Value) -> mlua::Result<Result<Upgrade, NetError>> {
     let ios = match &this {
         Value::UserData(ud) if ud.is::<Ios>() => ud.clone(),
-        other => {
-            return Err(misuse(format!(
-                "calling '{FNAME}' on bad self (ios expected, got {})",
-                type_name(other)
-            )))
-        }
+        other => return Err(surface::bad_self(FNAME, "ios", Some(other))),
     };
     let stream = ios.borrow::<Ios>()?.0.clone();
     let (host, opts) = match first {

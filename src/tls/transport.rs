@@ -23,7 +23,7 @@ use super::revocation::{self, Report};
 use super::sni;
 use super::sock::NoSigPipe;
 use super::tickets;
-use super::verify_errors::{tls_error, Context, Side};
+use super::verify_errors::{tls_error, traffic_error, Context, Side};
 use crate::error::NetError;
 use crate::stream::transport::{coded, TlsInfo, Transport, Want};
 
@@ -53,6 +53,11 @@ pub struct TlsTransport {
     peer_closed: bool,
     /// The socket reached end of file.
     eof: bool,
+    /// A send met the connection's reset (`ECONNRESET`, or `EPIPE` before
+    /// we shut down: the reset came, and was reported, earlier). The
+    /// socket reports it once; the end of stream after it is this reset,
+    /// not a truncation.
+    send_reset: bool,
     /// The socket read of the current `read` call was short: the socket
     /// was empty then.
     short_read: bool,
@@ -157,6 +162,7 @@ impl TlsSetup {
             plain: Plain::default(),
             peer_closed: false,
             eof: false,
+            send_reset: false,
             short_read: false,
             origin: None,
         }
@@ -268,28 +274,43 @@ impl TlsTransport {
             self.report = r;
             failure
         });
-        match result {
-            Ok(stop) => Ok((stop, got)),
+        let err = match result {
+            Ok(stop) => return Ok((stop, got)),
             Err(Failure::Tls(e)) => {
                 let err = match failure {
                     Some(msg) if matches!(e, rustls::Error::InvalidCertificate(_)) => {
                         NetError::new("certificate", msg)
                     }
+                    _ if !self.is_handshaking() => traffic_error(&e, self.cx),
                     _ => tls_error(&e, self.cx),
                 };
                 self.queue_alert();
                 let _ = self.push(); // best effort: tell the peer why (the alert)
-                Err(self.fail(err))
+                err
             }
-            Err(Failure::Exhausted) => {
-                let err = NetError::new("handshake", "TLS record sequence exhausted");
-                Err(self.fail(err))
-            }
+            Err(Failure::Exhausted) => self.stage_error("TLS record sequence exhausted".into()),
             Err(Failure::Unexpected(what)) => {
-                let err = NetError::new("handshake", format!("unexpected TLS state ({what})"));
-                Err(self.fail(err))
+                self.stage_error(format!("unexpected TLS state ({what})"))
             }
+        };
+        let err = self.fail(err);
+        // The records before the bad one were good: their plaintext is
+        // handed over now, and the failure reported by the next call.
+        if got > 0 {
+            return Ok((Stop::OutFull, got));
         }
+        Err(err)
+    }
+
+    /// A failure of this connection that no rustls error describes:
+    /// `handshake` while handshaking, `protocol` after.
+    fn stage_error(&self, message: String) -> NetError {
+        let code = if self.is_handshaking() {
+            "handshake"
+        } else {
+            "protocol"
+        };
+        NetError::new(code, message)
     }
 
     /// After rustls failed: it answers the next calls with the alert it
@@ -321,10 +342,8 @@ impl TlsTransport {
         loop {
             let spare = self.incoming.spare();
             if spare.is_empty() {
-                let err = NetError::new(
-                    "handshake",
-                    "peer sent what TLS cannot take (message buffer full)",
-                );
+                let err =
+                    self.stage_error("peer sent what TLS cannot take (message buffer full)".into());
                 return Err(self.fail(err));
             }
             let room = spare.len();
@@ -361,23 +380,17 @@ impl TlsTransport {
                 Ok(n) => self.outgoing.sent(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    if e.kind() == io::ErrorKind::WouldBlock {
-                        self.want = Want::Write;
+                    match e.raw_os_error() {
+                        _ if e.kind() == io::ErrorKind::WouldBlock => self.want = Want::Write,
+                        Some(libc::ECONNRESET) => self.send_reset = true,
+                        Some(libc::EPIPE) if !self.write_closed => self.send_reset = true,
+                        _ => {}
                     }
                     return Err(e);
                 }
             }
         }
         Ok(())
-    }
-
-    /// Pushes output without letting a full socket fail the caller: the
-    /// records stay queued for the next push.
-    fn push_if_possible(&mut self) -> io::Result<()> {
-        match self.push() {
-            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
-            _ => Ok(()),
-        }
     }
 }
 
@@ -386,6 +399,11 @@ impl Transport for TlsTransport {
         // `drained` speaks of this call's socket read only: the loop may
         // have seen new readiness since an earlier one.
         self.short_read = false;
+        // Plaintext decrypted before a failure is still the peer's data:
+        // it goes out first, the failure after it.
+        if !self.plain.is_empty() && !buf.is_empty() {
+            return Ok(self.plain.take(buf));
+        }
         self.check_failed()?;
         if self.is_handshaking() {
             self.handshake()?;
@@ -393,13 +411,13 @@ impl Transport for TlsTransport {
         if buf.is_empty() {
             return Ok(0);
         }
-        if !self.plain.is_empty() {
-            return Ok(self.plain.take(buf));
-        }
         loop {
             let (_, got) = self.run(Goal::Read, buf, &[])?;
-            // Processing may have queued records (alerts, key updates).
-            self.push_if_possible()?;
+            // Processing may have queued records (alerts, key updates);
+            // a full socket keeps them for the next push. A send that
+            // fails does not fail the read: what arrived is still to be
+            // read, and a reset is reported at its end.
+            let _ = self.push();
             if got > 0 {
                 return Ok(got);
             }
@@ -408,6 +426,9 @@ impl Transport for TlsTransport {
             }
             if self.peer_closed {
                 return Ok(0);
+            }
+            if self.eof && self.send_reset {
+                return Err(io::Error::from_raw_os_error(libc::ECONNRESET));
             }
             if self.eof {
                 return Err(coded(
@@ -503,8 +524,10 @@ impl Transport for TlsTransport {
     /// here (no plaintext kept over, no whole record undecrypted), so the
     /// next read may wait for readiness without a `recv` that would fail
     /// with `EAGAIN` (one per request on a keep-alive server).
+    /// Never after a failure: the next read must report it, not wait.
     fn drained(&self, _asked: usize, _got: usize) -> bool {
         self.short_read
+            && self.failed.is_none()
             && !self.is_handshaking()
             && self.plain.is_empty()
             && !self.incoming.has_record()

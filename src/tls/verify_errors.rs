@@ -1,7 +1,8 @@
 //! rustls errors as messages a person understands, with the stable codes
 //! of the Lua contract: `certificate` for anything about a certificate
 //! (ours or the peer's), `handshake` for protocol, cipher, ALPN mismatches
-//! and other alerts.
+//! and other alerts, `protocol` for what breaks the protocol after the
+//! handshake.
 
 use rustls::{AlertDescription, CertificateError, Error, OtherError, PeerIncompatible};
 
@@ -72,6 +73,30 @@ pub fn tls_error(err: &Error, cx: Context) -> NetError {
         Error::General(m) => hs(m.clone()),
         other => hs(format!("TLS error: {}", words(&other.to_string()))),
     }
+}
+
+/// The coded failure for a rustls error after the handshake: `protocol`
+/// where [`tls_error`] says `handshake` (a record that does not decrypt,
+/// bytes that are no TLS), except for an alert about the handshake, which
+/// in TLS 1.3 can arrive after ours is over (the server's verdict on our
+/// last flight).
+pub fn traffic_error(err: &Error, cx: Context) -> NetError {
+    use AlertDescription as A;
+    let mut e = tls_error(err, cx);
+    let about_handshake = matches!(
+        err,
+        Error::AlertReceived(
+            A::HandshakeFailure
+                | A::ProtocolVersion
+                | A::NoApplicationProtocol
+                | A::UnrecognisedName
+                | A::InsufficientSecurity
+        )
+    );
+    if e.code == "handshake" && !about_handshake {
+        e.code = "protocol";
+    }
+    e
 }
 
 /// What is wrong with a certificate, without saying whose it is.
@@ -350,6 +375,27 @@ mod tests {
     fn show(e: Error, cx: Context) -> (String, &'static str) {
         let n = tls_error(&e, cx);
         (n.message, n.code)
+    }
+
+    #[test]
+    fn after_the_handshake_broken_records_are_protocol_failures() {
+        let code = |e: Error| traffic_error(&e, CLIENT).code;
+        assert_eq!(code(Error::DecryptError), "protocol");
+        assert_eq!(
+            code(Error::AlertReceived(AlertDescription::BadRecordMac)),
+            "protocol"
+        );
+        // What the peer says of the handshake or of our certificate keeps
+        // its code: in TLS 1.3 it comes after our handshake is over.
+        assert_eq!(
+            code(Error::AlertReceived(AlertDescription::HandshakeFailure)),
+            "handshake"
+        );
+        assert_eq!(
+            code(Error::AlertReceived(AlertDescription::CertificateRequired)),
+            "certificate"
+        );
+        assert_eq!(tls_error(&Error::DecryptError, CLIENT).code, "handshake");
     }
 
     #[test]
