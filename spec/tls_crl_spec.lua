@@ -123,7 +123,7 @@ describe("tls crl", function()
 
     it("wrong option types raise, naming the option", function()
       raises("'crl' must be a string (path or PEM text) or an array of them, got", tls.config, { crl = 5 })
-      raises("'crl' must be", tls.config, { crl = { "a.crl", true } })
+      raises("'crl[2]' must be a string (path or PEM text), got boolean", tls.config, { crl = { "a.crl", true } })
       raises("'crl_require' must be a boolean", tls.config, { crl = "a.crl", crl_require = 1 })
       raises("'crl_require' needs option 'crl'", tls.config, { crl_require = true })
     end)

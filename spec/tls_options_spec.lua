@@ -368,7 +368,7 @@ describe("tls tuning options", function()
       raises({ curves = { "secp256k1" } }, "X25519MLKEM768, SecP256r1MLKEM768, X25519, P-256, P-384")
       raises({ ciphers = {} }, "names nothing")
       raises({ ciphers = true }, "TLS option 'ciphers' must be")
-      raises({ curves = { 1 } }, "TLS option 'curves' must be an array of strings")
+      raises({ curves = { 1 } }, "TLS option 'curves[1]' must be a string, got number")
       for _, bad in ipairs { 0, -1, 1.5, "3", true } do
         raises({ verify_depth = bad }, "TLS option 'verify_depth' must be a positive integer")
         raises({ session_lifetime = bad }, "TLS option 'session_lifetime' must be a positive integer")

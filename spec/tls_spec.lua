@@ -361,7 +361,7 @@ describe("tls", function()
         { { cert = pem("server") }, "TLS option 'cert' needs option 'key'" },
         { { key = key("server") }, "TLS option 'key' needs option 'cert'" },
         { { alpn = 5 }, "TLS option 'alpn' must be an array of strings" },
-        { { alpn = { "h2", 5 } }, "TLS option 'alpn' must be an array of strings" },
+        { { alpn = { "h2", 5 } }, "TLS option 'alpn[2]' must be a string, got number" },
         { { alpn = { "" } }, "TLS option 'alpn'" },
         { { protocols = "sslv3" }, "unknown or unsupported protocol 'sslv3'" },
         { { protocols = {} }, "TLS option 'protocols' enables no protocol" },

@@ -165,11 +165,13 @@ pub(crate) fn bad_self_text(lua: &Lua) -> mlua::Result<Function> {
     Ok(f)
 }
 
-/// A value's type as Lua's messages name it (`__name` for our userdata).
+/// A value's type as Lua's `type()` names it, for every "got ..." in our
+/// messages (mlua's own `type_name` says "integer" and "lightuserdata").
 pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Integer(_) | Value::Number(_) => "number",
-        Value::LightUserData(_) => "userdata",
+        // An mlua error value is a userdata on the Lua side.
+        Value::LightUserData(_) | Value::Error(_) => "userdata",
         other => other.type_name(),
     }
 }
@@ -532,6 +534,22 @@ mod tests {
             message(&e),
             "bad argument #1 to 'tcp.listen' (string expected, got nil)"
         );
+    }
+
+    #[test]
+    fn type_names_are_luas() {
+        let lua = Lua::new();
+        let t = lua.create_table().unwrap();
+        for (v, want) in [
+            (Value::Integer(5), "number"),
+            (Value::Number(1.5), "number"),
+            (Value::Boolean(true), "boolean"),
+            (Value::Nil, "nil"),
+            (Value::Table(t), "table"),
+            (Value::LightUserData(raise_marker()), "userdata"),
+        ] {
+            assert_eq!(type_name(&v), want);
+        }
     }
 
     #[test]

@@ -106,7 +106,7 @@ fn reloader(current: Rc<RefCell<Arc<TlsConfig>>>) -> Reload {
         if !matches!(opts, Value::Table(_) | Value::UserData(_)) {
             return Err(mlua::Error::runtime(format!(
                 "bad argument #1 to '{fname}' (options with cert and key expected, got {})",
-                opts.type_name()
+                surface::type_name(&opts)
             )));
         }
         let arg = tls_arg(&opts, 1, fname)?;

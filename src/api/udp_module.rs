@@ -601,7 +601,7 @@ fn timeout_arg(v: &Value, fname: &str) -> mlua::Result<Option<Option<Duration>>>
     let bad = || {
         mlua::Error::runtime(format!(
             "bad argument #1 to '{fname}' (timeout in seconds expected, got {})",
-            lua_type(v)
+            surface::type_name(v)
         ))
     };
     match v {
@@ -621,16 +621,8 @@ fn data_arg(v: &Value, fname: &str) -> mlua::Result<mlua::LuaString> {
         Value::String(s) => Ok(s.clone()),
         other => Err(mlua::Error::runtime(format!(
             "bad argument #1 to '{fname}' (string expected, got {})",
-            lua_type(other)
+            surface::type_name(other)
         ))),
-    }
-}
-
-/// The type as Lua's `type()` names it (mlua says "integer").
-fn lua_type(v: &Value) -> &'static str {
-    match v {
-        Value::Integer(_) => "number",
-        other => other.type_name(),
     }
 }
 
@@ -822,7 +814,7 @@ fn options(t: Option<&Table>, fname: &str) -> mlua::Result<UdpOptions> {
             other => {
                 return Err(mlua::Error::runtime(format!(
                     "{fname}: option keys must be strings, got {}",
-                    other.type_name()
+                    surface::type_name(other)
                 )))
             }
         };
@@ -1007,7 +999,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
             let Value::String(h) = &host else {
                 return Err(mlua::Error::runtime(format!(
                     "bad argument #1 to 'udp.bind' (host expected, got {})",
-                    lua_type(&host)
+                    surface::type_name(&host)
                 )));
             };
             let h = h.to_str()?.to_string();
@@ -1045,7 +1037,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
                 Value::Table(t) => Ok(Some(t.clone())),
                 other => Err(mlua::Error::runtime(format!(
                     "bad argument #{n} to 'udp.connect' (options table expected, got {})",
-                    lua_type(other)
+                    surface::type_name(other)
                 ))),
             };
             // connect(host, port [, opts]) when a port follows; else connect(addr [, opts]).

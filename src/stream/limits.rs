@@ -29,7 +29,7 @@ pub(crate) fn at_least(v: &Value, min: i64) -> Option<usize> {
 /// is expected.
 pub(crate) fn count_arg(v: &Value, min: i64, n: usize, fname: &str) -> mlua::Result<usize> {
     if !matches!(v, Value::Integer(_) | Value::Number(_)) {
-        let why = format!("number expected, got {}", v.type_name());
+        let why = format!("number expected, got {}", crate::api::surface::type_name(v));
         return Err(crate::api::surface::bad_argument(n, fname, why));
     }
     if whole(v).is_none() {

@@ -14,6 +14,7 @@ pub mod info;
 pub mod lua_config;
 pub mod names;
 pub mod ocsp;
+pub mod option_misuse;
 pub mod options;
 pub mod pem;
 pub mod provider;

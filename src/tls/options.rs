@@ -14,6 +14,7 @@ use mlua::{Table, Value};
 // (`timeout` is read by both layers).
 use crate::net::options::TCP_KEYS;
 
+use super::option_misuse::{boolean, elements, misuse, string, strings, wrong_type};
 use super::revocation_options::{self, RevocationOptions, Staple, REVOCATION_KEYS};
 use super::tuning::{self, Tuning};
 
@@ -287,45 +288,8 @@ impl TlsOptions {
     }
 }
 
-fn misuse(msg: impl Into<String>) -> mlua::Error {
-    mlua::Error::runtime(msg.into())
-}
-
-fn wrong_type(key: &str, want: &str, v: &Value) -> mlua::Error {
-    misuse(format!(
-        "TLS option '{key}' must be {want}, got {}",
-        crate::api::surface::type_name(v)
-    ))
-}
-
-fn string(key: &str, v: &Value) -> mlua::Result<String> {
-    match v {
-        Value::String(s) => Ok(s.to_str()?.to_string()),
-        _ => Err(wrong_type(key, "a string", v)),
-    }
-}
-
-fn boolean(key: &str, v: &Value) -> mlua::Result<bool> {
-    match v {
-        Value::Boolean(b) => Ok(*b),
-        _ => Err(wrong_type(key, "a boolean", v)),
-    }
-}
-
-/// A string or an array of strings.
-fn string_list(key: &str, v: &Value) -> mlua::Result<Vec<String>> {
-    match v {
-        Value::String(_) => Ok(vec![string(key, v)?]),
-        Value::Table(t) => t
-            .sequence_values::<Value>()
-            .map(|item| string(key, &item?).map_err(|_| wrong_type(key, "an array of strings", v)))
-            .collect(),
-        _ => Err(wrong_type(key, "an array of strings", v)),
-    }
-}
-
 fn alpn(v: &Value) -> mlua::Result<Vec<Vec<u8>>> {
-    let names = string_list("alpn", v)?;
+    let names = strings("alpn", v, "an array of strings")?;
     if let Some(bad) = names.iter().find(|n| n.is_empty() || n.len() > 255) {
         return Err(misuse(format!(
             "TLS option 'alpn': protocol name '{bad}' must be 1 to 255 bytes"
@@ -339,7 +303,7 @@ fn protocols(v: &Value) -> mlua::Result<Protocols> {
         tls12: false,
         tls13: false,
     };
-    for name in string_list("protocols", v)? {
+    for name in strings("protocols", v, "a string or an array of strings")? {
         match name.to_ascii_lowercase().as_str() {
             "tlsv1.2" => p.tls12 = true,
             "tlsv1.3" => p.tls13 = true,
@@ -396,47 +360,44 @@ fn cert_list(v: &Value) -> mlua::Result<Vec<CertKey>> {
     let Value::Table(t) = v else {
         return Err(wrong_type("certs", "an array of {cert=, key=} tables", v));
     };
-    let mut out = Vec::new();
-    for (i, item) in t.sequence_values::<Value>().enumerate() {
-        let where_ = format!("certs[{}]", i + 1);
-        let Value::Table(entry) = item? else {
-            return Err(misuse(format!(
-                "TLS option '{where_}' must be a {{cert=, key=}} table"
-            )));
-        };
-        let (mut cert, mut key, mut ocsp_staple) = (None, None, None);
-        for pair in entry.pairs::<Value, Value>() {
-            let (k, v) = pair?;
-            let name = match &k {
-                Value::String(s) => s.to_str()?.to_string(),
-                _ => String::from("?"),
-            };
-            match name.as_str() {
-                "cert" => cert = Some(PemSource::parse(&string(&format!("{where_}.cert"), &v)?)),
-                "key" => key = Some(PemSource::parse(&string(&format!("{where_}.key"), &v)?)),
-                "ocsp_staple" => {
-                    ocsp_staple = Some(revocation_options::staple(
-                        &format!("{where_}.ocsp_staple"),
-                        &v,
-                    )?)
-                }
-                _ => return Err(misuse(format!("unknown TLS option '{where_}.{name}'"))),
-            }
-        }
-        match (cert, key) {
-            (Some(cert), Some(key)) => out.push(CertKey {
-                cert,
-                key,
-                ocsp_staple,
-            }),
-            _ => {
+    elements("certs", t, cert_entry)
+}
+
+/// One entry of `certs`, named `certs[i]` in messages.
+fn cert_entry(where_: &str, item: &Value) -> mlua::Result<CertKey> {
+    let Value::Table(entry) = item else {
+        return Err(wrong_type(where_, "a {cert=, key=} table", item));
+    };
+    let (mut cert, mut key, mut ocsp_staple) = (None, None, None);
+    for pair in entry.pairs::<Value, Value>() {
+        let (k, v) = pair?;
+        let name = match &k {
+            Value::String(s) => s.to_string_lossy(),
+            other => {
                 return Err(misuse(format!(
-                    "TLS option '{where_}' needs both 'cert' and 'key'"
+                    "TLS option '{where_}' keys must be strings, got {}",
+                    crate::api::surface::type_name(other)
                 )))
             }
+        };
+        let field = format!("{where_}.{name}");
+        match name.as_str() {
+            "cert" => cert = Some(PemSource::parse(&string(&field, &v)?)),
+            "key" => key = Some(PemSource::parse(&string(&field, &v)?)),
+            "ocsp_staple" => ocsp_staple = Some(revocation_options::staple(&field, &v)?),
+            _ => return Err(misuse(format!("unknown TLS option '{field}'"))),
         }
     }
-    Ok(out)
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(CertKey {
+            cert,
+            key,
+            ocsp_staple,
+        }),
+        _ => Err(misuse(format!(
+            "TLS option '{where_}' needs both 'cert' and 'key'"
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -530,13 +491,18 @@ mod tests {
     fn wrong_types_name_the_option() {
         assert!(err(r#"{cafile = 1}"#).contains("'cafile' must be a string, got number"));
         assert!(err(r#"{resumption = "no"}"#).contains("'resumption' must be a boolean"));
-        assert!(err(r#"{alpn = {"h2", 3}}"#).contains("'alpn' must be an array of strings"));
+        assert!(err(r#"{alpn = {"h2", 3}}"#).contains("'alpn[2]' must be a string, got number"));
+        assert!(err(r#"{protocols = {"tlsv1.3", true}}"#)
+            .contains("'protocols[2]' must be a string, got boolean"));
         assert!(err(r#"{alpn = {""}}"#).contains("'alpn'"));
         assert!(err(r#"{timeout = "5"}"#).contains("'timeout' must be a number"));
         assert!(err(r#"{timeout = -1}"#).contains("'timeout' must be a non-negative"));
         assert!(err(r#"{verify_client = "maybe"}"#).contains("'verify_client'"));
         assert!(err(r#"{ca = "/etc/ssl/ca.pem"}"#).contains("use 'cafile'"));
-        assert!(err(r#"{certs = {"x"}}"#).contains("'certs[1]'"));
+        assert!(err(r#"{certs = {"x"}}"#)
+            .contains("'certs[1]' must be a {cert=, key=} table, got string"));
+        assert!(err(r#"{certs = {{[1] = "x"}}}"#)
+            .contains("'certs[1]' keys must be strings, got number"));
         assert!(err(r#"{certs = {{cert = "a"}}}"#).contains("needs both"));
         assert!(err(r#"{key = "k.pem"}"#).contains("'key' needs option 'cert'"));
     }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use mlua::Value;
 
+use super::option_misuse::{boolean, elements, misuse, wrong_type};
 use super::options::{PemSource, TlsOptions, VerifyClient};
 
 /// The keys this module reads.
@@ -133,39 +134,26 @@ pub fn staple(key: &str, v: &Value) -> mlua::Result<Staple> {
     }
 }
 
+/// `crl`: one source, or an array of them (each named `crl[i]`).
 fn crl_list(v: &Value) -> mlua::Result<Vec<PemSource>> {
-    let want = "a string (path or PEM text) or an array of them";
-    let one = |item: &Value| match item {
-        Value::String(s) if !s.as_bytes().is_empty() => Ok(PemSource::parse(&s.to_string_lossy())),
-        _ => Err(wrong_type("crl", want, v)),
-    };
     match v {
-        Value::Table(t) => t
-            .sequence_values::<Value>()
-            .map(|item| one(&item?))
-            .collect(),
-        other => Ok(vec![one(other)?]),
+        Value::Table(t) => elements("crl", t, crl_source),
+        Value::String(_) => Ok(vec![crl_source("crl", v)?]),
+        _ => Err(wrong_type(
+            "crl",
+            "a string (path or PEM text) or an array of them",
+            v,
+        )),
     }
 }
 
-fn misuse(msg: impl Into<String>) -> mlua::Error {
-    mlua::Error::runtime(msg.into())
-}
-
-fn wrong_type(key: &str, want: &str, v: &Value) -> mlua::Error {
-    misuse(format!(
-        "TLS option '{key}' must be {want}, got {}",
-        match v {
-            Value::String(_) => "an empty string",
-            other => crate::api::surface::type_name(other),
-        }
-    ))
-}
-
-fn boolean(key: &str, v: &Value) -> mlua::Result<bool> {
+fn crl_source(key: &str, v: &Value) -> mlua::Result<PemSource> {
     match v {
-        Value::Boolean(b) => Ok(*b),
-        _ => Err(wrong_type(key, "a boolean", v)),
+        Value::String(s) if !s.as_bytes().is_empty() => Ok(PemSource::parse(&s.to_string_lossy())),
+        Value::String(_) => Err(misuse(format!(
+            "TLS option '{key}' must be a path or PEM text, got an empty string"
+        ))),
+        _ => Err(wrong_type(key, "a string (path or PEM text)", v)),
     }
 }
 
@@ -204,14 +192,25 @@ mod tests {
     #[test]
     fn misuse_names_the_option() {
         let e = |src: &str| parse(src).unwrap_err().to_string();
-        assert!(e(r#"{ crl = 1 }"#).contains("'crl' must be a string (path or PEM text)"));
-        assert!(e(r#"{ crl = {"a", false} }"#).contains("'crl' must be"));
+        assert!(e(r#"{ crl = 1 }"#)
+            .contains("'crl' must be a string (path or PEM text) or an array of them, got number"));
+        assert!(e(r#"{ crl = {"a", false} }"#)
+            .contains("'crl[2]' must be a string (path or PEM text), got boolean"));
+        assert!(e(r#"{ crl = {"a", "b", ""} }"#)
+            .contains("'crl[3]' must be a path or PEM text, got an empty string"));
         assert!(e(r#"{ crl = "" }"#).contains("got an empty string"));
-        assert!(e(r#"{ crl_require = "yes" }"#).contains("'crl_require' must be a boolean"));
+        assert!(
+            e(r#"{ crl_require = "yes" }"#).contains("'crl_require' must be a boolean, got string")
+        );
         assert!(e(r#"{ crl_require = true }"#).contains("needs option 'crl'"));
-        assert!(e(r#"{ ocsp_staple = {} }"#).contains("'ocsp_staple' must be a string"));
+        assert!(e(r#"{ ocsp_staple = {} }"#)
+            .contains("'ocsp_staple' must be a string (path or DER bytes), got table"));
         assert!(e(r#"{ ocsp_staple = "" }"#).contains("empty string"));
         assert!(e(r#"{ ocsp_require = 1 }"#).contains("'ocsp_require' must be a boolean"));
+        // A string is a string, not "an empty string".
+        assert!(
+            e(r#"{ ocsp_require = "x" }"#).contains("'ocsp_require' must be a boolean, got string")
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use mlua::Value;
 use rustls::crypto::{CryptoProvider, SupportedKxGroup};
 use rustls::{NamedGroup, SupportedCipherSuite};
 
+use super::option_misuse::{elements, misuse, string, strings, wrong_type};
 use super::provider::provider;
 
 /// Shortest ticket key secret, in bytes.
@@ -63,9 +64,7 @@ impl Tuning {
             "session_lifetime" => self.session_lifetime = Some(positive(key, v)?),
             "ticket_keys" => self.ticket_keys = ticket_keys(v)?,
             "ticket_key_file" => match v {
-                Value::String(s) => {
-                    self.ticket_key_file = Some(PathBuf::from(s.to_str()?.as_ref()))
-                }
+                Value::String(_) => self.ticket_key_file = Some(PathBuf::from(string(key, v)?)),
                 _ => return Err(wrong_type(key, "a string (a path)", v)),
             },
             _ => return Err(misuse(format!("unknown TLS option '{key}'"))),
@@ -203,23 +202,7 @@ fn names(key: &str, v: &Value, valid: &[String]) -> mlua::Result<Option<Vec<Stri
                 ))
             })
     };
-    let items: Vec<String> = match v {
-        Value::String(s) => vec![s.to_str()?.to_string()],
-        Value::Table(t) => t
-            .sequence_values::<Value>()
-            .map(|item| match item? {
-                Value::String(s) => Ok(s.to_str()?.to_string()),
-                other => Err(wrong_type(key, "an array of strings", &other)),
-            })
-            .collect::<mlua::Result<_>>()?,
-        _ => {
-            return Err(wrong_type(
-                key,
-                "\"secure\", \"default\" or an array of names",
-                v,
-            ))
-        }
-    };
+    let items = strings(key, v, "\"secure\", \"default\" or an array of names")?;
     if let [one] = items.as_slice() {
         if matches!(one.to_ascii_lowercase().as_str(), "secure" | "default") {
             return Ok(None);
@@ -259,39 +242,23 @@ fn ticket_keys(v: &Value) -> mlua::Result<Vec<Secret>> {
     let Value::Table(t) = v else {
         return Err(wrong_type("ticket_keys", "an array of strings", v));
     };
-    let mut keys = Vec::new();
-    for (i, item) in t.sequence_values::<Value>().enumerate() {
-        let Value::String(s) = item? else {
-            return Err(misuse(format!(
-                "TLS option 'ticket_keys[{}]' must be a string",
-                i + 1
-            )));
+    let keys = elements("ticket_keys", t, |name, item| {
+        let Value::String(s) = item else {
+            return Err(wrong_type(name, "a string", item));
         };
         let bytes = s.as_bytes().to_vec();
         if bytes.len() < MIN_TICKET_KEY {
             return Err(misuse(format!(
-                "TLS option 'ticket_keys[{}]' must be at least {MIN_TICKET_KEY} bytes, got {}",
-                i + 1,
+                "TLS option '{name}' must be at least {MIN_TICKET_KEY} bytes, got {}",
                 bytes.len()
             )));
         }
-        keys.push(Secret(bytes));
-    }
+        Ok(Secret(bytes))
+    })?;
     if keys.is_empty() {
         return Err(misuse("TLS option 'ticket_keys' must not be empty"));
     }
     Ok(keys)
-}
-
-fn misuse(msg: impl Into<String>) -> mlua::Error {
-    mlua::Error::runtime(msg.into())
-}
-
-fn wrong_type(key: &str, want: &str, v: &Value) -> mlua::Error {
-    misuse(format!(
-        "TLS option '{key}' must be {want}, got {}",
-        crate::api::surface::type_name(v)
-    ))
 }
 
 #[cfg(test)]
@@ -357,6 +324,12 @@ mod tests {
         );
         assert!(err(r#"{ticket_keys = {}}"#).contains("must not be empty"));
         assert!(err(r#"{ticket_keys = "x"}"#).contains("array of strings"));
+        assert!(
+            err(r#"{ticket_keys = {1}}"#).contains("'ticket_keys[1]' must be a string, got number")
+        );
+        assert!(
+            err(r#"{curves = {"X25519", 1}}"#).contains("'curves[2]' must be a string, got number")
+        );
         let k = "k".repeat(32);
         let e = err(&format!(
             r#"{{ticket_keys = {{"{k}"}}, ticket_key_file = "/x"}}"#
