@@ -4,7 +4,8 @@
 use rustls::RootCertStore;
 
 use crate::tls::options::PemSource;
-use crate::tls::pem::{add_roots, load_certs, load_key};
+use crate::tls::pem::{add_roots, load_certs, load_chain};
+use crate::tls::signing_key;
 
 const LABELS: &[&str] = &[
     "CERTIFICATE",
@@ -48,7 +49,11 @@ pub fn pem(data: &[u8]) {
         }
         Err(e) => check_error(&e),
     }
-    if let Err(e) = load_key(&src) {
+    if let Err(e) = load_chain(&src) {
+        check_error(&e);
+    }
+    // Through load_key, then the provider: refusals are in words too.
+    if let Err(e) = signing_key::load(&src) {
         check_error(&e);
     }
     let mut roots = RootCertStore::empty();

@@ -5,17 +5,18 @@ use std::sync::{Arc, OnceLock};
 
 use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
-use rustls::sign::CertifiedKey;
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::version::{TLS12, TLS13};
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
 
 use super::client_verifier::{AnyClientCert, DepthLimited};
 use super::depth::DepthLimit;
 use super::options::{CertKey, PemSource, Protocols, TlsOptions, VerifyClient};
-use super::pem::{add_roots, load_certs, load_key};
-use super::provider::{provider, ticketer};
+use super::pem::{add_roots, load_certs, load_chain};
+use super::provider::ticketer;
 use super::revocation::{Checks, RevocationVerifier};
 use super::revocation_options::check_side;
+use super::signing_key;
 use super::sni::SniResolver;
 use super::tickets::{Binding, ExpiringCache, KeyedTicketer, DEFAULT_LIFETIME};
 use super::tuning::{crypto_provider, parse_key_file, Tuning};
@@ -89,20 +90,14 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
             },
         )));
     let mut config = match (&opts.cert, &opts.key) {
-        (Some(cert), Some(key)) => builder
-            .with_client_auth_cert(load_certs(cert)?, load_key(key)?)
-            .map_err(|e| match e {
-                rustls::Error::InconsistentKeys(_) => config_error(format!(
-                    "private key {} does not match certificate {}",
-                    key.describe(),
-                    cert.describe()
-                )),
-                e => config_error(format!(
-                    "unusable client certificate {}: {}",
-                    cert.describe(),
-                    words(&e.to_string())
-                )),
-            })?,
+        (Some(cert), Some(key)) => {
+            let own = certified_key(&CertKey {
+                cert: cert.clone(),
+                key: key.clone(),
+                ocsp_staple: None,
+            })?;
+            builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(own)))
+        }
         _ => builder.with_no_client_auth(),
     };
     config.alpn_protocols = opts.alpn.clone();
@@ -344,27 +339,28 @@ fn session_ticketer(t: &Tuning, binding: Binding) -> Result<Arc<dyn ProducesTick
         .ok_or_else(|| config_error("cannot derive session ticket keys"))
 }
 
-/// A certificate chain with its signing key; checks that they belong together.
+/// A certificate chain with its signing key; checks that they belong
+/// together. Servers and client certificates both come through here.
 pub fn certified_key(ck: &CertKey) -> Result<Arc<CertifiedKey>, NetError> {
-    let chain = load_certs(&ck.cert)?;
-    let der = load_key(&ck.key)?;
-    let key = provider().key_provider.load_private_key(der).map_err(|e| {
-        config_error(format!(
-            "unusable private key {}: {}",
-            ck.key.describe(),
-            words(&e.to_string())
-        ))
-    })?;
+    let chain = load_chain(&ck.cert)?;
+    let key = signing_key::load(&ck.key)?;
     let mut certified = CertifiedKey::new(chain, key);
     certified.ocsp = staple::load(ck.ocsp_staple.as_ref())?;
     match certified.keys_match() {
         Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
             Ok(Arc::new(certified))
         }
-        Err(_) => Err(config_error(format!(
+        Err(rustls::Error::InconsistentKeys(_)) => Err(config_error(format!(
             "private key {} does not match certificate {}",
             ck.key.describe(),
             ck.cert.describe()
+        ))),
+        // load_chain parsed the certificate already; whatever else is
+        // wrong is still the certificate's, not the key's.
+        Err(e) => Err(config_error(format!(
+            "unusable certificate {}: {}",
+            ck.cert.describe(),
+            words(&e.to_string())
         ))),
     }
 }
@@ -512,6 +508,47 @@ mod tests {
             ocsp_staple: None,
         })
         .unwrap();
+    }
+
+    #[test]
+    fn each_file_takes_the_blame_for_itself() {
+        let junk_cert = PemSource::Text(
+            "-----BEGIN CERTIFICATE-----\nMIIBAAECAwQ=\n-----END CERTIFICATE-----\n".into(),
+        );
+        let junk_key = PemSource::Text(
+            "-----BEGIN PRIVATE KEY-----\nMAMCAQA=\n-----END PRIVATE KEY-----\n".into(),
+        );
+        let server = |cert: &PemSource, key: &PemSource| {
+            server_config(&opts_with(|o| {
+                o.cert = Some(cert.clone());
+                o.key = Some(key.clone());
+            }))
+            .unwrap_err()
+            .message
+        };
+        let client = |cert: &PemSource, key: &PemSource| {
+            client_config(&opts_with(|o| {
+                o.cert = Some(cert.clone());
+                o.key = Some(key.clone());
+            }))
+            .unwrap_err()
+            .message
+        };
+        for m in [
+            server(&junk_cert, &file("server.key")),
+            client(&junk_cert, &file("client.key")),
+        ] {
+            assert!(m.starts_with("unusable certificate PEM text:"), "{m}");
+            assert!(!m.contains("private key"), "{m}");
+        }
+        for m in [
+            server(&file("server.pem"), &junk_key),
+            client(&file("client.pem"), &junk_key),
+        ] {
+            assert!(m.starts_with("unusable private key PEM text:"), "{m}");
+        }
+        let m = client(&file("client.pem"), &file("other.key"));
+        assert!(m.contains("does not match certificate"), "{m}");
     }
 
     #[test]

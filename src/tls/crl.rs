@@ -28,6 +28,7 @@ use webpki::{CertRevocationList, OwnedCertRevocationList};
 use super::date::format_utc;
 use super::der::{tag, Reader};
 use super::options::PemSource;
+use super::pem::describe_pem_error;
 use super::revocation;
 use super::revocation_options::RevocationOptions;
 use super::x509;
@@ -102,7 +103,7 @@ fn read_source(src: &PemSource) -> Result<Vec<CertificateRevocationListDer<'stat
     }
     let crls = CertificateRevocationListDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| cannot(format!("bad PEM ({e})")))?;
+        .map_err(|e| cannot(describe_pem_error(&e)))?;
     if crls.is_empty() {
         return Err(cannot("no \"X509 CRL\" PEM block found".into()));
     }

@@ -21,6 +21,7 @@ pub mod provider;
 mod records;
 pub mod revocation;
 pub mod revocation_options;
+pub mod signing_key;
 pub mod sni;
 mod sock;
 pub mod stamps;
