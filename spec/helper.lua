@@ -116,6 +116,23 @@ function helper.process(cmd, logfile)
   return p
 end
 
+--- Starts spec/fixtures/reset_server.py: a peer on a free port that sends
+-- `data`, waits for one byte, then resets the connection (speaking TLS
+-- first when `cert` and `key` files are given). Returns the process and
+-- its "127.0.0.1:port"; the caller stops the process.
+function helper.reset_peer(data, cert, key)
+  local extra = cert and (" '%s' '%s'"):format(cert, key) or ""
+  local p = helper.process(("exec python3 '%s/spec/fixtures/reset_server.py' '%s'%s"):format(
+    ROOT, (data:gsub("\n", "\\n")), extra))
+  local port
+  helper.wait_until(function()
+    port = p:output():match("listening (%d+)")
+    return port
+  end, 10)
+  assert(port, "the reset peer did not start: " .. p:output())
+  return p, "127.0.0.1:" .. port
+end
+
 --- Runs Lua code in a fresh interpreter with tls.so on its path; returns
 -- exit status (true/false), the exit code and everything printed (stdout
 -- and stderr). The interpreter is killed after `seconds` (default 30), so

@@ -11,16 +11,9 @@ local function pack(...) return { n = select("#", ...), ... } end
 local peers = {}
 -- A Python peer that sends `data`, waits for one byte, then resets.
 local function resetting(data)
-  local p = helper.process(("exec python3 '%s/spec/fixtures/reset_server.py' '%s'"):format(
-    helper.root, (data:gsub("\n", "\\n"))))
+  local p, addr = helper.reset_peer(data)
   peers[#peers + 1] = p
-  local port
-  helper.wait_until(function()
-    port = p:output():match("listening (%d+)")
-    return port
-  end, 10)
-  assert(port, "the reset peer did not start: " .. p:output())
-  return "127.0.0.1:" .. port
+  return addr
 end
 
 -- Connects, lets the peer's data arrive, triggers the reset; returns the ios.

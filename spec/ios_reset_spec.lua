@@ -14,18 +14,14 @@ local peers = {}
 -- A peer that sends `data`, waits for one byte, then resets (TLS with
 -- `tls` true).
 local function resetting(data, tls_peer)
-  local extra = ""
-  if tls_peer then extra = (" '%s' '%s'"):format(T.pem("server"), T.key("server")) end
-  local p = helper.process(("exec python3 '%s/spec/fixtures/reset_server.py' '%s'%s"):format(
-    helper.root, (data:gsub("\n", "\\n")), extra))
+  local p, addr
+  if tls_peer then
+    p, addr = helper.reset_peer(data, T.pem("server"), T.key("server"))
+  else
+    p, addr = helper.reset_peer(data)
+  end
   peers[#peers + 1] = p
-  local port
-  helper.wait_until(function()
-    port = p:output():match("listening (%d+)")
-    return port
-  end, 10)
-  assert(port, "the reset peer did not start: " .. p:output())
-  return "127.0.0.1:" .. port
+  return addr
 end
 
 -- Writes `what` until a write fails (the peer's reset has come), as
