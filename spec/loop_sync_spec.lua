@@ -308,6 +308,27 @@ describe("loop.queue", function()
     end
   end)
 
+  it("a blocking put ended by another task's error lets go of its value", function()
+    local q = loop.queue(1)
+    assert.is_true(q:put("first"))
+    local seen = setmetatable({}, { __mode = "k" })
+    local value = {}
+    seen[value] = true
+    -- The queue is full, so the put waits; the task's error ends it
+    -- before any get makes room: the value did not go in, and the queue
+    -- must not keep it.
+    loop.spawn(function() loop.sleep(0.01) error("boom", 0) end)
+    local ok, e = pcall(q.put, q, value, 5)
+    assert.is_false(ok)
+    assert.matches("^boom", e)
+    value = nil
+    collectgarbage()
+    collectgarbage()
+    assert.is_nil(next(seen))
+    assert.equal("first", q:get(0))
+    assert.equal("timeout", select(3, q:get(0)))
+  end)
+
   it("works from the main thread in blocking mode while tasks run", function()
     local q = loop.queue(1)
     loop.spawn(function() for i = 1, 3 do q:put(i) end end)

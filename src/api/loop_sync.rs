@@ -226,7 +226,14 @@ fn queue_put(lua: &Lua) -> mlua::Result<Function> {
             let rt = Runtime::get(lua)?;
             match task_waker(lua, &rt, "queue:put") {
                 Ok(Some(waker)) => Ok(parked(q.park_put(&rt, item, &waker, limit), Some(item))),
-                Ok(None) => settled(block_on(&rt, q.put(&rt, item, limit))?),
+                Ok(None) => {
+                    // A put given up (the loop run ended with another
+                    // task's error) lets go of its value too.
+                    let unsent = |item| {
+                        let _ = store.raw_set(item, Value::Nil);
+                    };
+                    settled(block_on(&rt, q.put(&rt, item, limit, unsent))?)
+                }
                 Err(e) => {
                     store.raw_set(item, Value::Nil)?;
                     Err(e)

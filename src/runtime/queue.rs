@@ -21,9 +21,28 @@ use std::time::Duration;
 
 use slab::Slab;
 
-use super::sync::{park, retry, wait, Parked, WaitList};
+use super::sync::{park, retry, wait, Parked, WaitList, Waiter};
 pub(crate) use super::sync::{Outcome, Retry};
 use super::Runtime;
+
+/// Runs when a waiting put ends, however it ends: a value still offered
+/// (no getter took it) leaves the line and goes to `unsent`.
+struct Unsent<'a, F: FnOnce(Item)> {
+    list: &'a WaitList<bool>,
+    waiter: Rc<Waiter<bool>>,
+    unsent: Option<F>,
+}
+
+impl<F: FnOnce(Item)> Drop for Unsent<'_, F> {
+    fn drop(&mut self) {
+        // Out of the line first, so no getter can find it emptied.
+        self.list.remove(&self.waiter);
+        let offered = self.waiter.payload.borrow_mut().take();
+        if let (Some(v), Some(f)) = (offered, self.unsent.take()) {
+            f(v);
+        }
+    }
+}
 
 /// The number that stands for a value in the store.
 pub(crate) type Item = i64;
@@ -90,18 +109,27 @@ impl Queue {
         Err(v)
     }
 
-    /// Waits in line to put `v`.
+    /// Waits in line to put `v`. A put that ends without its value going
+    /// in (closed, timed out, or given up: a blocking put whose loop run
+    /// ended with another task's error) passes the item to `unsent`, so
+    /// the caller can let go of the value it stands for.
     pub(crate) async fn put(
         &self,
         rt: &Rc<Runtime>,
         v: Item,
         timeout: Option<Duration>,
+        unsent: impl FnOnce(Item),
     ) -> Outcome<()> {
         let v = match self.try_put(v) {
             Ok(done) => return done,
             Err(v) => v,
         };
         let w = self.putters.push(Some(v));
+        let _unsent = Unsent {
+            list: &self.putters,
+            waiter: w.clone(),
+            unsent: Some(unsent),
+        };
         // A put already done stays done: its value is in the queue.
         match wait(rt, &self.putters, w, timeout, |_| ()).await {
             Some(true) => Outcome::Done(()),
