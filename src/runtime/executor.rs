@@ -327,8 +327,17 @@ impl Executor {
             if batch.is_empty() {
                 break;
             }
-            for &id in &batch {
-                self.poll_task(id);
+            {
+                let next = Cell::new(0);
+                let _requeue = Requeue {
+                    queue: &self.queue,
+                    batch: &batch,
+                    next: &next,
+                };
+                for &id in &batch {
+                    next.set(next.get() + 1);
+                    self.poll_task(id);
+                }
             }
             batch.clear();
             // A failure to raise, or a blocking call whose wait is over,
@@ -521,6 +530,26 @@ pub(crate) async fn join(
 }
 
 /// Marks the task being polled for the guard's life (see `poll_task`).
+/// Puts the tasks of a batch that were not polled yet back in front of
+/// the ready queue if a poll panics (a bug that reaches Lua as an error):
+/// they are still marked queued, so no wake would ever queue them again.
+struct Requeue<'a> {
+    queue: &'a ReadyQueue,
+    batch: &'a [usize],
+    /// How many of `batch` were taken for polling.
+    next: &'a Cell<usize>,
+}
+
+impl Drop for Requeue<'_> {
+    fn drop(&mut self) {
+        let rest = self.batch.get(self.next.get()..).unwrap_or_default();
+        if std::thread::panicking() && !rest.is_empty() {
+            let mut ids = self.queue.ids.lock().unwrap_or_else(|e| e.into_inner());
+            ids.splice(0..0, rest.iter().copied());
+        }
+    }
+}
+
 struct Current<'a> {
     cell: &'a Cell<Option<usize>>,
     outer: Option<usize>,
@@ -536,5 +565,29 @@ impl<'a> Current<'a> {
 impl Drop for Current<'_> {
     fn drop(&mut self) {
         self.cell.set(self.outer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A task that panics does not strand the tasks queued after it in
+    /// the same batch: they run on the next turn.
+    #[test]
+    fn a_panicking_task_leaves_the_rest_of_its_batch_queued() {
+        let exec = Executor::new();
+        let ran = Rc::new(Cell::new(0));
+        exec.spawn(Box::pin(async { panic!("a bug") }), None);
+        for _ in 0..3 {
+            let ran = ran.clone();
+            exec.spawn(Box::pin(async move { ran.set(ran.get() + 1) }), None);
+        }
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exec.run_ready()));
+        assert!(caught.is_err());
+        assert_eq!(ran.get(), 0);
+        assert!(exec.has_ready());
+        exec.run_ready();
+        assert_eq!(ran.get(), 3);
     }
 }
