@@ -49,6 +49,15 @@ describe("task:cancel", function()
     assert.equal("cancelled: shutting down", err)
   end)
 
+  it("takes false as no reason: \"cancelled\", and nothing is raised out of the loop", function()
+    local t = started(function() loop.sleep(30) end)
+    assert.is_true(t:cancel(false))
+    assert.equal(0, helper.drain())
+    local ok, err = t:join()
+    assert.is_false(ok)
+    assert.equal("cancelled", err)
+  end)
+
   it("raises a reason that is not a string as it is", function()
     local reason = { why = "table reason" }
     local t = started(function() loop.sleep(30) end)

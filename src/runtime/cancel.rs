@@ -21,7 +21,9 @@ use super::Runtime;
 /// `"cancelled: <reason>"` for a string reason, or the reason itself.
 pub(crate) fn error_value(lua: &Lua, reason: Value) -> mlua::Result<Value> {
     Ok(match reason {
-        Value::Nil => Value::String(lua.create_string("cancelled")?),
+        // `false` is no reason either: as an error value it would make
+        // `join` answer `false, false`, which says nothing.
+        Value::Nil | Value::Boolean(false) => Value::String(lua.create_string("cancelled")?),
         Value::String(s) => {
             let mut text = b"cancelled: ".to_vec();
             text.extend_from_slice(&s.as_bytes());
