@@ -58,6 +58,21 @@ describe("task:cancel", function()
     assert.equal("cancelled", err)
   end)
 
+  it("takes true and numbers as reasons, ended quietly like any reason", function()
+    for _, reason in ipairs { true, 42, 2.5 } do
+      for _, first_run in ipairs { false, true } do
+        -- Cancelled while it waits, or before its first run.
+        local t = first_run and loop.spawn(function() loop.sleep(30) end)
+          or started(function() loop.sleep(30) end)
+        assert.is_true(t:cancel(reason))
+        assert.equal(0, helper.drain())
+        local ok, err = t:join()
+        assert.is_false(ok)
+        assert.equal(reason, err)
+      end
+    end
+  end)
+
   it("raises a reason that is not a string as it is", function()
     local reason = { why = "table reason" }
     local t = started(function() loop.sleep(30) end)

@@ -135,7 +135,18 @@ fn is_cancellation(err: &Value, cancel: &Value) -> bool {
         (Value::String(e), c) if !c.to_pointer().is_null() => e
             .to_string_lossy()
             .contains(&format!("{:p}", c.to_pointer())),
+        // Booleans and numbers have no identity: the same value.
+        (Value::Boolean(e), Value::Boolean(c)) => e == c,
+        (e, c) if number(c).is_some() => number(e) == number(c),
         (e, c) => e.to_pointer() == c.to_pointer() && !c.to_pointer().is_null(),
+    }
+}
+
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Number(n) => Some(*n),
+        _ => None,
     }
 }
 
