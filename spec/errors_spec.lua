@@ -365,6 +365,36 @@ describe("errors", function()
       end
     end)
 
+    it("no object shows an internal method, and every method raises a string for a bad self", function()
+      local udp, sha256 = require "tls.udp", require "tls.sha256"
+      local s = assert(udp.bind("127.0.0.1", 0))
+      local objects = {
+        { "ios", ios }, { "ios", tios }, { "server", srv }, { "server", tsrv }, { "task", task },
+        { "cond", cond }, { "queue", queue }, { "signal", signal }, { "udp", s },
+        { "sha256", sha256.new() },
+      }
+      for _, o in ipairs(objects) do
+        local methods = debug.getmetatable(o[2]).__index
+        assert.equal("table", type(methods), o[1])
+        local n = 0
+        for name, f in pairs(methods) do
+          assert(not tostring(name):find("^_"), o[1] .. " shows " .. tostring(name))
+          if type(f) == "function" then
+            n = n + 1
+            for _, other in ipairs({ 42, {}, io.stdout }) do
+              local e = raised(f, other)
+              assert(type(e) == "string", o[1] .. ":" .. name .. " raised a " .. type(e))
+              clean(e)
+              assert(strip(e):find("^calling '[%w_.]+:" .. name .. "' on bad self"),
+                o[1] .. ":" .. name .. ": " .. e)
+            end
+          end
+        end
+        assert(n > 0, o[1] .. " has methods")
+      end
+      s:close()
+    end)
+
     it("objects print their kind", function()
       assert.matches("^tls%.config", tostring(cfg))
       assert.matches("^tls%.task", tostring(task))

@@ -83,17 +83,17 @@ impl UserData for CondHandle {
         f.add_meta_field("__name", "tls.cond");
         f.add_meta_field_with("__index", |lua| {
             let t = lua.create_table()?;
-            t.set(
-                "_handle",
-                lua.create_function(|lua, ud: AnyUserData| {
-                    fast::cond_handle(lua, &ud.borrow::<CondHandle>()?.0)
-                })?,
-            )?;
+            // Private to queue.lua: a `_handle` method would raise mlua's
+            // userdata error for a bad self, not a string.
+            let handle = lua.create_function(|lua, ud: AnyUserData| {
+                fast::cond_handle(lua, &ud.borrow::<CondHandle>()?.0)
+            })?;
             let f = fast::functions(lua)?;
             let [wait, retry, signal, broadcast] = f.cond;
             let (_, make): (Function, Function) = wrappers(lua)?;
             make.call::<()>((
                 &t,
+                handle,
                 wait,
                 retry,
                 signal,
@@ -281,18 +281,17 @@ impl UserData for QueueHandle {
         f.add_meta_field("__name", "tls.queue");
         f.add_meta_field_with("__index", |lua| {
             let t = lua.create_table()?;
-            t.set(
-                "_handle",
-                lua.create_function(|lua, ud: AnyUserData| {
-                    let q = ud.borrow::<QueueHandle>()?.0.clone();
-                    fast::queue_handle(lua, &q, lua.create_table()?)
-                })?,
-            )?;
+            // Private to queue.lua, as cond's.
+            let handle = lua.create_function(|lua, ud: AnyUserData| {
+                let q = ud.borrow::<QueueHandle>()?.0.clone();
+                fast::queue_handle(lua, &q, lua.create_table()?)
+            })?;
             let f = fast::functions(lua)?;
             let [put, get, retry_put, retry_get, store] = f.queue;
             let (make, _): (Function, Function) = wrappers(lua)?;
             make.call::<()>((
                 &t,
+                handle,
                 put,
                 get,
                 retry_put,

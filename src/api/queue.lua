@@ -19,10 +19,11 @@ end
 local known = setmetatable({}, { __mode = "k" })
 
 -- The handle of `self` when it is an object of `methods` (checked once,
--- then found in `known`); else raises as luaL_argerror does for a bad self
--- (level 3: the caller of the method).
-local function handle(self, methods, fname, what)
-  local ok, h = is_ours(self, methods)
+-- then found in `known`; `make` makes it, and is no entry of `methods`);
+-- else raises as luaL_argerror does for a bad self (level 3: the caller
+-- of the method).
+local function handle(self, methods, make, fname, what)
+  local ok, h = is_ours(self, methods, make)
   if not ok then
     error(("calling '%s' on bad self (%s expected, got %s)"):format(fname, what, type(self)), 3)
   end
@@ -53,9 +54,9 @@ local function general(retry, h, v, a, b)
   return v, a, b
 end
 
-local function queue(methods, put, get, retry_put, retry_get, store, slow_put, slow_get)
+local function queue(methods, make, put, get, retry_put, retry_get, store, slow_put, slow_get)
   function methods.put(self, v, timeout)
-    local h = known[self] or handle(self, methods, "queue:put", "queue")
+    local h = known[self] or handle(self, methods, make, "queue:put", "queue")
     local r, a, b = put(h, v, timeout)
     if r == true then return true end
     if r == WAIT then return waited(retry_put, h, a, b) end
@@ -63,7 +64,7 @@ local function queue(methods, put, get, retry_put, retry_get, store, slow_put, s
     return general(retry_put, h, slow_put(self, store(h), v, timeout))
   end
   function methods.get(self, timeout)
-    local h = known[self] or handle(self, methods, "queue:get", "queue")
+    local h = known[self] or handle(self, methods, make, "queue:get", "queue")
     local r, a, b = get(h, timeout)
     if r == WAIT then return waited(retry_get, h, a) end
     if r ~= nil then return r end
@@ -72,21 +73,21 @@ local function queue(methods, put, get, retry_put, retry_get, store, slow_put, s
   end
 end
 
-local function cond(methods, wait, retry, signal, broadcast, slow_wait, slow_signal, slow_broadcast)
+local function cond(methods, make, wait, retry, signal, broadcast, slow_wait, slow_signal, slow_broadcast)
   function methods.wait(self, timeout)
-    local h = known[self] or handle(self, methods, "cond:wait", "cond")
+    local h = known[self] or handle(self, methods, make, "cond:wait", "cond")
     local r, token = wait(h, timeout)
     if r == WAIT then return waited(retry, h, token) end
     return general(retry, h, slow_wait(self, timeout))
   end
   function methods.signal(self)
-    local h = known[self] or handle(self, methods, "cond:signal", "cond")
+    local h = known[self] or handle(self, methods, make, "cond:signal", "cond")
     local r = signal(h)
     if r == nil then return slow_signal(self) end
     return r
   end
   function methods.broadcast(self)
-    local h = known[self] or handle(self, methods, "cond:broadcast", "cond")
+    local h = known[self] or handle(self, methods, make, "cond:broadcast", "cond")
     local r = broadcast(h)
     if r == nil then return slow_broadcast(self) end
     return r

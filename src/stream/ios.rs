@@ -1,8 +1,8 @@
 //! The `ios` userdata: Lua's `io` file interface over a stream.
 //!
 //! Methods that may wait (`read`, `write`, `flush`, `shutdown`,
-//! `handshake`) are plain methods (`_read`, `_write`...) behind a small Lua
-//! wrapper (`waiting.lua`). The plain method answers at once when it can,
+//! `handshake`) are plain functions (private, see [`plain_functions`])
+//! behind a small Lua wrapper (`waiting.lua`). The plain function answers at once when it can,
 //! which is the fast path: no future, no userdata reference, no result
 //! table. When it must wait in a task, it parks the task on the socket and
 //! the wrapper yields (still no future); in blocking mode it drives the
@@ -13,8 +13,8 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use mlua::{
-    Function, LightUserData, Lua, MetaMethod, MultiValue, Table, UserData, UserDataFields,
-    UserDataMethods, Value, Variadic,
+    AnyUserData, Function, LightUserData, Lua, MetaMethod, MultiValue, Table, UserData,
+    UserDataFields, UserDataMethods, Value, Variadic,
 };
 use smallvec::SmallVec;
 
@@ -120,12 +120,12 @@ pub(crate) fn wait_marker() -> LightUserData {
 type StepFn = fn(&Lua, &mut Stream, &[Value]) -> mlua::Result<Step<Out>>;
 
 /// A method that may wait. `first` starts it (write queues its data);
-/// `retry`, the plain method `_<retry>`, finishes it after a wake-up.
+/// `retry`, the plain function `<retry>`, finishes it after a wake-up.
 #[derive(Clone, Copy)]
 struct Waiting {
     /// The public name, for messages (`read`).
     name: &'static str,
-    /// The plain method is `_<method>` (`read_l` for `read("l")`).
+    /// The plain function's name (`read_l` for `read("l")`).
     method: &'static str,
     dir: Dir,
     first: StepFn,
@@ -396,10 +396,64 @@ fn handshake_step(_: &Lua, s: &mut Stream, _: &[Value]) -> mlua::Result<Step<Out
     Ok(unit_step(s.handshake_step(), Out::Stream))
 }
 
-/// The methods table (`__index`): the waiting methods' wrappers and
-/// `lines`; mlua adds the plain methods to this same table.
+/// The plain functions behind the waiting wrappers, by method name
+/// (`read_l` for `read("l")`), and `handle`, the raw fast path's handle on
+/// a stream. Private to waiting.lua and read.lua: were they entries of the
+/// methods table, a call with a bad self would raise mlua's userdata
+/// error, not a string. They never raise: the wrappers raise what follows
+/// RAISE, and check `self` before calling them.
+fn plain_functions(lua: &Lua) -> mlua::Result<Table> {
+    let p = lua.create_table()?;
+    for w in WAITING {
+        let f = lua.create_function(move |lua, (ud, args): (AnyUserData, MultiValue)| {
+            let ios = ud.borrow::<Ios>()?;
+            Ok(w.now(lua, &ios, args).unwrap_or_else(|e| raised(lua, e)))
+        })?;
+        p.set(w.method, f)?;
+    }
+    for (w, keep) in LINE_READS.into_iter().zip([false, true]) {
+        let f = lua.create_function(move |lua, ud: AnyUserData| {
+            let ios = ud.borrow::<Ios>()?;
+            Ok(line_read(lua, &ios, w, keep))
+        })?;
+        p.set(w.method, f)?;
+    }
+    let handle = lua.create_function(|lua, ud: AnyUserData| {
+        crate::fast::stream::handle(lua, &ud.borrow::<Ios>()?.0)
+    })?;
+    p.set("handle", handle)?;
+    Ok(p)
+}
+
+/// `read("l")` (`keep`: `read("L")`) as a plain function: `(first, rest)`.
+fn line_read(lua: &Lua, ios: &Ios, w: Waiting, keep: bool) -> (Value, Variadic<Value>) {
+    // A line already buffered: answered here, nothing else runs.
+    if let Ok(mut s) = ios.0.try_borrow_mut() {
+        // Another reader's wait (or this task's own retry) is the general
+        // path's to check.
+        if !s.reading {
+            match s.try_read(lua, &[Format::Line { keep }]) {
+                Ok(Step::Ready(Out::One(v))) => return (v, Variadic::new()),
+                // A failure may have consumed a partial line: answer now,
+                // a second try would not see it.
+                Ok(Step::Ready(out)) => {
+                    let marker = Value::LightUserData(self_marker());
+                    return out.into_lua(lua, marker).unwrap_or_else(|e| raised(lua, e));
+                }
+                Err(e) => return raised(lua, e),
+                Ok(Step::Blocked(_)) => {}
+            }
+        }
+    }
+    w.run(lua, ios, SmallVec::new())
+        .unwrap_or_else(|e| raised(lua, e))
+}
+
+/// The methods table (`__index`): the waiting methods' wrappers,
+/// `lines`, and the methods that never wait.
 fn methods(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
+    let plain = plain_functions(lua)?;
     let (make, known, check_self, raise): (Function, Table, Function, Function) = lua
         .load(include_str!("waiting.lua"))
         .set_name("=tls.ios")
@@ -411,10 +465,11 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             &t,
             crate::api::surface::self_check(lua)?,
             crate::api::surface::bad_self_text(lua)?,
+            &plain,
         ))?;
     let mut write_more = None;
     for w in WAITING {
-        let f: Function = make.call((w.name, format!("_{}", w.method), format!("_{}", w.retry)))?;
+        let f: Function = make.call((w.name, w.method, w.retry))?;
         if w.method == w.name {
             t.set(w.name, f)?;
         } else {
@@ -448,7 +503,8 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             Value::LightUserData(wait_marker()),
             Value::LightUserData(Lua::poll_pending()),
             Value::LightUserData(raise_marker()),
-            &t,
+            plain.get::<Function>("read_l")?,
+            plain.get::<Function>("read_L")?,
             t.get::<Function>("read")?,
             &known,
             &check_self,
@@ -611,43 +667,6 @@ impl UserData for Ios {
     }
 
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        // The plain methods never raise: their wrappers (waiting.lua,
-        // read.lua) raise what they return after RAISE.
-        for w in WAITING {
-            m.add_method(format!("_{}", w.method), move |lua, ios, args| {
-                Ok(w.now(lua, ios, args).unwrap_or_else(|e| raised(lua, e)))
-            });
-        }
-        for (w, keep) in LINE_READS.into_iter().zip([false, true]) {
-            m.add_method(format!("_{}", w.method), move |lua, ios, ()| {
-                // A line already buffered: answered here, nothing else runs.
-                if let Ok(mut s) = ios.0.try_borrow_mut() {
-                    // Another reader's wait (or this task's own retry) is
-                    // the general path's to check.
-                    if !s.reading {
-                        match s.try_read(lua, &[Format::Line { keep }]) {
-                            Ok(Step::Ready(Out::One(v))) => return Ok((v, Variadic::new())),
-                            // A failure may have consumed a partial line:
-                            // answer now, a second try would not see it.
-                            Ok(Step::Ready(out)) => {
-                                let marker = Value::LightUserData(self_marker());
-                                return Ok(out
-                                    .into_lua(lua, marker)
-                                    .unwrap_or_else(|e| raised(lua, e)));
-                            }
-                            Err(e) => return Ok(raised(lua, e)),
-                            Ok(Step::Blocked(_)) => {}
-                        }
-                    }
-                }
-                Ok(w.run(lua, ios, SmallVec::new())
-                    .unwrap_or_else(|e| raised(lua, e)))
-            });
-        }
-        // The fast path's handle on this stream (waiting.lua keeps it).
-        m.add_method("_handle", |lua, ios, ()| {
-            crate::fast::stream::handle(lua, &ios.0)
-        });
         // By name: MetaMethod::Close exists only for Lua 5.4, where `<close>` does.
         m.add_meta_method("__close", |_, ios, _: MultiValue| {
             ios.0.borrow_mut().close();

@@ -3,9 +3,9 @@
 -- parse); everything else goes through the general wrapper `read`.
 -- Written without varargs on the line path: it is the hottest path of the
 -- library.
-local WAIT, PENDING, RAISE, methods, read, known, check_self, raise, fast_l, fast_L = ...
+-- (`read_l`, `read_L`: the plain line reads, private to the wrappers.)
+local WAIT, PENDING, RAISE, read_l, read_L, read, known, check_self, raise, fast_l, fast_L = ...
 local yield = coroutine.yield
-local read_l, read_L -- the plain methods; mlua adds them after this runs
 
 -- A failure: `nil, msg, code`, or with a partial line (a stream that
 -- ended in failure hands over its last, cut-off line) four values; exact
@@ -36,10 +36,8 @@ end
 -- After a fast path parked the task for a line (`keep`: "L").
 local function waited_line(self, keep)
   if keep then
-    read_L = read_L or methods._read_L
     return waited(read_L, fast_L, known[self], self)
   end
-  read_l = read_l or methods._read_l
   return waited(read_l, fast_l, known[self], self)
 end
 
@@ -72,7 +70,6 @@ local function front(self, fmt, ...)
       if line ~= WAIT then return line end
       return waited_line(self, false)
     end
-    read_l = read_l or methods._read_l
     return slow(self, h, read_l, fast_l)
   elseif (fmt == "L" or fmt == "*L") and (...) == nil then
     local h = known[self] or handle(self)
@@ -81,7 +78,6 @@ local function front(self, fmt, ...)
       if line ~= WAIT then return line end
       return waited_line(self, true)
     end
-    read_L = read_L or methods._read_L
     return slow(self, h, read_L, fast_L)
   end
   if known[self] == nil then handle(self) end

@@ -1,11 +1,12 @@
--- The public face of a method that may wait. The plain method `_name`
--- answers at once when it can. In a task that must wait it parks the task
+-- The public face of a method that may wait. The plain function
+-- `plain[name]` (private: the methods table has no such entry) answers
+-- at once when it can. In a task that must wait it parks the task
 -- on the socket and returns WAIT (plus what the retry needs); we then yield
 -- mlua's "pending" value, which suspends the task without a Rust future,
 -- and call the retry method when the loop wakes us. SELF in a result
 -- stands for the stream itself; RAISE, value is an error to raise (see
 -- api/surface.rs: the plain methods never raise themselves).
-local WAIT, SELF, PENDING, RAISE, methods, is_ours, bad_self = ...
+local WAIT, SELF, PENDING, RAISE, methods, is_ours, bad_self, plain = ...
 local error, yield, type, setmetatable = error, coroutine.yield, type, setmetatable
 
 -- The streams seen so far (weak keys): a stream is checked once, exactly
@@ -23,7 +24,7 @@ end
 -- luaL_argerror does for a bad self (`bad_self`, api/surface.rs, finds
 -- the caller's position and words it as the call was made).
 local function check_self(self, name)
-  local ok, handle = is_ours(self, methods)
+  local ok, handle = is_ours(self, methods, plain and plain.handle)
   if not ok then
     error(bad_self("ios:" .. name, "ios", type(self)), 0)
   end
@@ -33,7 +34,8 @@ local function check_self(self, name)
   known[self] = handle or true
 end
 
-local function make(name, plain, retry_name)
+local function make(name, first_name, retry_name)
+  local first, retry = plain[first_name], plain[retry_name]
   local function again(self, p, ...)
     if p == SELF then return self end
     if p ~= WAIT then
@@ -41,11 +43,11 @@ local function make(name, plain, retry_name)
       return p, ...
     end
     yield(PENDING)
-    return again(self, methods[retry_name](self, ...))
+    return again(self, retry(self, ...))
   end
   return function(self, ...)
     if known[self] == nil then check_self(self, name) end
-    return again(self, methods[plain](self, ...))
+    return again(self, first(self, ...))
   end
 end
 
