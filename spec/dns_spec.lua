@@ -119,6 +119,26 @@ describe("tls.dns without the network", function()
     assert.equal("noaddress", code)
   end)
 
+  it("refuses a host with ':' that is no IPv6 address at once, asking no server", function()
+    local udp, tcp = require "tls.udp", require "tls.tcp"
+    local listener = assert(udp.bind("127.0.0.1", 0)) -- the only server configured
+    dns.config { nameservers = { tostring(listener:getsockname()) } }
+    for _, host in ipairs({ "::zz", "example.com:443", "1.2.3.4:80", "[::1" }) do
+      local r, msg, code = dns.address(host)
+      assert.is_nil(r, host)
+      assert.equal("nxdomain", code, host)
+      assert.matches("invalid host name", msg, 1, true)
+      local ios, _, tcode = tcp.connect(host, 80)
+      assert.is_nil(ios, host)
+      assert.equal("nxdomain", tcode, host)
+    end
+    local got, _, code = listener:recv(0.2)
+    assert.is_nil(got, "a query was sent")
+    assert.equal("timeout", code)
+    listener:close()
+    dns.config { nameservers = { "127.0.0.1:9" } }
+  end)
+
   it("answers names from the hosts file at once, any case, aliases too", function()
     local dt, r = timed(dns.address, "ALPHA.example", "ip")
     assert.is_true(dt < 0.5)

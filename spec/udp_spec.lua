@@ -9,6 +9,8 @@ local function raises(text, f, ...)
   assert.matches(text, tostring(err), 1, true)
 end
 
+local unpack = table.unpack or unpack
+
 local function count(...) return select("#", ...) end
 
 -- A UDP echo server in Python (a real peer): answers each datagram with
@@ -93,11 +95,72 @@ describe("tls.udp", function()
       raises("bad argument #1 to 'udp.bind' (host expected, got nil)", udp.bind)
       raises("bad argument #2 to 'udp.bind'", udp.bind, "127.0.0.1", 70000)
       raises("bad argument #2 to 'udp.bind'", udp.bind, "127.0.0.1", {})
-      raises("unknown option 'colour'", udp.bind, "127.0.0.1", 0, { colour = "red" })
-      raises("option 'ttl'", udp.bind, "127.0.0.1", 0, { ttl = 300 })
-      raises("option 'broadcast' must be a boolean", udp.bind, "127.0.0.1", 0, { broadcast = 1 })
-      raises("is not a multicast address", udp.bind, "127.0.0.1", 0, { multicast = { group = "10.0.0.1" } })
-      raises("needs 'group'", udp.bind, "127.0.0.1", 0, { multicast = {} })
+      raises("bad argument #2 to 'udp.bind' (port number 0-65535", udp.bind, "127.0.0.1", 80.5)
+      raises("bad argument #3 to 'udp.bind' (unknown option 'colour')", udp.bind, "127.0.0.1", 0, { colour = "red" })
+      raises("bad argument #3 to 'udp.bind' (option names are strings, got number)", udp.bind, "127.0.0.1", 0, { 1 })
+    end)
+
+    it("raises on bad options as any other bad argument, naming the option", function()
+      local function bad(opts, why, fname, ...)
+        local args = select("#", ...) > 0 and { ... } or { "127.0.0.1", 0 }
+        args[#args + 1] = opts
+        fname = fname or "udp.bind"
+        local ok, e = pcall(udp[fname:match("%.(.*)")], unpack(args))
+        assert(not ok, why)
+        assert.equals("string", type(e))
+        assert.matches("bad argument #" .. #args .. " to '" .. fname .. "' (" .. why .. ")", e, 1, true)
+      end
+      bad({ ttl = 300 }, "option 'ttl': integer 1-255 expected, got 300")
+      bad({ ttl = 0 }, "option 'ttl': integer 1-255 expected, got 0")
+      bad({ ttl = 7.5 }, "option 'ttl': integer 1-255 expected, got 7.5")
+      bad({ ttl = "7" }, "option 'ttl': integer 1-255 expected, got string")
+      bad({ broadcast = 1 }, "option 'broadcast': boolean expected, got number")
+      bad({ reuseaddr = "yes" }, "option 'reuseaddr': boolean expected, got string")
+      bad({ maxsize = 0 }, "option 'maxsize': integer 1-65536 expected, got 0")
+      bad({ maxsize = 65537 }, "option 'maxsize': integer 1-65536 expected, got 65537")
+      bad({ rcvbuf = -1 }, "option 'rcvbuf': positive integer expected, got -1")
+      bad({ timeout = "soon" }, "option 'timeout': number of seconds expected, got string")
+      bad({ multicast = "239.1.2.3" }, "option 'multicast': table {group = ...} expected, got string")
+      bad({ multicast = {} }, "option 'multicast.group': multicast address expected, got nil")
+      bad({ multicast = { group = "10.0.0.1" } }, "option 'multicast.group': '10.0.0.1' is not a multicast address")
+      bad({ multicast = { group = "239.1.2.3", iface = "127.0.0.1" } }, "option 'multicast': unknown field 'iface'")
+      bad({ multicast = { group = "239.1.2.3", interface = 1 } },
+        "option 'multicast.interface': IPv4 address (text) expected, got number")
+      bad({ multicast = { group = "239.1.2.3", interface = "lo" } },
+        "option 'multicast.interface': 'lo' is not an IPv4 address")
+      bad({ multicast = { group = "ff02::1", interface = 1.5 } },
+        "option 'multicast.interface': interface index (integer) expected, got 1.5", nil, "::1", 0)
+      bad({ multicast = { group = "239.1.2.3", ttl = 256 } }, "option 'multicast.ttl': integer 0-255 expected, got 256")
+      bad({ multicast = { group = "239.1.2.3", loop = 1 } }, "option 'multicast.loop': boolean expected, got number")
+      -- the same words from udp.connect, whichever form
+      bad({ ttl = 0 }, "option 'ttl': integer 1-255 expected, got 0", "udp.connect", "127.0.0.1", 9)
+      bad({ ttl = 0 }, "option 'ttl': integer 1-255 expected, got 0", "udp.connect", "127.0.0.1:9")
+    end)
+
+    it("takes whole numbers as floats too, as Lua's integer arguments do", function()
+      local s = assert(udp.bind("127.0.0.1", 0.0, { ttl = 7.0, maxsize = 8.0, rcvbuf = 65536.0 }))
+      local peer = assert(udp.bind("127.0.0.1", 0))
+      assert(peer:sendto("123456789", s:getsockname()))
+      local d, _, code, partial = s:recv(2)
+      assert.is_nil(d)
+      assert.equals("toolong", code)
+      assert.equals("12345678", partial)
+      s:close(); peer:close()
+    end)
+
+    it("a port that is not a whole number is refused everywhere, address objects included", function()
+      local s = assert(udp.bind("127.0.0.1", 0))
+      local at = s:getsockname()
+      raises("bad argument #2 to 'udp.connect' (port number 0-65535", udp.connect, "127.0.0.1", at.port + 0.5)
+      local half = { addr = "127.0.0.1", port = at.port + 0.5 }
+      raises("bad argument #1 to 'udp.connect' (address object's 'port' is not a port number 0-65535)", udp.connect, half)
+      raises("bad argument #2 to 's:sendto' (address object's 'port' is not a port number 0-65535)", s.sendto, s, "x", half)
+      raises("bad argument #1 to 's:connect' (address object's 'port' is not a port number 0-65535)", s.connect, s, half)
+      -- a whole float is that port
+      local whole = { addr = "127.0.0.1", port = at.port + 0.0 }
+      assert.equals(1, s:sendto("x", whole))
+      assert.equals("x", (s:recv(2)))
+      s:close()
     end)
   end)
 
@@ -159,6 +222,20 @@ describe("tls.udp", function()
       assert.equals(4, a:send("back"))
       assert.equals("back", (peer:recv(2)))
       a:close(); peer:close(); other:close()
+    end)
+
+    it("getsockname tells the address the connect chose, not the wildcard bound", function()
+      local a = assert(udp.bind("0.0.0.0", 0))
+      local port = a:getsockname().port
+      assert.equals("0.0.0.0", a:getsockname().addr)
+      local peer = assert(udp.bind("127.0.0.1", 0))
+      assert.is_true(a:connect(peer:getsockname()))
+      assert.equals("127.0.0.1:" .. port, tostring(a:getsockname()))
+      assert.matches("udp 127.0.0.1:" .. port .. " to ", tostring(a), 1, true)
+      assert(a:send("from"))
+      local _, from = peer:recv(2)
+      assert.equals(tostring(a:getsockname()), tostring(from))
+      a:close(); peer:close()
     end)
 
     it("connected with nothing queued: each datagram comes from the peer, others stay out", function()

@@ -96,25 +96,21 @@ pub(crate) fn port_arg(v: &Value, arg: usize, fname: &str) -> mlua::Result<u16> 
 pub(crate) fn port_arg_for(v: &Value, arg: usize, fname: &str, proto: Proto) -> mlua::Result<u16> {
     let bad =
         |why: String| mlua::Error::runtime(format!("bad argument #{arg} to '{fname}' ({why})"));
-    let n = match v {
-        Value::Integer(i) => Some(*i),
-        Value::Number(n) if n.fract() == 0.0 => Some(*n as i64),
-        Value::String(s) => {
-            let text = s
-                .to_str()
-                .map_err(|_| bad("port is not valid text".into()))?;
-            let text = text.trim();
-            if let Ok(n) = text.parse::<i64>() {
-                Some(n)
-            } else {
-                return service_port(text, proto)
-                    .ok_or_else(|| bad(format!("unknown service '{text}'")));
-            }
+    if let Some(p) = crate::net::addr::port_number(v) {
+        return Ok(p);
+    }
+    if let Value::String(s) = v {
+        let text = s
+            .to_str()
+            .map_err(|_| bad("port is not valid text".into()))?;
+        let text = text.trim();
+        // Numeric text out of range is no service name either.
+        if text.parse::<i64>().is_err() {
+            return service_port(text, proto)
+                .ok_or_else(|| bad(format!("unknown service '{text}'")));
         }
-        _ => None,
-    };
-    n.and_then(|n| u16::try_from(n).ok())
-        .ok_or_else(|| bad("port number 0-65535 or service name expected".into()))
+    }
+    Err(bad("port number 0-65535 or service name expected".into()))
 }
 
 /// Where to listen, when it can be told without the network: `"*"` and

@@ -1,7 +1,7 @@
 //! `tls.udp`: bind, connect, and the datagram socket object.
 //!
-//! `recv`, `send` and `sendto` are plain methods (`_recv`...) behind the
-//! same Lua wrapper as the streams' (`waiting.lua`): they answer at once
+//! `recv`, `send` and `sendto` are plain functions behind the same Lua
+//! wrapper as the streams' (`waiting.lua`'s `direct`): they answer at once
 //! when the socket is ready; a task that must wait parks itself on the
 //! socket and yields without a future; the main thread drives the loop.
 //! In front of them, `udp.lua` calls the raw fast path (`fast/udp.rs`,
@@ -28,7 +28,8 @@ use crate::dns::resolver;
 use crate::dns::services::Proto;
 use crate::error::{NetError, NetResult};
 use crate::net::addr;
-use crate::net::udp::{Multicast, Received, UdpOptions, UdpSock, MAX_DATAGRAM};
+use crate::net::udp::{Received, UdpOptions, UdpSock, MAX_DATAGRAM};
+use crate::net::udp_options;
 use crate::runtime::context::{block_on, foreign_error, locate, Where};
 use crate::runtime::deadline::{seconds, Deadline};
 use crate::runtime::timer::TimerKey;
@@ -59,7 +60,9 @@ impl std::ops::Deref for Udp {
 pub(crate) struct Socket {
     rt: Rc<Runtime>,
     sock: RefCell<Option<UdpSock>>,
-    local: SocketAddr,
+    /// The local address, read again after `s:connect` (a socket bound to
+    /// a wildcard address gets the source address of its route).
+    local: Cell<SocketAddr>,
     timeout: Cell<Option<Duration>>,
     maxsize: usize,
     /// One receive buffer, `maxsize + 1` bytes (see [`UdpSock::try_recv`]).
@@ -168,7 +171,7 @@ impl Socket {
         Self {
             rt: rt.clone(),
             sock: RefCell::new(Some(sock)),
-            local,
+            local: Cell::new(local),
             timeout: Cell::new(o.timeout),
             maxsize,
             buf: RefCell::new(Vec::new()),
@@ -180,8 +183,8 @@ impl Socket {
 
     fn what(&self) -> String {
         match self.sock.borrow().as_ref().and_then(|s| s.peer) {
-            Some(p) => format!("udp {} to {p}", self.local),
-            None => format!("udp {}", self.local),
+            Some(p) => format!("udp {} to {p}", self.local.get()),
+            None => format!("udp {}", self.local.get()),
         }
     }
 
@@ -682,7 +685,8 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
                 );
             }
             Ok(MultiValue::from_iter([Value::Table(addr::to_lua(
-                lua, s.local,
+                lua,
+                s.local.get(),
             )?)]))
         })?,
     )?;
@@ -707,10 +711,15 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             let a = addr::from_lua(&to, 1, "s:connect")?;
             let done = match s.sock.borrow_mut().as_mut() {
                 None => Err(NetError::new("closed", "s:connect: socket is closed")),
-                Some(u) => u.connect(a),
+                Some(u) => u.connect(a).map(|()| u.socket.local_addr().ok()),
             };
             match done {
-                Ok(()) => Ok(MultiValue::from_iter([Value::Boolean(true)])),
+                Ok(local) => {
+                    if let Some(l) = local {
+                        s.local.set(l);
+                    }
+                    Ok(MultiValue::from_iter([Value::Boolean(true)]))
+                }
                 Err(e) => failure(lua, e),
             }
         })?,
@@ -801,112 +810,6 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
     Ok(t)
 }
 
-// ---- options ----
-
-fn options(t: Option<&Table>, fname: &str) -> mlua::Result<UdpOptions> {
-    let mut o = UdpOptions::default();
-    let Some(t) = t else { return Ok(o) };
-    let bad = |k: &str, why: &str| mlua::Error::runtime(format!("{fname}: option '{k}' {why}"));
-    for pair in t.pairs::<Value, Value>() {
-        let (k, v) = pair?;
-        let key = match &k {
-            Value::String(s) => s.to_string_lossy(),
-            other => {
-                return Err(mlua::Error::runtime(format!(
-                    "{fname}: option keys must be strings, got {}",
-                    surface::type_name(other)
-                )))
-            }
-        };
-        let flag = |v: &Value| match v {
-            Value::Boolean(b) => Ok(*b),
-            _ => Err(bad(&key, "must be a boolean")),
-        };
-        let count = |v: &Value, max: i64| match v {
-            Value::Integer(i) if (0..=max).contains(i) => Ok(*i),
-            Value::Number(n) if n.fract() == 0.0 && (0.0..=max as f64).contains(n) => Ok(*n as i64),
-            _ => Err(bad(&key, &format!("must be an integer 0-{max}"))),
-        };
-        match key.as_str() {
-            "reuseaddr" => o.reuseaddr = flag(&v)?,
-            "reuseport" => o.reuseport = flag(&v)?,
-            "broadcast" => o.broadcast = flag(&v)?,
-            "ttl" => o.ttl = Some(count(&v, 255)? as u32),
-            "rcvbuf" => o.rcvbuf = Some(count(&v, i32::MAX as i64)? as usize),
-            "sndbuf" => o.sndbuf = Some(count(&v, i32::MAX as i64)? as usize),
-            "maxsize" => {
-                let n = count(&v, MAX_DATAGRAM as i64)? as usize;
-                o.maxsize = Some(n.max(1));
-            }
-            "timeout" => {
-                o.timeout = match &v {
-                    Value::Nil => None,
-                    Value::Integer(i) => {
-                        seconds(Some(*i as f64)).map_err(|why| bad("timeout", &why))?
-                    }
-                    Value::Number(n) => seconds(Some(*n)).map_err(|why| bad("timeout", &why))?,
-                    _ => return Err(bad("timeout", "must be a number of seconds")),
-                }
-            }
-            "multicast" => o.multicast = Some(multicast(&v, fname)?),
-            other => {
-                return Err(mlua::Error::runtime(format!(
-                    "{fname}: unknown option '{other}'"
-                )))
-            }
-        }
-    }
-    Ok(o)
-}
-
-fn multicast(v: &Value, fname: &str) -> mlua::Result<Multicast> {
-    let bad = |why: String| mlua::Error::runtime(format!("{fname}: option 'multicast' {why}"));
-    let Value::Table(t) = v else {
-        return Err(bad("must be a table {group = ..., interface = ...}".into()));
-    };
-    let group: String = t
-        .get::<Option<String>>("group")?
-        .ok_or_else(|| bad("needs 'group' (a multicast address)".into()))?;
-    let group: IpAddr = group
-        .parse()
-        .ok()
-        .filter(|g: &IpAddr| g.is_multicast())
-        .ok_or_else(|| bad(format!("group '{group}' is not a multicast address")))?;
-    let (mut interface, mut index) = (None, 0);
-    match t.get::<Value>("interface")? {
-        Value::Nil => {}
-        Value::String(s) if group.is_ipv4() => {
-            let text = s.to_string_lossy();
-            let ip: Ipv4Addr = text
-                .parse()
-                .map_err(|_| bad(format!("interface '{text}' is not an IPv4 address")))?;
-            interface = Some(IpAddr::V4(ip));
-        }
-        Value::Integer(i) if group.is_ipv6() => {
-            index = u32::try_from(i).map_err(|_| bad(format!("interface {i} out of range")))?;
-        }
-        _ if group.is_ipv4() => return Err(bad("interface must be an IPv4 address (text)".into())),
-        _ => return Err(bad("interface must be an interface index (integer)".into())),
-    }
-    let looped = match t.get::<Value>("loop")? {
-        Value::Nil => None,
-        Value::Boolean(b) => Some(b),
-        _ => return Err(bad("field 'loop' must be a boolean".into())),
-    };
-    let ttl = match t.get::<Value>("ttl")? {
-        Value::Nil => None,
-        Value::Integer(i) if (0..=255).contains(&i) => Some(i as u32),
-        _ => return Err(bad("field 'ttl' must be an integer 0-255".into())),
-    };
-    Ok(Multicast {
-        group,
-        interface,
-        index,
-        looped,
-        ttl,
-    })
-}
-
 // ---- bind and connect ----
 
 fn open(
@@ -988,7 +891,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
         |lua, (host, port, opts): HostArgs| async move {
             let rt = Runtime::get(&lua)?;
             let port = port_arg_for(&port, 2, "udp.bind", Proto::Udp)?;
-            let o = options(opts.as_ref(), "udp.bind")?;
+            let o = udp_options::from_lua(opts.as_ref(), 3, "udp.bind")?;
             open_host(&lua, &rt, "udp.bind", &host, port, false, &o).await
         },
     )?;
@@ -1004,7 +907,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
             };
             let h = h.to_str()?.to_string();
             let p = port_arg_for(&port, 2, "udp.bind", Proto::Udp)?;
-            let o = options(opts.as_ref(), "udp.bind")?;
+            let o = udp_options::from_lua(opts.as_ref(), 3, "udp.bind")?;
             let rt = Runtime::get(lua)?;
             if let Some(a) = literal(&h, p) {
                 return open(lua, &rt, a, None, &o);
@@ -1023,7 +926,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
         |lua, (host, port, opts): HostArgs| async move {
             let rt = Runtime::get(&lua)?;
             let port = port_arg_for(&port, 2, "udp.connect", Proto::Udp)?;
-            let o = options(opts.as_ref(), "udp.connect")?;
+            let o = udp_options::from_lua(opts.as_ref(), 3, "udp.connect")?;
             open_host(&lua, &rt, "udp.connect", &host, port, true, &o).await
         },
     )?;
@@ -1047,7 +950,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
                 let h = h.to_str()?.to_string();
                 let p = port_arg_for(&b, 2, "udp.connect", Proto::Udp)?;
                 let opts = opts_of(&c, 3)?;
-                let o = options(opts.as_ref(), "udp.connect")?;
+                let o = udp_options::from_lua(opts.as_ref(), 3, "udp.connect")?;
                 if let Some(a) = literal(&h, p) {
                     return open(lua, &rt, unspecified(&a), Some(a), &o);
                 }
@@ -1057,7 +960,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
                 });
             }
             let a = addr::from_lua(&to, 1, "udp.connect")?;
-            let o = options(opts_of(&b, 2)?.as_ref(), "udp.connect")?;
+            let o = udp_options::from_lua(opts_of(&b, 2)?.as_ref(), 2, "udp.connect")?;
             open(lua, &rt, unspecified(&a), Some(a), &o)
         },
     )?;

@@ -161,6 +161,14 @@ impl Resolve {
                 format!("{host} is {what} address"),
             )));
         }
+        // A ':' is no part of a host name: a mistyped IPv6 literal, or a
+        // "host:port" given as the host. Asking DNS would only be slow.
+        if host.contains(':') {
+            return Some(Err(NetError::new(
+                "nxdomain",
+                format!("invalid host name '{host}': neither an IPv6 address nor a name (':')"),
+            )));
+        }
         let (name, _) = match Name::parse(host) {
             Ok(parsed) => parsed,
             Err(e) => {

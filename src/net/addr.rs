@@ -15,6 +15,18 @@ pub(crate) fn parse_text(s: &str) -> Option<SocketAddr> {
     s.trim().parse::<SocketAddr>().ok()
 }
 
+/// A port number: an integer 0-65535, a float with such a value (as
+/// `luaL_checkinteger` takes it, so `80.5` is none), or its decimal text.
+/// The one check of every port the library takes (arguments, address
+/// objects; service names are the callers' to look up).
+pub(crate) fn port_number(v: &Value) -> Option<u16> {
+    let n = match v {
+        Value::String(s) => s.to_str().ok()?.trim().parse::<i64>().ok()?,
+        v => crate::stream::limits::whole(v)?,
+    };
+    u16::try_from(n).ok()
+}
+
 /// An address argument: an address object (or any table with `addr` and
 /// `port`) or text. Misuse raises, naming the argument.
 pub(crate) fn from_lua(v: &Value, arg: usize, fname: &str) -> mlua::Result<SocketAddr> {
@@ -35,13 +47,17 @@ pub(crate) fn from_lua(v: &Value, arg: usize, fname: &str) -> mlua::Result<Socke
             let ip: String = t
                 .get("addr")
                 .map_err(|_| bad("address object needs a text 'addr'".into()))?;
-            let port: i64 = t
-                .get("port")
-                .map_err(|_| bad("address object needs a numeric 'port'".into()))?;
+            let port: Value = t.get("port")?;
+            let port = match port {
+                Value::Integer(_) | Value::Number(_) | Value::String(_) => port_number(&port)
+                    .ok_or_else(|| {
+                        bad("address object's 'port' is not a port number 0-65535".into())
+                    })?,
+                _ => return Err(bad("address object needs a numeric 'port'".into())),
+            };
             let ip: IpAddr = ip
                 .parse()
                 .map_err(|_| bad(format!("'{ip}' is not an IP address")))?;
-            let port = u16::try_from(port).map_err(|_| bad(format!("port {port} out of range")))?;
             Ok(SocketAddr::new(ip, port))
         }
         other => Err(bad(format!(

@@ -9,4 +9,5 @@ pub(crate) mod options;
 pub mod socket;
 pub(crate) mod tcp;
 pub(crate) mod udp;
+pub(crate) mod udp_options;
 pub(crate) mod unix;

@@ -55,37 +55,12 @@ impl TcpOptions {
     ) -> mlua::Result<Self> {
         let mut o = Self::default();
         let Some(t) = t else { return Ok(o) };
-        let bad = |k: &str, why: &str, v: &Value| {
-            bad_argument(
-                arg,
-                fname,
-                format_args!("option '{k}': {why} expected, got {}", type_name(v)),
-            )
-        };
+        let bad = |k: &str, why: &str, v: &Value| bad_option(arg, fname, k, why, v);
         for pair in t.pairs::<Value, Value>() {
             let (k, v) = pair?;
-            let key = match &k {
-                Value::String(s) => s.to_string_lossy(),
-                other => {
-                    return Err(bad_argument(
-                        arg,
-                        fname,
-                        format_args!("option names are strings, got {}", type_name(other)),
-                    ))
-                }
-            };
+            let key = option_name(&k, arg, fname)?;
             match key.as_str() {
-                "timeout" => {
-                    let s = match v {
-                        Value::Nil => None,
-                        Value::Integer(i) => Some(i as f64),
-                        Value::Number(n) => Some(n),
-                        _ => return Err(bad("timeout", "number of seconds", &v)),
-                    };
-                    o.timeout = seconds(s).map_err(|why| {
-                        bad_argument(arg, fname, format_args!("option 'timeout': {why}"))
-                    })?;
-                }
+                "timeout" => o.timeout = timeout_option(&v, arg, fname)?,
                 "nodelay" => {
                     o.nodelay = boolean(&v).ok_or_else(|| bad("nodelay", "boolean", &v))?
                 }
@@ -110,20 +85,83 @@ impl TcpOptions {
                     )
                 }
                 k if also.contains(&k) => {}
-                k => {
-                    return Err(bad_argument(
-                        arg,
-                        fname,
-                        format_args!("unknown option '{k}'"),
-                    ))
-                }
+                k => return Err(unknown_option(arg, fname, k)),
             }
         }
         Ok(o)
     }
 }
 
-fn boolean(v: &Value) -> Option<bool> {
+// ---- shared by every options table (TCP, TLS's TCP part, UDP) ----
+
+/// Misuse of option `k` of argument `arg`, in the bad-argument style:
+/// `bad argument #3 to 'udp.bind' (option 'ttl': integer 1-255 expected,
+/// got string)`.
+pub(crate) fn bad_option(
+    arg: usize,
+    fname: &str,
+    k: &str,
+    expected: &str,
+    v: &Value,
+) -> mlua::Error {
+    let got = type_name(v);
+    bad_argument(
+        arg,
+        fname,
+        format_args!("option '{k}': {expected} expected, got {got}"),
+    )
+}
+
+/// [`bad_option`] for an option with a range: a number is shown as itself
+/// (`got 300`), anything else by its type.
+pub(crate) fn bad_option_value(
+    arg: usize,
+    fname: &str,
+    k: &str,
+    expected: &str,
+    v: &Value,
+) -> mlua::Error {
+    let got = match v {
+        Value::Integer(i) => i.to_string(),
+        Value::Number(n) => crate::stream::number::float_text(*n),
+        _ => return bad_option(arg, fname, k, expected, v),
+    };
+    bad_argument(
+        arg,
+        fname,
+        format_args!("option '{k}': {expected} expected, got {got}"),
+    )
+}
+
+/// The name of an option, which must be a string.
+pub(crate) fn option_name(k: &Value, arg: usize, fname: &str) -> mlua::Result<String> {
+    match k {
+        Value::String(s) => Ok(s.to_string_lossy()),
+        other => Err(bad_argument(
+            arg,
+            fname,
+            format_args!("option names are strings, got {}", type_name(other)),
+        )),
+    }
+}
+
+/// An option this call does not know.
+pub(crate) fn unknown_option(arg: usize, fname: &str, k: &str) -> mlua::Error {
+    bad_argument(arg, fname, format_args!("unknown option '{k}'"))
+}
+
+/// The `timeout` option: seconds, or `nil` for none.
+pub(crate) fn timeout_option(v: &Value, arg: usize, fname: &str) -> mlua::Result<Option<Duration>> {
+    let s = match v {
+        Value::Nil => None,
+        Value::Integer(i) => Some(*i as f64),
+        Value::Number(n) => Some(*n),
+        _ => return Err(bad_option(arg, fname, "timeout", "number of seconds", v)),
+    };
+    seconds(s).map_err(|why| bad_argument(arg, fname, format_args!("option 'timeout': {why}")))
+}
+
+pub(crate) fn boolean(v: &Value) -> Option<bool> {
     match v {
         Value::Boolean(b) => Some(*b),
         _ => None,

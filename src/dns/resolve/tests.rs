@@ -189,7 +189,11 @@ fn literals_need_no_dns() {
 #[test]
 fn invalid_names_fail_at_once() {
     let hosts = Hosts::default();
-    for host in ["", "a..b", "with space", &"x".repeat(64)] {
+    let colons = ["::zz", "1.2.3.4:80", "example.com:443", "fe80::1%", "[::1"];
+    for host in ["", "a..b", "with space", &"x".repeat(64)]
+        .into_iter()
+        .chain(colons)
+    {
         let err = done_now(&mut Resolve::new(host, Family::Any, &conf(&[]), &hosts)).unwrap_err();
         assert_eq!(err.code, "nxdomain", "{host:?}");
         assert!(err.message.contains("invalid host name"), "{}", err.message);
