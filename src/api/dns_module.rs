@@ -12,7 +12,9 @@ use crate::dns::resolver::{finish, service_port, Running, Settings, Start};
 use crate::dns::services::Proto;
 use crate::error::NetResult;
 use crate::net::addr;
-use crate::runtime::context::{block_on, foreign_error, go_async, locate, Where};
+use crate::runtime::context::{
+    block_on, foreign_error, go_async, locate, unyieldable_error, Where,
+};
 use crate::runtime::Runtime;
 use crate::stream::core::failure;
 
@@ -150,6 +152,7 @@ fn address(lua: &Lua) -> mlua::Result<Function> {
                 answer(lua, &rt, result, q.port)
             }
             Where::Foreign => Err(foreign_error("dns.address")),
+            Where::Unyieldable => Err(unyieldable_error("dns.address")),
         }
     })
 }

@@ -9,7 +9,9 @@ use std::time::Duration;
 use mlua::{Function, Lua, MultiValue, Table, Value};
 
 use super::surface;
-use crate::runtime::context::{block_on, foreign_error, go_async, locate, Where};
+use crate::runtime::context::{
+    block_on, foreign_error, go_async, locate, unyieldable_error, Where,
+};
 use crate::runtime::deadline::{seconds_arg, Deadline};
 use crate::runtime::executor::OnError;
 
@@ -63,6 +65,7 @@ fn sleep_method(lua: &Lua) -> mlua::Result<Function> {
                 Ok(MultiValue::new())
             }
             Where::Foreign => Err(foreign_error("loop.sleep")),
+            Where::Unyieldable => Err(unyieldable_error("loop.sleep")),
         }
     })
 }

@@ -11,7 +11,7 @@ use mlua::{
 use super::surface;
 use crate::error::NetError;
 use crate::fast::sync as fast;
-use crate::runtime::context::{block_on, foreign_error, locate, Where};
+use crate::runtime::context::{block_on, foreign_error, locate, unyieldable_error, Where};
 use crate::runtime::deadline::timeout_value;
 use crate::runtime::queue::{Item, Outcome, Queue};
 use crate::runtime::sync::Cond;
@@ -141,6 +141,7 @@ fn task_waker(lua: &Lua, rt: &Runtime, fname: &str) -> mlua::Result<Option<std::
             .ok_or_else(|| foreign_error(fname)),
         Where::Blocking => Ok(None),
         Where::Foreign => Err(foreign_error(fname)),
+        Where::Unyieldable => Err(unyieldable_error(fname)),
     }
 }
 

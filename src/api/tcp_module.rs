@@ -16,7 +16,9 @@ use crate::net::listener::{listen, MakeTransport, Protocol};
 use crate::net::options::TcpOptions;
 use crate::net::socket::Endpoint;
 use crate::net::tcp::TcpTransport;
-use crate::runtime::context::{block_on, foreign_error, go_async, locate, Where};
+use crate::runtime::context::{
+    block_on, foreign_error, go_async, locate, unyieldable_error, Where,
+};
 use crate::runtime::Runtime;
 use crate::stream::core::failure;
 use crate::stream::ios::Ios;
@@ -83,6 +85,7 @@ pub(crate) fn dispatch_connect(
         Where::Task => go_async(lua, twin, args),
         Where::Blocking => blocking(&rt),
         Where::Foreign => Err(foreign_error(name)),
+        Where::Unyieldable => Err(unyieldable_error(name)),
     }
 }
 
@@ -242,6 +245,7 @@ pub(crate) fn listen_common(
                 return go_async(lua, &listen_later(lua)?, ud);
             }
             Where::Foreign => return Err(foreign_error(fname)),
+            Where::Unyieldable => return Err(unyieldable_error(fname)),
         },
     };
     listen_at(

@@ -30,7 +30,7 @@ use crate::error::{NetError, NetResult};
 use crate::net::addr;
 use crate::net::udp::{Received, UdpOptions, UdpSock, MAX_DATAGRAM};
 use crate::net::udp_options;
-use crate::runtime::context::{block_on, foreign_error, locate, Where};
+use crate::runtime::context::{block_on, foreign_error, locate, unyieldable_error, Where};
 use crate::runtime::deadline::{seconds, Deadline};
 use crate::runtime::timer::TimerKey;
 use crate::runtime::Runtime;
@@ -355,6 +355,7 @@ impl Socket {
                 out
             }
             Where::Foreign => Err(foreign_error(op.name())),
+            Where::Unyieldable => Err(unyieldable_error(op.name())),
         }
     }
 

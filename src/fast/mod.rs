@@ -48,6 +48,7 @@
 pub(crate) mod stream;
 pub(crate) mod sync;
 pub(crate) mod udp;
+pub(crate) mod yieldable;
 
 use std::ffi::{c_char, c_int};
 use std::marker::PhantomData;

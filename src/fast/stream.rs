@@ -130,7 +130,13 @@ unsafe fn push_line(state: *mut ffi::lua_State, stream: Rc<RefCell<Stream>>, kee
             LineTake::Taken => Got::Line,
             // The running coroutine is `state` (a thread's pointer is its
             // `lua_State`, as `lua_topointer` gives it).
-            LineTake::Wait(want) if s.park_line_read(want, state as *const c_void) => Got::Parked,
+            // A task that cannot yield here is the general path's (it raises).
+            LineTake::Wait(want)
+                if super::yieldable::yieldable(state)
+                    && s.park_line_read(want, state as *const c_void) =>
+            {
+                Got::Parked
+            }
             _ => Got::General,
         },
         Err(_) => Got::General,

@@ -144,8 +144,13 @@ unsafe fn with<T, R>(state: *mut ffi::lua_State, f: impl FnOnce(&T, &Runtime) ->
 }
 
 /// The waker of the task whose coroutine is running this call, if any.
-fn task_waker(rt: &Runtime, state: *mut ffi::lua_State) -> Option<std::task::Waker> {
-    rt.exec.waker_for(state as *const c_void)
+///
+/// SAFETY: `state` is the running coroutine's, as [`super::yieldable`] needs.
+unsafe fn task_waker(rt: &Runtime, state: *mut ffi::lua_State) -> Option<std::task::Waker> {
+    // A task that cannot yield here is the general path's (it raises).
+    rt.exec
+        .waker_for(state as *const c_void)
+        .filter(|_| super::yieldable::yieldable(state))
 }
 
 /// What a call that may park came to.

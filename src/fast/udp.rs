@@ -83,7 +83,8 @@ unsafe fn is_task(state: *mut ffi::lua_State, socket: &Socket) -> bool {
     ffi::lua_pushthread(state);
     let me = ffi::lua_topointer(state, -1);
     ffi::lua_pop(state, 1);
-    me == task
+    // A task that cannot yield here is the general path's (it raises).
+    me == task && super::yieldable::yieldable(state)
 }
 
 /// `recv(socket, timeout)`.

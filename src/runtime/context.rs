@@ -30,6 +30,9 @@ pub(crate) enum Where {
     Blocking,
     /// In a coroutine the loop did not start, while a task runs.
     Foreign,
+    /// In a task, inside a call it cannot yield across (a C function such
+    /// as `string.gsub`; see `fast/yieldable.rs`): waiting would fail.
+    Unyieldable,
 }
 
 pub(crate) fn locate(lua: &Lua, rt: &Runtime) -> Where {
@@ -37,9 +40,26 @@ pub(crate) fn locate(lua: &Lua, rt: &Runtime) -> Where {
         return Where::Blocking;
     }
     match rt.exec.current_thread() {
-        Some(ptr) if lua.current_thread().to_pointer() == ptr => Where::Task,
+        Some(ptr) if lua.current_thread().to_pointer() == ptr => {
+            if crate::fast::yieldable::current_can_yield(lua) {
+                Where::Task
+            } else {
+                Where::Unyieldable
+            }
+        }
         _ => Where::Foreign,
     }
+}
+
+/// The error for a wait where the task cannot be suspended
+/// ([`Where::Unyieldable`]): raised before anything waits.
+pub(crate) fn unyieldable_error(what: &str) -> mlua::Error {
+    mlua::Error::runtime(format!(
+        "{what}: cannot wait here: the task is inside a call it cannot be \
+         suspended across (a C function such as string.gsub or table.sort; \
+         on Lua 5.1 also pcall, a metamethod or a for iterator); \
+         wait outside that call"
+    ))
 }
 
 /// The error for I/O from a coroutine the loop cannot resume.
@@ -105,5 +125,6 @@ where
         Where::Task => go_async(lua, twin, args),
         Where::Blocking => block_on(rt, blocking())?,
         Where::Foreign => Err(foreign_error(fname)),
+        Where::Unyieldable => Err(unyieldable_error(fname)),
     }
 }

@@ -26,7 +26,7 @@ use super::ops::{unit_step, wait, Dir};
 use super::transport::Transport;
 use crate::api::surface::{bad_argument, method, raise_marker, raise_values, type_name};
 use crate::net::options::TcpOptions;
-use crate::runtime::context::{block_on, foreign_error, locate, Where};
+use crate::runtime::context::{block_on, foreign_error, locate, unyieldable_error, Where};
 use crate::runtime::deadline::seconds_arg;
 use crate::runtime::reactor::Registration;
 use crate::runtime::Runtime;
@@ -290,6 +290,7 @@ impl Waiting {
                 block_on(&rt, fut)??.into_lua(lua, marker)
             }
             Where::Foreign => Err(foreign_error(&format!("ios:{}", self.name))),
+            Where::Unyieldable => Err(unyieldable_error(&format!("ios:{}", self.name))),
         }
     }
 }

@@ -97,6 +97,10 @@ fn prepare(this: Value, first: Value, second: Value) -> mlua::Result<Result<Upgr
                 "calling '{FNAME}' on bad self (the stream is TLS already)"
             )));
         }
+        // Misuse is raised before the call may wait (and where it cannot,
+        // before that is reported): the claim in `run` checks it again.
+        s.check_busy(0, "starttls")?;
+        s.check_busy(1, "starttls")?;
     }
     let setup = match &host {
         Some(h) => TlsSetup::connect(&arg.config, h),
