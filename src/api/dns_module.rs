@@ -153,6 +153,9 @@ fn address(lua: &Lua) -> mlua::Result<Function> {
             }
             Where::Foreign => Err(foreign_error("dns.address")),
             Where::Unyieldable => Err(unyieldable_error("dns.address")),
+            Where::HandResumed(id) => {
+                Err(crate::runtime::by_hand::refuse(lua, &rt, id, "dns.address"))
+            }
         }
     })
 }

@@ -35,7 +35,11 @@ pub(crate) fn spawn_wrapper(lua: &Lua) -> mlua::Result<Function> {
     let f: Function = lua
         .load(include_str!("spawn.lua"))
         .set_name("=tls.spawn")
-        .call((adopt, is_cancel))?;
+        .call((
+            adopt,
+            is_cancel,
+            lua.create_function(|lua, ()| Ok(crate::runtime::by_hand::ended_outside(lua)))?,
+        ))?;
     lua.set_named_registry_value("tls.spawn", &f)?;
     Ok(f)
 }
@@ -66,6 +70,9 @@ fn sleep_method(lua: &Lua) -> mlua::Result<Function> {
             }
             Where::Foreign => Err(foreign_error("loop.sleep")),
             Where::Unyieldable => Err(unyieldable_error("loop.sleep")),
+            Where::HandResumed(id) => {
+                Err(crate::runtime::by_hand::refuse(lua, &rt, id, "loop.sleep"))
+            }
         }
     })
 }

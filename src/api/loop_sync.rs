@@ -142,6 +142,7 @@ fn task_waker(lua: &Lua, rt: &Runtime, fname: &str) -> mlua::Result<Option<std::
         Where::Blocking => Ok(None),
         Where::Foreign => Err(foreign_error(fname)),
         Where::Unyieldable => Err(unyieldable_error(fname)),
+        Where::HandResumed(id) => Err(crate::runtime::by_hand::refuse(lua, rt, id, fname)),
     }
 }
 
@@ -163,9 +164,16 @@ fn wrappers(lua: &Lua) -> mlua::Result<(Function, Function)> {
     if let Some(t) = lua.named_registry_value::<Option<Table>>("tls.queue")? {
         return Ok((t.raw_get(1)?, t.raw_get(2)?));
     }
-    let cancel_value = lua.create_function(|lua, ()| {
+    // The error of a wait that ended by CANCEL: the task's cancellation,
+    // else (the task's coroutine was resumed by hand) that error, naming
+    // the call `what`.
+    let cancel_value = lua.create_function(|lua, what: Option<String>| {
         let rt = Runtime::get(lua)?;
-        Ok(rt.exec.current_cancel())
+        let what = what.as_deref().unwrap_or("wait");
+        Ok(rt
+            .exec
+            .current_cancel()
+            .or_else(|| crate::runtime::by_hand::check_value(lua, &rt, what)))
     })?;
     let (q, c): (Function, Function) = lua
         .load(include_str!("queue.lua"))

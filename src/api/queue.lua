@@ -31,14 +31,19 @@ local function handle(self, methods, make, fname, what)
   return h
 end
 
+-- The call each retry function finishes, for the error raised when the
+-- task's coroutine was resumed by hand (see runtime/by_hand.rs).
+local finishes = {}
+
 -- Asks `retry(h, token, item)` after each wake-up until the wait is over.
--- Answers are exact: one value, or `nil, msg, code`.
+-- Answers are exact: one value, or `nil, msg, code`. CANCEL: the task was
+-- cancelled, or its coroutine resumed by hand; `cancel_value` says which.
 local function waited(retry, h, token, item)
   while true do
     yield(PENDING)
     local v, msg, code = retry(h, token, item)
     if v ~= WAIT then
-      if v == CANCEL then error(cancel_value(), 0) end
+      if v == CANCEL then error(cancel_value(finishes[retry]), 0) end
       if msg == nil then return v end
       return v, msg, code
     end
@@ -55,6 +60,7 @@ local function general(retry, h, v, a, b)
 end
 
 local function queue(methods, make, put, get, retry_put, retry_get, store, slow_put, slow_get)
+  finishes[retry_put], finishes[retry_get] = "queue:put", "queue:get"
   function methods.put(self, v, timeout)
     local h = known[self] or handle(self, methods, make, "queue:put", "queue")
     local r, a, b = put(h, v, timeout)
@@ -74,6 +80,7 @@ local function queue(methods, make, put, get, retry_put, retry_get, store, slow_
 end
 
 local function cond(methods, make, wait, retry, signal, broadcast, slow_wait, slow_signal, slow_broadcast)
+  finishes[retry] = "cond:wait"
   function methods.wait(self, timeout)
     local h = known[self] or handle(self, methods, make, "cond:wait", "cond")
     local r, token = wait(h, timeout)

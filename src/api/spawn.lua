@@ -2,7 +2,7 @@
 -- carries its traceback. Other error values (tables, numbers, nil) are
 -- kept as they are, and so is the task's own cancellation (it is not a bug,
 -- and <close> handlers should see it as task:cancel made it).
-local adopt, is_cancel = ...
+local adopt, is_cancel, ended_outside = ...
 -- Without the debug library (a sandbox), messages go without traceback.
 local xpcall, type = xpcall, type
 local traceback = debug and debug.traceback or function(a, b)
@@ -25,14 +25,24 @@ end
 -- yield up and each resume down, and catches the error value unchanged.
 local create, resume, status, yield = coroutine.create, coroutine.resume, coroutine.status, coroutine.yield
 
-local function pass(co, ok, ...)
+local pass
+
+-- Resumed by the loop: passes the values down, unless f's coroutine was
+-- run to its end meanwhile by someone else (resumed by hand, see
+-- runtime/by_hand.rs).
+local function again(co, ...)
+  if status(co) == "dead" then return false, ended_outside() end
+  return pass(co, resume(co, ...))
+end
+
+function pass(co, ok, ...)
   if not ok then
     local e = ...
     if type(e) == "string" and not is_cancel(e) then e = traceback(co, e) end
     return false, e
   end
   if status(co) == "dead" then return true, ... end
-  return pass(co, resume(co, yield(...)))
+  return again(co, yield(...))
 end
 
 -- Once f is done, the coroutine that called us is the task's again, so it

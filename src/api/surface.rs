@@ -420,15 +420,17 @@ where
         async move {
             let r = match fut {
                 // A cancelled task's wait raises the cancellation value.
-                Ok(fut) => match crate::runtime::cancel::unless_cancelled(&lua, shed(fut)).await {
-                    Ok(r) => r.and_then(|r| r.into_lua_multi(&lua)),
-                    Err(v) => {
-                        return Ok(MultiValue::from_iter([
-                            Value::LightUserData(raise_marker()),
-                            v,
-                        ]))
+                Ok(fut) => {
+                    match crate::runtime::cancel::unless_cancelled(&lua, name, shed(fut)).await {
+                        Ok(r) => r.and_then(|r| r.into_lua_multi(&lua)),
+                        Err(v) => {
+                            return Ok(MultiValue::from_iter([
+                                Value::LightUserData(raise_marker()),
+                                v,
+                            ]))
+                        }
                     }
-                },
+                }
                 Err(e) => Err(e),
             };
             Ok(settle(&lua, r))

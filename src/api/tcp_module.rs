@@ -86,6 +86,7 @@ pub(crate) fn dispatch_connect(
         Where::Blocking => blocking(&rt),
         Where::Foreign => Err(foreign_error(name)),
         Where::Unyieldable => Err(unyieldable_error(name)),
+        Where::HandResumed(id) => Err(crate::runtime::by_hand::refuse(lua, &rt, id, name)),
     }
 }
 
@@ -246,6 +247,9 @@ pub(crate) fn listen_common(
             }
             Where::Foreign => return Err(foreign_error(fname)),
             Where::Unyieldable => return Err(unyieldable_error(fname)),
+            Where::HandResumed(id) => {
+                return Err(crate::runtime::by_hand::refuse(lua, &rt, id, fname))
+            }
         },
     };
     listen_at(

@@ -30,6 +30,7 @@ use crate::error::{NetError, NetResult};
 use crate::net::addr;
 use crate::net::udp::{Received, UdpOptions, UdpSock, MAX_DATAGRAM};
 use crate::net::udp_options;
+use crate::runtime::by_hand;
 use crate::runtime::context::{block_on, foreign_error, locate, unyieldable_error, Where};
 use crate::runtime::deadline::{seconds, Deadline};
 use crate::runtime::timer::TimerKey;
@@ -302,6 +303,14 @@ impl Socket {
         timeout: Option<Duration>,
         retry: impl FnOnce() -> mlua::Result<MultiValue>,
     ) -> mlua::Result<Outcome> {
+        // A wait of this very task, resumed by hand out of it, is not
+        // answered (see runtime/by_hand.rs).
+        if !self.waits.borrow().is_empty() {
+            if let Some((w, e)) = by_hand::check(lua, &self.rt, op.name()) {
+                self.end_wait(&w);
+                return Err(e);
+            }
+        }
         if let Some(out) = self.attempt(lua, op)? {
             self.wait_over();
             return Ok(out);
@@ -356,6 +365,12 @@ impl Socket {
             }
             Where::Foreign => Err(foreign_error(op.name())),
             Where::Unyieldable => Err(unyieldable_error(op.name())),
+            Where::HandResumed(id) => {
+                if let Some(w) = self.rt.exec.waker_of(id) {
+                    self.end_wait(&w);
+                }
+                Err(by_hand::refuse(lua, &self.rt, id, op.name()))
+            }
         }
     }
 
@@ -398,9 +413,15 @@ impl Socket {
         &self,
         buf: &mut Vec<u8>,
         timeout: Option<f64>,
-        in_task: impl FnOnce() -> bool,
+        in_task: impl Fn() -> bool,
     ) -> FastRecv {
         if self.stash.try_borrow().map_or(true, |s| s.is_some()) {
+            return FastRecv::Declined;
+        }
+        // Tasks wait here, and the caller is no task the loop runs (the
+        // main thread, or a task's coroutine resumed by hand): the general
+        // path tells which.
+        if self.waits.try_borrow().map_or(true, |w| !w.is_empty()) && !in_task() {
             return FastRecv::Declined;
         }
         let size = self.maxsize + 1;

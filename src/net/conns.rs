@@ -344,6 +344,12 @@ pub(crate) fn close_method(lua: &Lua) -> mlua::Result<Function> {
             Where::Blocking => drained(lua, block_on(&rt, drain(&rt, &server, d, false))?),
             Where::Foreign => Err(foreign_error("server:close")),
             Where::Unyieldable => Err(unyieldable_error("server:close")),
+            Where::HandResumed(id) => Err(crate::runtime::by_hand::refuse(
+                lua,
+                &rt,
+                id,
+                "server:close",
+            )),
         }
     })
 }

@@ -35,16 +35,34 @@ pub(crate) fn error_value(lua: &Lua, reason: Value) -> mlua::Result<Value> {
 
 /// Runs `fut` until it is done, or until it is pending in a task that was
 /// cancelled: then the future is dropped (which ends what it was doing, as
-/// a timeout would) and the cancellation value comes back instead.
-pub(crate) async fn unless_cancelled<F: Future>(lua: &Lua, fut: F) -> Result<F::Output, Value> {
+/// a timeout would) and the cancellation value comes back instead. So it
+/// is, with the error `what` raises, when the task's coroutine was resumed
+/// by hand (see [`super::by_hand`]): then the future is not polled again.
+pub(crate) async fn unless_cancelled<F: Future>(
+    lua: &Lua,
+    what: &str,
+    fut: F,
+) -> Result<F::Output, Value> {
     let rt = Runtime::get(lua).ok();
     let mut fut = std::pin::pin!(fut);
-    poll_fn(|cx| match fut.as_mut().poll(cx) {
-        Poll::Ready(r) => Poll::Ready(Ok(r)),
-        Poll::Pending => match rt.as_ref().and_then(|rt| rt.exec.current_cancel()) {
-            Some(v) => Poll::Ready(Err(v)),
-            None => Poll::Pending,
-        },
+    let mut first = true;
+    poll_fn(|cx| {
+        // The first poll is the call itself, made where a wait may start.
+        if !std::mem::take(&mut first) {
+            if let Some(v) = rt
+                .as_ref()
+                .and_then(|rt| super::by_hand::check_value(lua, rt, what))
+            {
+                return Poll::Ready(Err(v));
+            }
+        }
+        match fut.as_mut().poll(cx) {
+            Poll::Ready(r) => Poll::Ready(Ok(r)),
+            Poll::Pending => match rt.as_ref().and_then(|rt| rt.exec.current_cancel()) {
+                Some(v) => Poll::Ready(Err(v)),
+                None => Poll::Pending,
+            },
+        }
     })
     .await
 }

@@ -33,21 +33,31 @@ pub(crate) enum Where {
     /// In a task, inside a call it cannot yield across (a C function such
     /// as `string.gsub`; see `fast/yieldable.rs`): waiting would fail.
     Unyieldable,
+    /// In the coroutine of task `id`, resumed by hand rather than by the
+    /// loop (see `runtime/by_hand.rs`).
+    HandResumed(usize),
 }
 
 pub(crate) fn locate(lua: &Lua, rt: &Runtime) -> Where {
+    let me = || lua.current_thread().to_pointer();
     if !rt.exec.in_task() {
-        return Where::Blocking;
+        return match rt.exec.resumed_by_hand(me()) {
+            Some(id) => Where::HandResumed(id),
+            None => Where::Blocking,
+        };
     }
     match rt.exec.current_thread() {
-        Some(ptr) if lua.current_thread().to_pointer() == ptr => {
+        Some(ptr) if me() == ptr => {
             if crate::fast::yieldable::current_can_yield(lua) {
                 Where::Task
             } else {
                 Where::Unyieldable
             }
         }
-        _ => Where::Foreign,
+        _ => match rt.exec.resumed_by_hand(me()) {
+            Some(id) => Where::HandResumed(id),
+            None => Where::Foreign,
+        },
     }
 }
 
@@ -126,5 +136,6 @@ where
         Where::Blocking => block_on(rt, blocking())?,
         Where::Foreign => Err(foreign_error(fname)),
         Where::Unyieldable => Err(unyieldable_error(fname)),
+        Where::HandResumed(id) => Err(crate::runtime::by_hand::refuse(lua, rt, id, fname)),
     }
 }

@@ -85,6 +85,9 @@ pub(crate) struct TaskShared {
     slot: Cell<Option<usize>>,
     /// The task this one is joining, if any (see [`super::joins`]).
     waits_for: RefCell<Option<Weak<TaskShared>>>,
+    /// Set when the task's coroutine was resumed by hand (see
+    /// [`super::by_hand`]): the error the task ends with, at its next run.
+    broken: RefCell<Option<Value>>,
 }
 
 impl TaskShared {
@@ -116,6 +119,22 @@ impl TaskShared {
     /// so a later failure is raised instead of handed to nobody.
     pub(crate) fn unjoin(&self, waker: &Waker) {
         self.joiners.borrow_mut().retain(|w| !w.will_wake(waker));
+    }
+
+    /// Runs the task's coroutine until it ends, or until the task is found
+    /// broken: then it is not resumed again.
+    async fn unless_broken<F>(&self, running: F) -> mlua::Result<MultiValue>
+    where
+        F: Future<Output = mlua::Result<MultiValue>>,
+    {
+        let mut running = std::pin::pin!(running);
+        std::future::poll_fn(|cx| {
+            if let Some(v) = self.broken.borrow().clone() {
+                return Poll::Ready(Ok(MultiValue::from_iter([Value::Boolean(false), v])));
+            }
+            running.as_mut().poll(cx)
+        })
+        .await
     }
 
     /// The error value of a cancelled task, if `task:cancel` was called.
@@ -185,6 +204,8 @@ pub(crate) struct Executor {
     failures: RefCell<VecDeque<Value>>,
     /// The failure being raised right now (see `take_failure`).
     raised: RefCell<Option<Value>>,
+    /// The slot of each Lua task's coroutine (see [`Self::resumed_by_hand`]).
+    threads: RefCell<std::collections::HashMap<*const c_void, usize>>,
 }
 
 impl Executor {
@@ -198,6 +219,7 @@ impl Executor {
             current: Cell::new(None),
             failures: RefCell::new(VecDeque::new()),
             raised: RefCell::new(None),
+            threads: RefCell::new(std::collections::HashMap::new()),
         }
     }
 
@@ -218,6 +240,9 @@ impl Executor {
             thread,
             shared: None,
         });
+        if let Some(t) = thread {
+            self.threads.borrow_mut().insert(t, id);
+        }
         id
     }
 
@@ -260,6 +285,7 @@ impl Executor {
         let thread = lua.create_thread(wrapper)?;
         let ptr = thread.to_pointer();
         let traced = thread.clone();
+        let traced_lua = lua.weak();
         let running = thread.into_async::<MultiValue>(args)?;
         let shared = Rc::new(TaskShared::default());
         let done = shared.clone();
@@ -267,7 +293,7 @@ impl Executor {
             // A task cancelled before its first run never runs.
             let result = match done.cancel_value() {
                 Some(c) => Err(c),
-                None => match running.await {
+                None => match done.unless_broken(running).await {
                     Ok(mut values) => match values.pop_front() {
                         Some(Value::Boolean(true)) => Ok(values),
                         Some(Value::Boolean(false)) => {
@@ -275,6 +301,11 @@ impl Executor {
                         }
                         _ => Ok(values),
                     },
+                    // The loop never finishes a coroutine and then resumes
+                    // it: someone else did (runtime/by_hand.rs).
+                    Err(mlua::Error::CoroutineUnresumable) => Err(traced_lua
+                        .try_upgrade()
+                        .map_or(Value::Nil, |lua| super::by_hand::ended_outside(&lua))),
                     // Only where the wrapper could not catch it (Lua 5.1): add
                     // the dead coroutine's traceback.
                     Err(e) => Err(traceback(&traced, e)),
@@ -383,7 +414,9 @@ impl Executor {
         match poll {
             Poll::Ready(()) => {
                 if slots.contains(id) {
-                    slots.remove(id);
+                    if let Some(t) = slots.remove(id).thread {
+                        self.threads.borrow_mut().remove(&t);
+                    }
                 }
             }
             Poll::Pending => {
@@ -464,12 +497,41 @@ impl Executor {
         (!cancelled).then(|| Waker::from(slot.waker.clone()))
     }
 
+    /// The task whose coroutine is `thread` while the executor is not
+    /// running it: its coroutine was resumed by hand. `None` for any other
+    /// coroutine, and for the task being polled.
+    pub(crate) fn resumed_by_hand(&self, thread: *const c_void) -> Option<usize> {
+        let id = *self.threads.borrow().get(&thread)?;
+        (self.current.get() != Some(id)).then_some(id)
+    }
+
+    /// The waker of task `id`.
+    pub(crate) fn waker_of(&self, id: usize) -> Option<Waker> {
+        let slots = self.slots.borrow();
+        slots.get(id).map(|s| Waker::from(s.waker.clone()))
+    }
+
+    /// Marks task `id` broken with `error` (the first error stays) and wakes
+    /// it, so the loop ends it with that error instead of resuming it.
+    pub(crate) fn break_task(&self, id: usize, error: Value) {
+        let slots = self.slots.borrow();
+        let Some(slot) = slots.get(id) else { return };
+        if let Some(task) = slot.shared.as_ref().and_then(Weak::upgrade) {
+            task.broken.borrow_mut().get_or_insert(error);
+        }
+        slot.waker.wake_by_ref();
+    }
+
     /// Makes `thread` the coroutine of the task being polled (Lua 5.1 runs a
     /// task's function in a nested coroutine, see `api/spawn.lua`).
     pub(crate) fn adopt_thread(&self, thread: *const c_void) {
         if let Some(id) = self.current.get() {
             if let Some(slot) = self.slots.borrow_mut().get_mut(id) {
-                slot.thread = Some(thread);
+                let mut threads = self.threads.borrow_mut();
+                if let Some(old) = slot.thread.replace(thread) {
+                    threads.remove(&old);
+                }
+                threads.insert(thread, id);
             }
         }
     }
@@ -502,6 +564,7 @@ impl Executor {
     /// Drops every task (the Lua state is closing).
     pub(crate) fn shutdown(&self) {
         let slots = std::mem::take(&mut *self.slots.borrow_mut());
+        self.threads.borrow_mut().clear();
         drop(slots);
         self.failures.borrow_mut().clear();
         self.raised.borrow_mut().take();

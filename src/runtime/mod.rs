@@ -6,6 +6,7 @@
 //! task (yielding), in blocking mode (driving the loop until done), or is
 //! misuse.
 
+pub(crate) mod by_hand;
 pub(crate) mod cancel;
 pub(crate) mod context;
 pub(crate) mod deadline;

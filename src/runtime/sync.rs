@@ -37,6 +37,14 @@ impl<T> Waiter<T> {
         *self.waker.borrow_mut() = Some(waker.clone());
     }
 
+    /// Whether the task of `waker` is the one waiting here.
+    pub(crate) fn is_for(&self, waker: &Waker) -> bool {
+        self.waker
+            .borrow()
+            .as_ref()
+            .is_some_and(|w| w.will_wake(waker))
+    }
+
     /// The outcome, once one was handed over.
     pub(crate) fn take_outcome(&self) -> Option<T> {
         self.outcome.borrow_mut().take()
@@ -222,6 +230,10 @@ pub(crate) fn retry<T>(
         Retry::Done(done(o))
     } else if let Some(v) = rt.exec.current_cancel() {
         Retry::Cancelled(v)
+    } else if !rt.exec.current_waker().is_some_and(|w| p.waiter.is_for(&w)) {
+        // Not the parked task, run by the loop: its coroutine was resumed
+        // by hand (runtime/by_hand.rs). The wait ends; the caller raises.
+        Retry::Cancelled(Value::Nil)
     } else if p.deadline.is_some_and(|d| Instant::now() >= d) {
         Retry::Done(Outcome::Timeout)
     } else {

@@ -26,6 +26,7 @@ use super::ops::{unit_step, wait, Dir};
 use super::transport::Transport;
 use crate::api::surface::{bad_argument, method, raise_marker, raise_values, type_name};
 use crate::net::options::TcpOptions;
+use crate::runtime::by_hand;
 use crate::runtime::context::{block_on, foreign_error, locate, unyieldable_error, Where};
 use crate::runtime::deadline::seconds_arg;
 use crate::runtime::reactor::Registration;
@@ -234,7 +235,19 @@ impl Waiting {
         let d = self.dir as usize;
         let want = {
             let mut s = ios.stream_mut(self.name)?;
-            s.check_busy(d, self.name)?;
+            if let Err(busy) = s.check_busy(d, self.name) {
+                // The wait in the way may be this very task's, resumed by
+                // hand out of it.
+                let what = format!("ios:{}", self.name);
+                let rt = runtime(lua, &s)?;
+                return Err(match by_hand::check(lua, &rt, &what) {
+                    Some((w, e)) => {
+                        s.end_task_wait_of(d, &w);
+                        e
+                    }
+                    None => busy,
+                });
+            }
             match (self.first)(lua, &mut s, &args)? {
                 Step::Ready(out) => {
                     if s.has_task_wait(d) {
@@ -291,6 +304,12 @@ impl Waiting {
             }
             Where::Foreign => Err(foreign_error(&format!("ios:{}", self.name))),
             Where::Unyieldable => Err(unyieldable_error(&format!("ios:{}", self.name))),
+            Where::HandResumed(id) => {
+                if let Some(w) = rt.exec.waker_of(id) {
+                    ios.stream_mut(self.name)?.end_task_wait_of(d, &w);
+                }
+                Err(by_hand::refuse(lua, &rt, id, &format!("ios:{}", self.name)))
+            }
         }
     }
 }
