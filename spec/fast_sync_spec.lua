@@ -286,4 +286,34 @@ describe("fast path of the queue and cond", function()
       assert.same({ n = 1, true }, pack(b:join(20)))
     end)
   end)
+
+  it("a finalizer run while the Lua state closes still puts and gets, after the queue's handle was finalized", function()
+    local ok, _, out = helper.lua([[
+      local loop = require "tls.loop"
+      local q = loop.queue(2)
+      local function fin()
+        -- runs at lua_close, after the handles made below were finalized
+        local okp, e = pcall(function()
+          assert(q:put("a"))
+          assert(q:put("b"))
+          return q:get(0) .. q:get(0)
+        end)
+        io.stdout:write("finalizer: ", tostring(okp), " ", tostring(e), "\n")
+        io.stdout:flush()
+      end
+      if newproxy then
+        local p = newproxy(true); getmetatable(p).__gc = fin; _G.keep = p
+      else
+        _G.keep = setmetatable({}, { __gc = fin })
+      end
+      -- the fast path's handle of q, made after the finalizer was set
+      local t = loop.spawn(function() return q:get() end)
+      loop.step(0)
+      assert(q:put("first"))
+      assert(t:join() == true)
+      print("exiting")
+    ]], 20)
+    assert.is_true(ok, out)
+    assert.matches("finalizer: true ab", out, 1, true)
+  end)
 end)

@@ -261,6 +261,14 @@ unsafe fn slot_arg<T>(state: *mut ffi::lua_State) -> *mut Slot<T> {
     slot_at(state, 1)
 }
 
+/// Whether argument 1 is a handle of this function's kind, live or
+/// finalized (its user value, a queue's item store, outlives its slot).
+///
+/// SAFETY: as [`slot_arg`].
+pub(crate) unsafe fn is_handle<T>(state: *mut ffi::lua_State) -> bool {
+    !slot_arg::<T>(state).is_null()
+}
+
 /// The slot of the value at stack index `idx` (as [`slot_arg`]).
 ///
 /// SAFETY: as [`slot_arg`], with `idx` a valid index; the slot may be read

@@ -359,7 +359,10 @@ unsafe extern "C-unwind" fn queue_retry_get(state: *mut ffi::lua_State) -> c_int
 
 /// `store(h)`: the store, for the general path.
 unsafe extern "C-unwind" fn queue_store(state: *mut ffi::lua_State) -> c_int {
-    if with(state, |_: &Queue, _| ()).is_none() {
+    // Not `with`: a handle already finalized (while the Lua state closes,
+    // finalizers run in any order) still has its store, which the general
+    // path needs.
+    if !super::is_handle::<Queue>(state) {
         return 0;
     }
     push_store(state);
