@@ -308,6 +308,28 @@ describe("loop.queue", function()
     end
   end)
 
+  it("an item given back over capacity: later gets drain it before a waiting putter's value goes in", function()
+    local q = loop.queue(1)
+    loop.spawn(function()
+      loop.sleep(0.01)
+      q:put("precious", 5) -- handed to the main thread's get
+      q:put("second", 5)   -- into the queue: now full
+      error("boom", 0)     -- ends that get: "precious" comes back, over capacity
+    end)
+    local ok, e = pcall(q.get, q, 5)
+    assert.is_false(ok)
+    assert.matches("^boom", e)
+    local putter = started(function() return q:put("third", 5) end)
+    assert.equal("precious", q:get(0))
+    loop.step(0)
+    -- the queue still holds "second", its capacity: the put goes on waiting
+    assert.is_false(putter:done())
+    assert.equal("second", q:get(0))
+    assert.same({ true, true }, { putter:join(5) })
+    assert.equal("third", q:get(0))
+    assert.equal("timeout", select(3, q:get(0)))
+  end)
+
   it("a blocking put ended by another task's error lets go of its value", function()
     local q = loop.queue(1)
     assert.is_true(q:put("first"))

@@ -142,12 +142,15 @@ impl Queue {
     pub(crate) fn try_get(&self) -> Option<Outcome<Item>> {
         let front = self.items.borrow_mut().pop_front();
         if let Some(v) = front {
-            // Room was made: the first waiting putter's value goes in.
-            if let Some(p) = self.putters.pop() {
-                if let Some(pv) = p.payload.borrow_mut().take() {
-                    self.items.borrow_mut().push_back(pv);
+            // Room was made (unless an item given back had put the queue
+            // over its capacity): the first waiting putter's value goes in.
+            if self.items.borrow().len() < self.capacity {
+                if let Some(p) = self.putters.pop() {
+                    if let Some(pv) = p.payload.borrow_mut().take() {
+                        self.items.borrow_mut().push_back(pv);
+                    }
+                    p.finish(true);
                 }
-                p.finish(true);
             }
             return Some(Outcome::Done(v));
         }
