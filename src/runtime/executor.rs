@@ -206,6 +206,8 @@ pub(crate) struct Executor {
     raised: RefCell<Option<Value>>,
     /// The slot of each Lua task's coroutine (see [`Self::resumed_by_hand`]).
     threads: RefCell<std::collections::HashMap<*const c_void, usize>>,
+    /// What a task whose poll panicked ends with (see [`Forsake`]).
+    panic_error: RefCell<Value>,
 }
 
 impl Executor {
@@ -220,6 +222,7 @@ impl Executor {
             failures: RefCell::new(VecDeque::new()),
             raised: RefCell::new(None),
             threads: RefCell::new(std::collections::HashMap::new()),
+            panic_error: RefCell::new(Value::Nil),
         }
     }
 
@@ -408,6 +411,7 @@ impl Executor {
             // reaches Lua as an error must not leave the main thread
             // counted as that task.
             let _current = Current::enter(&self.current, id);
+            let _forsake = Forsake { exec: self, id };
             future.as_mut().poll(&mut Context::from_waker(&waker))
         };
         let mut slots = self.slots.borrow_mut();
@@ -509,6 +513,44 @@ impl Executor {
     pub(crate) fn waker_of(&self, id: usize) -> Option<Waker> {
         let slots = self.slots.borrow();
         slots.get(id).map(|s| Waker::from(s.waker.clone()))
+    }
+
+    /// The error a task ends with when its poll panics (a bug): set once
+    /// the Lua state can make it.
+    pub(crate) fn set_panic_error(&self, error: Value) {
+        *self.panic_error.borrow_mut() = error;
+    }
+
+    /// Ends task `id`, whose poll panicked: its slot goes (it has no
+    /// future left to poll), and a Lua task's `join` answers `false` with
+    /// the panic error instead of waiting forever.
+    fn forsake(&self, id: usize) {
+        let Ok(mut slots) = self.slots.try_borrow_mut() else {
+            return;
+        };
+        let Some(slot) = slots.try_remove(id) else {
+            return;
+        };
+        drop(slots);
+        if let Some(t) = slot.thread {
+            if let Ok(mut threads) = self.threads.try_borrow_mut() {
+                threads.remove(&t);
+            }
+        }
+        let Some(task) = slot.shared.as_ref().and_then(Weak::upgrade) else {
+            return;
+        };
+        task.slot.set(None);
+        if let (Ok(mut result), Ok(error)) =
+            (task.result.try_borrow_mut(), self.panic_error.try_borrow())
+        {
+            result.get_or_insert_with(|| Err(error.clone()));
+        }
+        let joiners = match task.joiners.try_borrow_mut() {
+            Ok(mut j) => std::mem::take(&mut *j),
+            Err(_) => Vec::new(),
+        };
+        joiners.into_iter().for_each(Waker::wake);
     }
 
     /// Marks task `id` broken with `error` (the first error stays) and wakes
@@ -624,6 +666,20 @@ impl Drop for Requeue<'_> {
     }
 }
 
+/// Ends the task being polled if its poll panics (see `Executor::forsake`).
+struct Forsake<'a> {
+    exec: &'a Executor,
+    id: usize,
+}
+
+impl Drop for Forsake<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.exec.forsake(self.id);
+        }
+    }
+}
+
 struct Current<'a> {
     cell: &'a Cell<Option<usize>>,
     outer: Option<usize>,
@@ -663,5 +719,40 @@ mod tests {
         assert!(exec.has_ready());
         exec.run_ready();
         assert_eq!(ran.get(), 3);
+    }
+
+    /// A Lua task whose poll panics ends: its slot goes, and whoever
+    /// joins it is woken with the panic error (it waited forever before).
+    #[test]
+    fn a_panicking_task_ends_for_its_joiners() {
+        struct Flag;
+        impl Wake for Flag {
+            fn wake(self: Arc<Self>) {}
+        }
+        let exec = Executor::new();
+        exec.set_panic_error(Value::Integer(7));
+        let id = exec.spawn(
+            Box::pin(async { panic!("a bug") }),
+            Some(1 as *const c_void),
+        );
+        let shared = Rc::new(TaskShared::default());
+        shared.slot.set(Some(id));
+        exec.slots.borrow_mut()[id].shared = Some(Rc::downgrade(&shared));
+        let waker = Waker::from(Arc::new(Flag));
+        assert!(shared
+            .poll_result(&mut Context::from_waker(&waker))
+            .is_pending());
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exec.run_ready()));
+        assert!(caught.is_err());
+        assert_eq!(exec.count(), 0);
+        assert!(exec.threads.borrow().is_empty());
+        assert!(
+            shared.joiners.borrow().is_empty(),
+            "the joiner was not woken"
+        );
+        match shared.poll_result(&mut Context::from_waker(&waker)) {
+            Poll::Ready(Err(Value::Integer(7))) => {}
+            _ => panic!("the task did not end with the panic error"),
+        }
     }
 }

@@ -22,7 +22,7 @@ pub(crate) mod timer;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mlua::Lua;
+use mlua::{Lua, Value};
 
 use executor::Executor;
 use reactor::Reactor;
@@ -66,6 +66,9 @@ impl Runtime {
             return Ok(rt.clone());
         }
         let rt = Rc::new(Runtime::new(lua).map_err(mlua::Error::external)?);
+        rt.exec.set_panic_error(Value::String(lua.create_string(
+            "task: ended by an internal error of the tls library (a panic: please report it)",
+        )?));
         lua.set_app_data(rt.clone());
         // A registry value whose finalizer stops the loop while the state is
         // still usable: futures hold Lua references and must go first.
