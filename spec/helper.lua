@@ -193,6 +193,18 @@ end
 
 --- Starts our own TCP server on 127.0.0.1, port 0; returns the server and
 -- its address text "127.0.0.1:port".
+--- A TCP server on 127.0.0.1 whose handler waits `delay` seconds, writes
+--- `text`, then reads until the client closes: a peer whose reader must
+--- wait. Returns the server and its address.
+function helper.slow_writer(delay, text)
+  local srv = assert(require("tls.tcp").listen("127.0.0.1", 0, function(ios)
+    loop.sleep(delay)
+    ios:write(text)
+    ios:read("a")
+  end))
+  return srv, srv:address()
+end
+
 function helper.serve(handler, opts)
   local tcp = require "tls.tcp"
   local srv = assert(tcp.listen("127.0.0.1", 0, handler, opts))

@@ -33,14 +33,7 @@ end
 
 describe("a task's coroutine resumed by hand", function()
   local srv, addr
-  setup(function()
-    srv = assert(tcp.listen("127.0.0.1", 0, function(ios)
-      loop.sleep(0.2)
-      ios:write("one\ntwo\n")
-      ios:read("a")
-    end))
-    addr = srv:address()
-  end)
+  setup(function() srv, addr = helper.slow_writer(0.2, "one\ntwo\n") end)
   teardown(function() srv:close() end)
 
   -- (Lua 5.1: the read inside pcall raises "cannot wait here" at once.)

@@ -23,14 +23,7 @@ end
 
 describe("a wait where the task cannot yield", function()
   local srv, addr
-  setup(function()
-    srv = assert(tcp.listen("127.0.0.1", 0, function(ios)
-      loop.sleep(0.2)
-      ios:write("one\ntwo\n")
-      ios:read("a")
-    end))
-    addr = srv:address()
-  end)
+  setup(function() srv, addr = helper.slow_writer(0.2, "one\ntwo\n") end)
   teardown(function() srv:close() end)
 
   it("ios:read raises, and another task then reads the stream", function()

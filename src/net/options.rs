@@ -104,12 +104,7 @@ pub(crate) fn bad_option(
     expected: &str,
     v: &Value,
 ) -> mlua::Error {
-    let got = type_name(v);
-    bad_argument(
-        arg,
-        fname,
-        format_args!("option '{k}': {expected} expected, got {got}"),
-    )
+    option_error(arg, fname, k, expected, type_name(v))
 }
 
 /// [`bad_option`] for an option with a range: a number is shown as itself
@@ -124,8 +119,12 @@ pub(crate) fn bad_option_value(
     let got = match v {
         Value::Integer(i) => i.to_string(),
         Value::Number(n) => crate::stream::number::float_text(*n),
-        _ => return bad_option(arg, fname, k, expected, v),
+        _ => type_name(v).to_string(),
     };
+    option_error(arg, fname, k, expected, &got)
+}
+
+fn option_error(arg: usize, fname: &str, k: &str, expected: &str, got: &str) -> mlua::Error {
     bad_argument(
         arg,
         fname,
