@@ -29,6 +29,7 @@ fn cached(lua: &Lua, name: &str, build: fn(&Lua) -> mlua::Result<Table>) -> mlua
     if let Some(t) = lua.named_registry_value::<Option<Table>>(&key)? {
         return Ok(t);
     }
+    fast::pin::pin_library();
     fast::yieldable::init(lua)?;
     let t = build(lua)?;
     lua.set_named_registry_value(&key, &t)?;

@@ -45,6 +45,7 @@
 
 #![allow(unsafe_code)]
 
+pub(crate) mod pin;
 pub(crate) mod stream;
 pub(crate) mod sync;
 pub(crate) mod udp;
