@@ -419,7 +419,7 @@ impl Executor {
             Poll::Ready(()) => {
                 if slots.contains(id) {
                     if let Some(t) = slots.remove(id).thread {
-                        self.threads.borrow_mut().remove(&t);
+                        self.forget_thread(t, id);
                     }
                 }
             }
@@ -509,6 +509,17 @@ impl Executor {
         (self.current.get() != Some(id)).then_some(id)
     }
 
+    /// Forgets that `thread` is task `id`'s coroutine, unless it is
+    /// another task's by now (mlua may hand a finished coroutine to a new
+    /// task).
+    fn forget_thread(&self, thread: *const c_void, id: usize) {
+        if let Ok(mut threads) = self.threads.try_borrow_mut() {
+            if threads.get(&thread) == Some(&id) {
+                threads.remove(&thread);
+            }
+        }
+    }
+
     /// The waker of task `id`.
     pub(crate) fn waker_of(&self, id: usize) -> Option<Waker> {
         let slots = self.slots.borrow();
@@ -533,9 +544,7 @@ impl Executor {
         };
         drop(slots);
         if let Some(t) = slot.thread {
-            if let Ok(mut threads) = self.threads.try_borrow_mut() {
-                threads.remove(&t);
-            }
+            self.forget_thread(t, id);
         }
         let Some(task) = slot.shared.as_ref().and_then(Weak::upgrade) else {
             return;
@@ -569,11 +578,10 @@ impl Executor {
     pub(crate) fn adopt_thread(&self, thread: *const c_void) {
         if let Some(id) = self.current.get() {
             if let Some(slot) = self.slots.borrow_mut().get_mut(id) {
-                let mut threads = self.threads.borrow_mut();
                 if let Some(old) = slot.thread.replace(thread) {
-                    threads.remove(&old);
+                    self.forget_thread(old, id);
                 }
-                threads.insert(thread, id);
+                self.threads.borrow_mut().insert(thread, id);
             }
         }
     }
