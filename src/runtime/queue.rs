@@ -31,12 +31,17 @@ struct Unsent<'a, F: FnOnce(Item)> {
     list: &'a WaitList<bool>,
     waiter: Rc<Waiter<bool>>,
     unsent: Option<F>,
+    /// The put was answered (done or closed): the waiter left the line
+    /// then, so there is no line to scan.
+    answered: bool,
 }
 
 impl<F: FnOnce(Item)> Drop for Unsent<'_, F> {
     fn drop(&mut self) {
         // Out of the line first, so no getter can find it emptied.
-        self.list.remove(&self.waiter);
+        if !self.answered {
+            self.list.remove(&self.waiter);
+        }
         let offered = self.waiter.payload.borrow_mut().take();
         if let (Some(v), Some(f)) = (offered, self.unsent.take()) {
             f(v);
@@ -125,13 +130,16 @@ impl Queue {
             Err(v) => v,
         };
         let w = self.putters.push(Some(v));
-        let _unsent = Unsent {
+        let mut guard = Unsent {
             list: &self.putters,
             waiter: w.clone(),
             unsent: Some(unsent),
+            answered: false,
         };
         // A put already done stays done: its value is in the queue.
-        match wait(rt, &self.putters, w, timeout, |_| ()).await {
+        let answer = wait(rt, &self.putters, w, timeout, |_| ()).await;
+        guard.answered = answer.is_some();
+        match answer {
             Some(true) => Outcome::Done(()),
             Some(false) => Outcome::Closed,
             None => Outcome::Timeout,

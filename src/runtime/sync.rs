@@ -136,11 +136,15 @@ pub(crate) async fn wait<T>(
         list: &'a WaitList<T>,
         waiter: &'a Rc<Waiter<T>>,
         give_back: Option<F>,
+        /// The outcome was taken: the waiter left the line when it was
+        /// handed over, so there is nothing to remove (and no line to scan).
+        taken: bool,
     }
     impl<T, F: FnOnce(T)> Drop for Leave<'_, T, F> {
         fn drop(&mut self) {
             let handed = self.waiter.outcome.borrow_mut().take();
             match handed {
+                None if self.taken => {}
                 None => self.list.remove(self.waiter),
                 Some(v) => {
                     if let Some(f) = self.give_back.take() {
@@ -150,13 +154,14 @@ pub(crate) async fn wait<T>(
             }
         }
     }
-    let _leave = Leave {
+    let mut leave = Leave {
         list,
         waiter: &waiter,
         give_back: Some(give_back),
+        taken: false,
     };
     let mut deadline = Deadline::after(rt, timeout);
-    poll_fn(|cx| {
+    let outcome = poll_fn(|cx| {
         if let Some(v) = waiter.outcome.borrow_mut().take() {
             return Poll::Ready(Some(v));
         }
@@ -170,7 +175,9 @@ pub(crate) async fn wait<T>(
         }
         Poll::Pending
     })
-    .await
+    .await;
+    leave.taken = outcome.is_some();
+    outcome
 }
 
 /// How a wait (a put, a get, a cond wait) ended.
