@@ -21,11 +21,15 @@
 
 use mlua::ffi;
 
+/// LuaJIT's `lua_isyieldable`, looked up when the module loads rather
+/// than linked: mlua's bindings do not declare it, and a LuaJIT 2.1 older
+/// than the function would refuse to load a module that needs it. Without
+/// it every wait is taken as yieldable, as before the check existed.
 #[cfg(feature = "luajit")]
-extern "C-unwind" {
-    // LuaJIT 2.1's lua.h has it; mlua's bindings do not declare it.
-    fn lua_isyieldable(state: *mut ffi::lua_State) -> std::ffi::c_int;
-}
+type IsYieldable = unsafe extern "C-unwind" fn(*mut ffi::lua_State) -> std::ffi::c_int;
+
+#[cfg(feature = "luajit")]
+static LUAJIT_ISYIELDABLE: std::sync::OnceLock<Option<IsYieldable>> = std::sync::OnceLock::new();
 
 /// Whether the running coroutine may yield from the callback that asks
 /// (see [`yieldable`]).
@@ -48,7 +52,10 @@ pub(crate) unsafe fn yieldable(state: *mut ffi::lua_State) -> bool {
     }
     #[cfg(feature = "luajit")]
     {
-        lua_isyieldable(state) != 0
+        match LUAJIT_ISYIELDABLE.get().copied().flatten() {
+            Some(f) => f(state) != 0,
+            None => true,
+        }
     }
     #[cfg(any(feature = "lua51", feature = "lua52"))]
     {
@@ -113,9 +120,20 @@ unsafe fn continues(state: *mut ffi::lua_State, ar: &mut ffi::lua_Debug) -> bool
     f.is_some_and(|f| known.contains(&(f as usize)))
 }
 
-/// Notes the C addresses of `pcall`, `xpcall` and `dofile` (Lua 5.2; a
-/// no-op elsewhere). Called when the module loads, before any task runs.
+/// Notes the C addresses of `pcall`, `xpcall` and `dofile` (Lua 5.2),
+/// or finds `lua_isyieldable` (LuaJIT); a no-op elsewhere. Called when
+/// the module loads, before any task runs.
 pub(crate) fn init(lua: &mlua::Lua) -> mlua::Result<()> {
+    #[cfg(feature = "luajit")]
+    LUAJIT_ISYIELDABLE.get_or_init(|| {
+        // SAFETY: dlsym with RTLD_DEFAULT only looks the name up among the
+        // objects already loaded (the interpreter exports its C API); the
+        // symbol, when found, is LuaJIT's function of that signature.
+        unsafe {
+            let f = libc::dlsym(libc::RTLD_DEFAULT, c"lua_isyieldable".as_ptr());
+            (!f.is_null()).then(|| std::mem::transmute::<*mut std::ffi::c_void, IsYieldable>(f))
+        }
+    });
     #[cfg(feature = "lua52")]
     {
         let g = lua.globals();
