@@ -31,10 +31,9 @@ type IsYieldable = unsafe extern "C-unwind" fn(*mut ffi::lua_State) -> std::ffi:
 #[cfg(feature = "luajit")]
 static LUAJIT_ISYIELDABLE: std::sync::OnceLock<Option<IsYieldable>> = std::sync::OnceLock::new();
 
-/// Whether the running coroutine may yield from the callback that asks
-/// (see [`yieldable`]).
-pub(crate) fn current_can_yield(lua: &mlua::Lua) -> bool {
-    let thread = lua.current_thread();
+/// Whether `thread`, the running coroutine (`Lua::current_thread` in a
+/// callback), may yield from that callback (see [`yieldable`]).
+pub(crate) fn thread_can_yield(thread: &mlua::Thread) -> bool {
     // SAFETY: the running coroutine's state, asked from a callback it runs;
     // `thread` keeps it alive meanwhile.
     unsafe { yieldable(thread.state()) }

@@ -39,25 +39,20 @@ pub(crate) enum Where {
 }
 
 pub(crate) fn locate(lua: &Lua, rt: &Runtime) -> Where {
-    let me = || lua.current_thread().to_pointer();
-    if !rt.exec.in_task() {
-        return match rt.exec.resumed_by_hand(me()) {
-            Some(id) => Where::HandResumed(id),
-            None => Where::Blocking,
+    let thread = lua.current_thread();
+    let me = thread.to_pointer();
+    let in_task = rt.exec.in_task();
+    if in_task && rt.exec.current_thread() == Some(me) {
+        return if crate::fast::yieldable::thread_can_yield(&thread) {
+            Where::Task
+        } else {
+            Where::Unyieldable
         };
     }
-    match rt.exec.current_thread() {
-        Some(ptr) if me() == ptr => {
-            if crate::fast::yieldable::current_can_yield(lua) {
-                Where::Task
-            } else {
-                Where::Unyieldable
-            }
-        }
-        _ => match rt.exec.resumed_by_hand(me()) {
-            Some(id) => Where::HandResumed(id),
-            None => Where::Foreign,
-        },
+    match rt.exec.resumed_by_hand(me) {
+        Some(id) => Where::HandResumed(id),
+        None if in_task => Where::Foreign,
+        None => Where::Blocking,
     }
 }
 
