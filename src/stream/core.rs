@@ -647,7 +647,6 @@ impl Stream {
         }
         let mut sent = 0;
         if !self.has_output() && self.mode == BufMode::No && self.gated(self.write_gate).is_none() {
-            let who = self.who();
             let t = self
                 .transport
                 .as_mut()
@@ -662,7 +661,10 @@ impl Stream {
                         break;
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(self.write_failure(&format!("write to {who}"), &e)),
+                    Err(e) => {
+                        let what = format!("write to {}", self.who());
+                        return Err(self.write_failure(&what, &e));
+                    }
                 }
             }
             self.write_gate = blocked.and_then(|w| self.gate(w));
@@ -717,17 +719,17 @@ impl Stream {
         if let Some(want) = self.gated(self.write_gate) {
             return Ok(Step::Blocked(want));
         }
-        let who = self.who();
         let t = self
             .transport
             .as_mut()
             .ok_or_else(|| NetError::new("closed", "stream is closed"))?;
-        let what = format!("write to {who}");
+        // Messages are made only on failure: this runs for every response.
         let mut blocked = None;
+        let mut failed = None;
         while self.wpos < self.wbuf.len() {
             match t.write(&self.wbuf[self.wpos..]) {
                 Ok(0) => {
-                    let msg = format!("write to {}: connection closed", who);
+                    let msg = format!("write to {}: connection closed", self.who());
                     return Err(NetError::new("closed", msg));
                 }
                 Ok(n) => self.wpos += n,
@@ -736,17 +738,24 @@ impl Stream {
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.write_failure(&what, &e)),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
             }
         }
-        if blocked.is_none() {
+        if blocked.is_none() && failed.is_none() {
             self.wbuf.clear();
             self.wpos = 0;
             match t.flush() {
                 Ok(()) => return Ok(Step::Ready(())),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => blocked = Some(t.want()),
-                Err(e) => return Err(self.write_failure(&what, &e)),
+                Err(e) => failed = Some(e),
             }
+        }
+        if let Some(e) = failed {
+            let what = format!("write to {}", self.who());
+            return Err(self.write_failure(&what, &e));
         }
         let want = blocked.unwrap_or(Want::Write);
         self.write_gate = self.gate(want);
