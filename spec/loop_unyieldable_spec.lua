@@ -183,6 +183,26 @@ describe("a wait where the task cannot yield", function()
         ios:close()
       end)
     end)
+
+    it("Lua 5.1: a wait inside a metamethod fails with Lua's own error, and the stream is free after", function()
+      helper.bounded(10, function()
+        local ios = assert(tcp.connecta(addr))
+        ios:settimeout(5)
+        -- The stack does not show the metamethod, so the task parks and
+        -- its yield fails: the task ends with that error, parked.
+        local t = loop.spawn(function()
+          local lazy = setmetatable({}, { __index = function() return ios:read("l") end })
+          return lazy.line
+        end)
+        local ok, e = t:join(5)
+        assert.is_false(ok)
+        assert.matches("yield across", e, 1, true)
+        -- Its wait does not hold the stream for the dead task.
+        local reader = loop.spawn(function() return ios:read("l") end)
+        assert.same({ true, "one" }, { reader:join(5) })
+        ios:close()
+      end)
+    end)
   else
     it("pcall and for iterators do not count here (this Lua yields across them)", function()
       helper.bounded(10, function()

@@ -520,6 +520,20 @@ impl Executor {
         }
     }
 
+    /// The slot of the task being polled.
+    pub(crate) fn current_id(&self) -> Option<usize> {
+        self.current.get()
+    }
+
+    /// Whether task `id` still lives and `waker` is its own (a slot may
+    /// have gone to a new task since).
+    pub(crate) fn task_lives(&self, id: usize, waker: &Waker) -> bool {
+        let slots = self.slots.borrow();
+        slots
+            .get(id)
+            .is_some_and(|s| Waker::from(s.waker.clone()).will_wake(waker))
+    }
+
     /// The waker of task `id`.
     pub(crate) fn waker_of(&self, id: usize) -> Option<Waker> {
         let slots = self.slots.borrow();

@@ -103,6 +103,9 @@ pub(crate) struct Stream {
 pub(crate) struct TaskWait {
     rt: std::rc::Rc<crate::runtime::Runtime>,
     waker: Waker,
+    /// The task's slot, to tell a wait whose task has ended (see
+    /// [`Stream::drop_stale_wait`]).
+    task: Option<usize>,
     parked: Option<Want>,
     deadline: Option<Instant>,
     timer: Option<TimerKey>,
@@ -263,6 +266,7 @@ impl Stream {
                     .map(|t| crate::runtime::deadline::later(now, t));
                 let timer = deadline.map(|d| rt.timers.add(d, waker.clone()));
                 self.task_waits[dir] = Some(TaskWait {
+                    task: rt.exec.current_id(),
                     rt: rt.clone(),
                     waker: waker.clone(),
                     parked: Some(want),
@@ -484,12 +488,27 @@ impl Stream {
     /// any input or queues any output, so the waiting one's data is not
     /// taken from it or mixed with ours. The running task's own wait (a
     /// retry after its wake-up) passes.
-    pub(crate) fn check_busy(&self, dir: usize, what: &str) -> mlua::Result<()> {
+    pub(crate) fn check_busy(&mut self, dir: usize, what: &str) -> mlua::Result<()> {
         let claimed = if dir == 0 { self.reading } else { self.writing };
-        if claimed && !self.wait_is_current(dir) {
+        if claimed && !self.wait_is_current(dir) && !self.drop_stale_wait(dir) {
             return Err(busy(dir, what));
         }
         Ok(())
+    }
+
+    /// Forgets the task wait of direction `dir` if its task has ended
+    /// while parked: it died with an error between parking and yielding
+    /// that nothing could see coming (a wait inside a metamethod on Lua
+    /// 5.1, which cannot yield there). Without this the stream would stay
+    /// claimed by nobody. True when it did.
+    pub(crate) fn drop_stale_wait(&mut self, dir: usize) -> bool {
+        let stale = self.task_waits[dir]
+            .as_ref()
+            .is_some_and(|w| w.task.is_some_and(|id| !w.rt.exec.task_lives(id, &w.waker)));
+        if stale {
+            self.end_task_wait(dir);
+        }
+        stale
     }
 
     /// A read the buffer cannot answer on a stream that ended in failure

@@ -34,6 +34,7 @@ struct Claim {
 impl Claim {
     fn new(stream: &Rc<RefCell<Stream>>, dir: Dir, what: &str) -> mlua::Result<Self> {
         let mut s = stream.borrow_mut();
+        s.drop_stale_wait(dir as usize);
         let flag = match dir {
             Dir::Read => &mut s.reading,
             Dir::Write => &mut s.writing,

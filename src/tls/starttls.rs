@@ -88,7 +88,7 @@ fn prepare(this: Value, first: Value, second: Value) -> mlua::Result<Result<Upgr
         )));
     }
     {
-        let s = stream.borrow();
+        let mut s = stream.borrow_mut();
         if s.is_closed() {
             return Ok(Err(s.closed_error()));
         }
