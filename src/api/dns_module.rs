@@ -12,9 +12,7 @@ use crate::dns::resolver::{finish, service_port, Running, Settings, Start};
 use crate::dns::services::Proto;
 use crate::error::NetResult;
 use crate::net::addr;
-use crate::runtime::context::{
-    block_on, foreign_error, go_async, locate, unyieldable_error, Where,
-};
+use crate::runtime::context::{block_on, cannot_wait, go_async, locate, Where};
 use crate::runtime::Runtime;
 use crate::stream::core::failure;
 
@@ -151,11 +149,7 @@ fn address(lua: &Lua) -> mlua::Result<Function> {
                 let result = block_on(&rt, finish(&rt, running))?;
                 answer(lua, &rt, result, q.port)
             }
-            Where::Foreign => Err(foreign_error("dns.address")),
-            Where::Unyieldable => Err(unyieldable_error("dns.address")),
-            Where::HandResumed(id) => {
-                Err(crate::runtime::by_hand::refuse(lua, &rt, id, "dns.address"))
-            }
+            at => Err(cannot_wait(lua, &rt, at, "dns.address")),
         }
     })
 }

@@ -9,9 +9,7 @@ use std::time::Duration;
 use mlua::{Function, Lua, MultiValue, Table, Value};
 
 use super::surface;
-use crate::runtime::context::{
-    block_on, foreign_error, go_async, locate, unyieldable_error, Where,
-};
+use crate::runtime::context::{block_on, cannot_wait, go_async, locate, Where};
 use crate::runtime::deadline::{seconds_arg, Deadline};
 use crate::runtime::executor::OnError;
 
@@ -68,11 +66,7 @@ fn sleep_method(lua: &Lua) -> mlua::Result<Function> {
                 block_on(&rt, sleep(&rt, s))?;
                 Ok(MultiValue::new())
             }
-            Where::Foreign => Err(foreign_error("loop.sleep")),
-            Where::Unyieldable => Err(unyieldable_error("loop.sleep")),
-            Where::HandResumed(id) => {
-                Err(crate::runtime::by_hand::refuse(lua, &rt, id, "loop.sleep"))
-            }
+            at => Err(cannot_wait(lua, &rt, at, "loop.sleep")),
         }
     })
 }

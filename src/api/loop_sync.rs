@@ -11,7 +11,8 @@ use mlua::{
 use super::surface;
 use crate::error::NetError;
 use crate::fast::sync as fast;
-use crate::runtime::context::{block_on, foreign_error, locate, unyieldable_error, Where};
+use crate::runtime::by_hand;
+use crate::runtime::context::{block_on, cannot_wait, foreign_error, locate, Where};
 use crate::runtime::deadline::timeout_value;
 use crate::runtime::queue::{Item, Outcome, Queue};
 use crate::runtime::sync::Cond;
@@ -140,9 +141,7 @@ fn task_waker(lua: &Lua, rt: &Runtime, fname: &str) -> mlua::Result<Option<std::
             .map(Some)
             .ok_or_else(|| foreign_error(fname)),
         Where::Blocking => Ok(None),
-        Where::Foreign => Err(foreign_error(fname)),
-        Where::Unyieldable => Err(unyieldable_error(fname)),
-        Where::HandResumed(id) => Err(crate::runtime::by_hand::refuse(lua, rt, id, fname)),
+        at => Err(cannot_wait(lua, rt, at, fname)),
     }
 }
 
@@ -170,10 +169,10 @@ fn wrappers(lua: &Lua) -> mlua::Result<(Function, Function)> {
     let cancel_value = lua.create_function(|lua, what: Option<String>| {
         let rt = Runtime::get(lua)?;
         let what = what.as_deref().unwrap_or("wait");
-        Ok(rt
-            .exec
-            .current_cancel()
-            .or_else(|| crate::runtime::by_hand::check_value(lua, &rt, what)))
+        Ok(rt.exec.current_cancel().or_else(|| {
+            let id = by_hand::task(lua, &rt)?;
+            Some(by_hand::refuse_value(lua, &rt, id, what))
+        }))
     })?;
     let (q, c): (Function, Function) = lua
         .load(include_str!("queue.lua"))

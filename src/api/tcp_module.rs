@@ -16,9 +16,7 @@ use crate::net::listener::{listen, MakeTransport, Protocol};
 use crate::net::options::TcpOptions;
 use crate::net::socket::Endpoint;
 use crate::net::tcp::TcpTransport;
-use crate::runtime::context::{
-    block_on, foreign_error, go_async, locate, unyieldable_error, Where,
-};
+use crate::runtime::context::{block_on, cannot_wait, go_async, locate, Where};
 use crate::runtime::Runtime;
 use crate::stream::core::failure;
 use crate::stream::ios::Ios;
@@ -84,9 +82,7 @@ pub(crate) fn dispatch_connect(
     match locate(lua, &rt) {
         Where::Task => go_async(lua, twin, args),
         Where::Blocking => blocking(&rt),
-        Where::Foreign => Err(foreign_error(name)),
-        Where::Unyieldable => Err(unyieldable_error(name)),
-        Where::HandResumed(id) => Err(crate::runtime::by_hand::refuse(lua, &rt, id, name)),
+        at => Err(cannot_wait(lua, &rt, at, name)),
     }
 }
 
@@ -245,11 +241,7 @@ pub(crate) fn listen_common(
                 let ud = lua.create_userdata(pending)?;
                 return go_async(lua, &listen_later(lua)?, ud);
             }
-            Where::Foreign => return Err(foreign_error(fname)),
-            Where::Unyieldable => return Err(unyieldable_error(fname)),
-            Where::HandResumed(id) => {
-                return Err(crate::runtime::by_hand::refuse(lua, &rt, id, fname))
-            }
+            at => return Err(cannot_wait(lua, &rt, at, fname)),
         },
     };
     listen_at(

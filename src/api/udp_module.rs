@@ -31,7 +31,7 @@ use crate::net::addr;
 use crate::net::udp::{Received, UdpOptions, UdpSock, MAX_DATAGRAM};
 use crate::net::udp_options;
 use crate::runtime::by_hand;
-use crate::runtime::context::{block_on, foreign_error, locate, unyieldable_error, Where};
+use crate::runtime::context::{block_on, cannot_wait, foreign_error, locate, Where};
 use crate::runtime::deadline::{seconds, Deadline};
 use crate::runtime::timer::TimerKey;
 use crate::runtime::Runtime;
@@ -306,9 +306,8 @@ impl Socket {
         // A wait of this very task, resumed by hand out of it, is not
         // answered (see runtime/by_hand.rs).
         if !self.waits.borrow().is_empty() {
-            if let Some((w, e)) = by_hand::check(lua, &self.rt, op.name()) {
-                self.end_wait(&w);
-                return Err(e);
+            if let Some(id) = by_hand::task(lua, &self.rt) {
+                return Err(self.resumed_by_hand(lua, id, op));
             }
         }
         if let Some(out) = self.attempt(lua, op)? {
@@ -363,15 +362,18 @@ impl Socket {
                 }
                 out
             }
-            Where::Foreign => Err(foreign_error(op.name())),
-            Where::Unyieldable => Err(unyieldable_error(op.name())),
-            Where::HandResumed(id) => {
-                if let Some(w) = self.rt.exec.waker_of(id) {
-                    self.end_wait(&w);
-                }
-                Err(by_hand::refuse(lua, &self.rt, id, op.name()))
-            }
+            Where::HandResumed(id) => Err(self.resumed_by_hand(lua, id, op)),
+            at => Err(cannot_wait(lua, &self.rt, at, op.name())),
         }
+    }
+
+    /// Task `id`'s coroutine was resumed by hand (see runtime/by_hand.rs):
+    /// the socket forgets its wait, and the error to raise comes back.
+    fn resumed_by_hand(&self, lua: &Lua, id: usize, op: Op<'_>) -> mlua::Error {
+        if let Some(w) = self.rt.exec.waker_of(id) {
+            self.end_wait(&w);
+        }
+        by_hand::refuse(lua, &self.rt, id, op.name())
     }
 
     /// The coroutine of the task being polled, if any.
@@ -418,6 +420,16 @@ impl Socket {
         if self.stash.try_borrow().map_or(true, |s| s.is_some()) {
             return FastRecv::Declined;
         }
+        // Asked at most once (on Lua 5.1 and 5.2 it reads the call stack).
+        let asked = Cell::new(None);
+        let in_task = || match asked.get() {
+            Some(t) => t,
+            None => {
+                let t = in_task();
+                asked.set(Some(t));
+                t
+            }
+        };
         // Tasks wait here, and the caller is no task the loop runs (the
         // main thread, or a task's coroutine resumed by hand): the general
         // path tells which.

@@ -133,8 +133,9 @@ pub(crate) fn init(lua: &mlua::Lua) -> mlua::Result<()> {
             (!f.is_null()).then(|| std::mem::transmute::<*mut std::ffi::c_void, IsYieldable>(f))
         }
     });
+    // Once per process: each module's first load calls this.
     #[cfg(feature = "lua52")]
-    {
+    if CONTINUING.get().is_none() {
         let g = lua.globals();
         let mut found = Vec::new();
         for name in ["pcall", "xpcall", "dofile"] {

@@ -26,9 +26,7 @@ use slab::Slab;
 use super::listener::{Server, ServerShared};
 use crate::api::surface;
 use crate::error::NetError;
-use crate::runtime::context::{
-    block_on, foreign_error, go_async, locate, unyieldable_error, Where,
-};
+use crate::runtime::context::{block_on, cannot_wait, go_async, locate, Where};
 use crate::runtime::deadline::Deadline;
 use crate::runtime::executor::TaskShared;
 use crate::runtime::Runtime;
@@ -342,14 +340,7 @@ pub(crate) fn close_method(lua: &Lua) -> mlua::Result<Function> {
                 lua.create_userdata(Draining(server, d, by_handler))?,
             ),
             Where::Blocking => drained(lua, block_on(&rt, drain(&rt, &server, d, false))?),
-            Where::Foreign => Err(foreign_error("server:close")),
-            Where::Unyieldable => Err(unyieldable_error("server:close")),
-            Where::HandResumed(id) => Err(crate::runtime::by_hand::refuse(
-                lua,
-                &rt,
-                id,
-                "server:close",
-            )),
+            at => Err(cannot_wait(lua, &rt, at, "server:close")),
         }
     })
 }

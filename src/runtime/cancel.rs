@@ -49,11 +49,10 @@ pub(crate) async fn unless_cancelled<F: Future>(
     poll_fn(|cx| {
         // The first poll is the call itself, made where a wait may start.
         if !std::mem::take(&mut first) {
-            if let Some(v) = rt
-                .as_ref()
-                .and_then(|rt| super::by_hand::check_value(lua, rt, what))
-            {
-                return Poll::Ready(Err(v));
+            if let Some(rt) = &rt {
+                if let Some(id) = super::by_hand::task(lua, rt) {
+                    return Poll::Ready(Err(super::by_hand::refuse_value(lua, rt, id, what)));
+                }
             }
         }
         match fut.as_mut().poll(cx) {

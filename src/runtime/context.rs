@@ -56,9 +56,20 @@ pub(crate) fn locate(lua: &Lua, rt: &Runtime) -> Where {
     }
 }
 
+/// The error of a call named `what` that cannot wait where it was made:
+/// [`Where::Foreign`], [`Where::Unyieldable`] or [`Where::HandResumed`]
+/// (which also marks that task broken). Raised before anything waits.
+pub(crate) fn cannot_wait(lua: &Lua, rt: &Runtime, at: Where, what: &str) -> mlua::Error {
+    match at {
+        Where::Unyieldable => unyieldable_error(what),
+        Where::HandResumed(id) => super::by_hand::refuse(lua, rt, id, what),
+        Where::Task | Where::Blocking | Where::Foreign => foreign_error(what),
+    }
+}
+
 /// The error for a wait where the task cannot be suspended
-/// ([`Where::Unyieldable`]): raised before anything waits.
-pub(crate) fn unyieldable_error(what: &str) -> mlua::Error {
+/// ([`Where::Unyieldable`]).
+fn unyieldable_error(what: &str) -> mlua::Error {
     mlua::Error::runtime(format!(
         "{what}: cannot wait here: the task is inside a call it cannot be \
          suspended across (a C function such as string.gsub or table.sort; \
@@ -129,8 +140,6 @@ where
     match locate(lua, rt) {
         Where::Task => go_async(lua, twin, args),
         Where::Blocking => block_on(rt, blocking())?,
-        Where::Foreign => Err(foreign_error(fname)),
-        Where::Unyieldable => Err(unyieldable_error(fname)),
-        Where::HandResumed(id) => Err(crate::runtime::by_hand::refuse(lua, rt, id, fname)),
+        at => Err(cannot_wait(lua, rt, at, fname)),
     }
 }

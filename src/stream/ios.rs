@@ -27,7 +27,7 @@ use super::transport::Transport;
 use crate::api::surface::{bad_argument, method, raise_marker, raise_values, type_name};
 use crate::net::options::TcpOptions;
 use crate::runtime::by_hand;
-use crate::runtime::context::{block_on, foreign_error, locate, unyieldable_error, Where};
+use crate::runtime::context::{block_on, cannot_wait, foreign_error, locate, Where};
 use crate::runtime::deadline::seconds_arg;
 use crate::runtime::reactor::Registration;
 use crate::runtime::Runtime;
@@ -238,13 +238,9 @@ impl Waiting {
             if let Err(busy) = s.check_busy(d, self.name) {
                 // The wait in the way may be this very task's, resumed by
                 // hand out of it.
-                let what = format!("ios:{}", self.name);
                 let rt = runtime(lua, &s)?;
-                return Err(match by_hand::check(lua, &rt, &what) {
-                    Some((w, e)) => {
-                        s.end_task_wait_of(d, &w);
-                        e
-                    }
+                return Err(match by_hand::task(lua, &rt) {
+                    Some(id) => self.resumed_by_hand(lua, &rt, &mut s, id),
                     None => busy,
                 });
             }
@@ -302,15 +298,21 @@ impl Waiting {
                 );
                 block_on(&rt, fut)??.into_lua(lua, marker)
             }
-            Where::Foreign => Err(foreign_error(&format!("ios:{}", self.name))),
-            Where::Unyieldable => Err(unyieldable_error(&format!("ios:{}", self.name))),
             Where::HandResumed(id) => {
-                if let Some(w) = rt.exec.waker_of(id) {
-                    ios.stream_mut(self.name)?.end_task_wait_of(d, &w);
-                }
-                Err(by_hand::refuse(lua, &rt, id, &format!("ios:{}", self.name)))
+                Err(self.resumed_by_hand(lua, &rt, &mut *ios.stream_mut(self.name)?, id))
             }
+            at => Err(cannot_wait(lua, &rt, at, &format!("ios:{}", self.name))),
         }
+    }
+
+    /// Task `id`'s coroutine was resumed by hand (see runtime/by_hand.rs):
+    /// the stream forgets the wait it parked for this direction, and the
+    /// error to raise comes back.
+    fn resumed_by_hand(self, lua: &Lua, rt: &Runtime, s: &mut Stream, id: usize) -> mlua::Error {
+        if let Some(w) = rt.exec.waker_of(id) {
+            s.end_task_wait_of(self.dir as usize, &w);
+        }
+        by_hand::refuse(lua, rt, id, &format!("ios:{}", self.name))
     }
 }
 
