@@ -301,11 +301,7 @@ describe("fast path of the queue and cond", function()
         io.stdout:write("finalizer: ", tostring(okp), " ", tostring(e), "\n")
         io.stdout:flush()
       end
-      if newproxy then
-        local p = newproxy(true); getmetatable(p).__gc = fin; _G.keep = p
-      else
-        _G.keep = setmetatable({}, { __gc = fin })
-      end
+      _G.keep = require("helper").finalized(fin)
       -- the fast path's handle of q, made after the finalizer was set
       local t = loop.spawn(function() return q:get() end)
       loop.step(0)

@@ -30,11 +30,7 @@ describe("a finalizer run while the Lua state closes", function()
         io.stdout:flush()
       end
       -- made after require "tls": finalized before the library's parts
-      if newproxy then
-        local p = newproxy(true); getmetatable(p).__gc = fin; _G.keep = p
-      else
-        _G.keep = setmetatable({}, { __gc = fin })
-      end
+      _G.keep = require("helper").finalized(fin)
       print("exiting")
     ]], 20)
     assert.is_true(ok, ("exit %s: %s"):format(tostring(code), out))
