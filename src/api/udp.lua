@@ -51,4 +51,11 @@ local function fast_sendto_then(self, data, to)
   return sendto(self, data, to)
 end
 
-return fast_recv_then, fast_send_then, fast_sendto_then
+-- After a C front (fast/udp.rs, Lua 5.3 and 5.4) parked the task: wait,
+-- then receive.
+local function waited(self, t)
+  yield(PENDING)
+  return fast_recv_then(self, t)
+end
+
+return fast_recv_then, fast_send_then, fast_sendto_then, waited

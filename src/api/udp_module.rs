@@ -823,13 +823,13 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         },
         _ => Ok(Value::Nil),
     })?;
-    let (recv, send, sendto): (Function, Function, Function) = lua
+    let (recv, send, sendto, waited): (Function, Function, Function, Function) = lua
         .load(include_str!("udp.lua"))
         .set_name("=tls.udp.fast")
         .call((
             Value::LightUserData(wait_marker()),
             Value::LightUserData(Lua::poll_pending()),
-            known,
+            &known,
             handle_of,
             fast.recv,
             fast.send,
@@ -838,6 +838,21 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             t.get::<Function>("send")?,
             sendto,
         ))?;
+    // Lua 5.3 and 5.4: the methods are C fronts of the fast functions,
+    // which call these wrappers for everything else (fast/udp.rs).
+    #[cfg(any(feature = "lua53", feature = "lua54"))]
+    let [recv, send, sendto] = crate::fast::udp::fronts(
+        lua,
+        &known,
+        crate::fast::udp::Wrappers {
+            recv,
+            waited,
+            send,
+            sendto,
+        },
+    )?;
+    #[cfg(not(any(feature = "lua53", feature = "lua54")))]
+    drop(waited);
     t.set("recv", recv)?;
     t.set("send", send)?;
     t.set("sendto", sendto)?;

@@ -13,10 +13,12 @@
 //! is the one place that converts arguments, drives blocking calls and
 //! raises.
 //!
-//! On Lua 5.3 and 5.4 `ios:read` is itself such a function (a *front*,
-//! `stream::read_front`): it answers a buffered line and calls its Lua
-//! wrapper for everything else through `lua_callk` ([`call_wrapper`]), so
-//! the wrapper may still wait; 5.1, 5.2 and LuaJIT call the wrapper first.
+//! On Lua 5.3 and 5.4 `ios:read`, `s:recv`, `s:send` and `s:sendto` are
+//! themselves such functions (*fronts*, `stream::read_front` and
+//! `udp::fronts`): they answer what the fast path answers and call their
+//! Lua wrapper for everything else through `lua_callk` ([`call_wrapper`]),
+//! so the wrapper may still wait; 5.1, 5.2 and LuaJIT call the wrapper
+//! first.
 //!
 //! The only `unsafe` code of the library lives in this module. What it
 //! relies on:

@@ -89,23 +89,51 @@ unsafe fn is_task(state: *mut ffi::lua_State, socket: &Socket) -> bool {
 
 /// `recv(socket, timeout)`.
 unsafe extern "C-unwind" fn recv(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: as `recv_now`.
+    match recv_now(state) {
+        Received::Pushed(n) => n,
+        Received::Parked => {
+            // SAFETY: a light userdata (a static's address) neither
+            // allocates nor raises.
+            ffi::lua_pushlightuserdata(state, wait_marker().0);
+            1
+        }
+        Received::Declined => 0,
+    }
+}
+
+/// What [`recv_now`] did.
+enum Received {
+    /// Pushed this many results: `data, from` or `nil, msg, code`.
+    Pushed(c_int),
+    /// Pushed nothing: the running task is parked on the socket.
+    Parked,
+    /// Pushed nothing, changed nothing: the general path answers.
+    Declined,
+}
+
+/// The datagram fast path of `recv(socket, timeout)` (arguments 1 and 2).
+///
+/// SAFETY: a C function made by [`Kind::functions`] or
+/// [`Kind::more_functions`] with this module's upvalues (1 the metatable,
+/// `KNOWN` the handles), with three free stack slots.
+unsafe fn recv_now(state: *mut ffi::lua_State) -> Received {
     // The timeout as the general path reads it; anything else declines.
-    // SAFETY (this function): a C function made by `Kind::functions`
-    // (upvalue 1 is this kind's metatable, `KNOWN` the handles), as
-    // `object_of_face` needs; type checks and reading a number run no Lua
-    // and cannot raise. Nothing below holds a borrow or the `Rc` across a
-    // push that may allocate (see each push).
+    // SAFETY (this function): `object_of_face` as the caller's; type
+    // checks and reading a number run no Lua and cannot raise. Nothing
+    // below holds a borrow or the `Rc` across a push that may allocate
+    // (see each push).
     // Converted only if the task must wait (most calls find a datagram).
     let timeout: Option<f64> = match ffi::lua_type(state, 2) {
         ffi::LUA_TNONE | ffi::LUA_TNIL => None,
         ffi::LUA_TNUMBER => match ffi::lua_tonumber(state, 2) {
             t if is_seconds(t) => Some(t),
-            _ => return 0,
+            _ => return Received::Declined,
         },
-        _ => return 0,
+        _ => return Received::Declined,
     };
     let Some(socket) = object_of_face::<Socket>(state, KNOWN) else {
-        return 0;
+        return Received::Declined;
     };
     let mut buf = SCRATCH.take();
     let got = catch_unwind(AssertUnwindSafe(|| {
@@ -127,27 +155,24 @@ unsafe extern "C-unwind" fn recv(state: *mut ffi::lua_State) -> c_int {
             ffi::lua_pushlstring(state, buf.as_ptr() as *const c_char, n);
             SCRATCH.set(buf);
             ffi::lua_insert(state, -2);
-            2
+            Received::Pushed(2)
         }
         Ok(FastRecv::Parked) => {
             drop(socket);
             SCRATCH.set(buf);
-            // SAFETY: a light userdata (a static's address) neither
-            // allocates nor raises.
-            ffi::lua_pushlightuserdata(state, wait_marker().0);
-            1
+            Received::Parked
         }
         Ok(FastRecv::Failed(e)) => {
             drop(socket);
             SCRATCH.set(buf);
             // SAFETY: as `push_failure` (nothing of ours is borrowed; if it
             // raises, only the message's `String` leaks).
-            push_failure(state, &e.message, e.code)
+            Received::Pushed(push_failure(state, &e.message, e.code))
         }
         Ok(FastRecv::Declined) | Err(_) => {
             drop(socket);
             SCRATCH.set(buf);
-            0
+            Received::Declined
         }
     }
 }
@@ -251,5 +276,94 @@ unsafe fn send_now(state: *mut ffi::lua_State, data: &[u8], to: Option<SocketAdd
         // only the message's `String` leaks).
         Ok(Some(Err(e))) => push_failure(state, &e.message, e.code),
         Ok(None) | Err(_) => 0,
+    }
+}
+
+/// Upvalues of the fronts after `KNOWN`: the Lua wrapper of the method,
+/// and for `recv` the Lua function that waits once the front parked its
+/// task.
+#[cfg(any(feature = "lua53", feature = "lua54"))]
+const WRAPPER: c_int = 5;
+#[cfg(any(feature = "lua53", feature = "lua54"))]
+const WAITED: c_int = 6;
+
+/// The methods `s:recv`, `s:send` and `s:sendto` themselves on Lua 5.3
+/// and 5.4 (`udp.lua` makes the wrappers): C closures that answer what the
+/// fast functions answer and call the wrapper for every other call, as
+/// `stream::read_front` does for `ios:read`. This saves a datagram the
+/// wrapper's Lua call.
+#[cfg(any(feature = "lua53", feature = "lua54"))]
+pub(crate) struct Wrappers {
+    pub(crate) recv: Function,
+    /// `waited(socket, timeout)`: yields, then receives.
+    pub(crate) waited: Function,
+    pub(crate) send: Function,
+    pub(crate) sendto: Function,
+}
+
+/// Makes the three fronts (see [`Wrappers`]) of the socket handles in
+/// `known`: `recv`, `send`, `sendto`.
+#[cfg(any(feature = "lua53", feature = "lua54"))]
+pub(crate) fn fronts(lua: &Lua, known: &mlua::Table, w: Wrappers) -> mlua::Result<[Function; 3]> {
+    let front = |f: ffi::lua_CFunction, wrapper: Function, waited: Option<Function>| {
+        let mut extra = vec![
+            Value::String(lua.create_string("addr")?),
+            Value::String(lua.create_string("port")?),
+            Value::Table(known.clone()),
+            Value::Function(wrapper),
+        ];
+        extra.extend(waited.map(Value::Function));
+        let f = KIND
+            .more_functions(lua, &[f], &extra)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| mlua::Error::runtime("fast path: one function expected"))?;
+        crate::api::surface::register_front(lua, &f)?;
+        Ok::<_, mlua::Error>(f)
+    };
+    Ok([
+        front(recv_front, w.recv, Some(w.waited))?,
+        front(send_front, w.send, None)?,
+        front(sendto_front, w.sendto, None)?,
+    ])
+}
+
+/// `s:recv([timeout])` (see [`fronts`]).
+#[cfg(any(feature = "lua53", feature = "lua54"))]
+unsafe extern "C-unwind" fn recv_front(state: *mut ffi::lua_State) -> c_int {
+    let nargs = ffi::lua_gettop(state);
+    // SAFETY: a closure made by `fronts`, with this module's upvalues; a
+    // C function has `LUA_MINSTACK` free slots. Nothing of ours is alive
+    // when a wrapper is called.
+    match recv_now(state) {
+        Received::Pushed(n) => n,
+        Received::Parked => {
+            // `waited(self, timeout)` yields, then receives.
+            ffi::lua_settop(state, 2);
+            super::call_wrapper(state, 2, ffi::lua_upvalueindex(WAITED))
+        }
+        Received::Declined => super::call_wrapper(state, nargs, ffi::lua_upvalueindex(WRAPPER)),
+    }
+}
+
+/// `s:send(data)` (see [`fronts`]).
+#[cfg(any(feature = "lua53", feature = "lua54"))]
+unsafe extern "C-unwind" fn send_front(state: *mut ffi::lua_State) -> c_int {
+    let nargs = ffi::lua_gettop(state);
+    // SAFETY: as `recv_front`; `send` pushes nothing when it declines.
+    match send(state) {
+        0 => super::call_wrapper(state, nargs, ffi::lua_upvalueindex(WRAPPER)),
+        n => n,
+    }
+}
+
+/// `s:sendto(data, to)` (see [`fronts`]).
+#[cfg(any(feature = "lua53", feature = "lua54"))]
+unsafe extern "C-unwind" fn sendto_front(state: *mut ffi::lua_State) -> c_int {
+    let nargs = ffi::lua_gettop(state);
+    // SAFETY: as `send_front`.
+    match sendto(state) {
+        0 => super::call_wrapper(state, nargs, ffi::lua_upvalueindex(WRAPPER)),
+        n => n,
     }
 }
