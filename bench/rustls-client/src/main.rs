@@ -20,6 +20,13 @@
 //!            ML-KEM), so that it costs less per connection than the
 //!            servers it drives: wrk, on one core here, is slower than
 //!            the servers and sets the rate itself.
+//!   keep     [N = 5 seconds]  a keep-alive load generator for servers: 50
+//!            connections, each one handshake (as `close`'s), then
+//!            `GET /hello` again as soon as the last response is whole,
+//!            for N seconds; requests per second. wrk on one core is
+//!            the limit of an HTTPS keep-alive run against our server
+//!            (it used all of its core while our server used 82% of its
+//!            own); this costs less per request.
 //!
 //! A handshake in `full`, `resumed` and `close` is a whole short request:
 //! connect, handshake, `GET /hello` (Connection: close), read to
@@ -55,6 +62,7 @@ use rustls_pki_types::{CertificateDer, ServerName};
 const CONCURRENCY: usize = 50;
 const REQ_BIG: &[u8] = b"GET /big HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
 const REQ_HELLO: &[u8] = b"GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+const REQ_KEEP: &[u8] = b"GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
 /// What a connection does after its handshake.
 #[derive(Clone, Copy)]
@@ -63,6 +71,9 @@ enum Goal {
     Idle,
     /// Send this request, read the response to the end.
     Get(&'static [u8]),
+    /// Send this request again after each whole response (keep-alive),
+    /// until the deadline.
+    Keep(&'static [u8], Instant),
 }
 
 #[derive(PartialEq)]
@@ -85,6 +96,8 @@ struct Conn {
     body: u64,
     /// Wall clock and CPU seconds when the handshake was done.
     ready: Option<(Instant, f64)>,
+    /// Whole responses (`Goal::Keep`).
+    responses: u64,
 }
 
 fn fail(msg: impl std::fmt::Display) -> ! {
@@ -110,6 +123,7 @@ impl Conn {
             content_length: None,
             body: 0,
             ready: None,
+            responses: 0,
         }
     }
 
@@ -161,7 +175,7 @@ impl Conn {
             if !self.tls.is_handshaking() && !self.sent {
                 match self.goal {
                     Goal::Idle => return Ok(State::Idle),
-                    Goal::Get(req) => {
+                    Goal::Get(req) | Goal::Keep(req, _) => {
                         self.ready = Some((Instant::now(), cpu_seconds()));
                         self.tls.writer().write_all(req)?;
                         self.sent = true;
@@ -201,6 +215,19 @@ impl Conn {
                             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
                         if self.drain(buf)?.is_some() {
                             return Ok(State::Done);
+                        }
+                        if let Goal::Keep(req, until) = self.goal {
+                            if self.complete() {
+                                self.responses += 1;
+                                self.header_done = false;
+                                self.content_length = None;
+                                self.body = 0;
+                                if Instant::now() >= until {
+                                    return Ok(State::Done);
+                                }
+                                self.tls.writer().write_all(req)?;
+                                break;
+                            }
                         }
                         if net.is_none() || off == n {
                             break;
@@ -257,6 +284,8 @@ struct Batch {
     idle: Vec<Conn>,
     /// Connections that finished.
     done: usize,
+    /// Whole responses of `Goal::Keep` connections.
+    responses: u64,
 }
 
 /// Runs `total` connections, `conc` at a time, each to `goal`.
@@ -289,6 +318,7 @@ fn run_until(
         ready: None,
         idle: Vec::new(),
         done: 0,
+        responses: 0,
     };
     let t0 = Instant::now();
 
@@ -323,7 +353,9 @@ fn run_until(
                 batch.resumed += 1;
             }
             poll.registry().deregister(&mut c.sock).unwrap_or_else(|e| fail(e));
-            if state == State::Done {
+            if let Goal::Keep(..) = goal {
+                batch.responses += c.responses;
+            } else if state == State::Done {
                 c.check_body();
                 batch.bytes += c.body;
                 batch.ready = c.ready;
@@ -468,7 +500,7 @@ fn load_config() -> Arc<ClientConfig> {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 4 {
-        eprintln!("usage: rustls-client bulk|full|resumed|memory|close PORT CAFILE [N]");
+        eprintln!("usage: rustls-client bulk|full|resumed|memory|close|keep PORT CAFILE [N]");
         exit(2);
     }
     let port: u16 = args[2].parse().unwrap_or_else(|_| fail("bad port"));
@@ -559,6 +591,22 @@ fn main() {
                 b.done,
                 b.seconds,
                 cpu * 1e3 / b.done as f64,
+                b.suite
+            );
+        }
+        "keep" => {
+            let secs = n.unwrap_or(5);
+            let cfg = load_config();
+            let cpu0 = cpu_seconds();
+            let until = Instant::now() + Duration::from_secs(secs);
+            let b = run_batch(&cfg, addr, CONCURRENCY, CONCURRENCY, Goal::Keep(REQ_KEEP, until));
+            let cpu = cpu_seconds() - cpu0;
+            println!(
+                "rust keep_rps={:.0} requests={} seconds={:.3} cpu_ms={:.4} conc={CONCURRENCY} cipher={}",
+                b.responses as f64 / b.seconds,
+                b.responses,
+                b.seconds,
+                cpu * 1e3 / b.responses as f64,
                 b.suite
             );
         }
