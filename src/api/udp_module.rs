@@ -813,7 +813,7 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
         });
         Ok(r.unwrap_or_else(|e| raised(lua, e)).send_shape())
     })?;
-    let sendto = direct.call::<Function>(sendto)?;
+    let general_sendto = direct.call::<Function>(sendto)?;
     // The raw fast path (fast/udp.rs) in front of all three (udp.lua).
     let fast = crate::fast::udp::functions(lua, &known)?;
     let handle_of = lua.create_function(|lua, v: Value| match &v {
@@ -836,10 +836,11 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             fast.sendto,
             t.get::<Function>("recv")?,
             t.get::<Function>("send")?,
-            sendto,
+            &general_sendto,
         ))?;
     // Lua 5.3 and 5.4: the methods are C fronts of the fast functions,
-    // which call these wrappers for everything else (fast/udp.rs).
+    // which call these wrappers for a socket without a handle and the
+    // general methods for what they decline (fast/udp.rs).
     #[cfg(any(feature = "lua53", feature = "lua54"))]
     let [recv, send, sendto] = crate::fast::udp::fronts(
         lua,
@@ -849,6 +850,7 @@ fn methods(lua: &Lua) -> mlua::Result<Table> {
             waited,
             send,
             sendto,
+            general: [t.get("recv")?, t.get("send")?, general_sendto],
         },
     )?;
     #[cfg(not(any(feature = "lua53", feature = "lua54")))]

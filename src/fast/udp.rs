@@ -98,7 +98,7 @@ unsafe extern "C-unwind" fn recv(state: *mut ffi::lua_State) -> c_int {
             ffi::lua_pushlightuserdata(state, wait_marker().0);
             1
         }
-        Received::Declined => 0,
+        Received::Declined | Received::NoHandle => 0,
     }
 }
 
@@ -110,6 +110,10 @@ enum Received {
     Parked,
     /// Pushed nothing, changed nothing: the general path answers.
     Declined,
+    /// As `Declined`, before anything was tried: argument 1 has no live
+    /// handle (not a socket, or one whose handle the wrapper has yet to
+    /// make).
+    NoHandle,
 }
 
 /// The datagram fast path of `recv(socket, timeout)` (arguments 1 and 2).
@@ -133,7 +137,7 @@ unsafe fn recv_now(state: *mut ffi::lua_State) -> Received {
         _ => return Received::Declined,
     };
     let Some(socket) = object_of_face::<Socket>(state, KNOWN) else {
-        return Received::Declined;
+        return Received::NoHandle;
     };
     let mut buf = SCRATCH.take();
     let got = catch_unwind(AssertUnwindSafe(|| {
@@ -232,23 +236,46 @@ unsafe fn destination(state: *mut ffi::lua_State) -> Option<SocketAddr> {
 
 /// `send(socket, data)`.
 unsafe extern "C-unwind" fn send(state: *mut ffi::lua_State) -> c_int {
-    // SAFETY: made by `Kind::functions` (as `send_now` needs); argument 2
-    // stays on the stack until we return, so its bytes stay valid.
-    let Some(data) = string_at(state, 2) else {
-        return 0;
-    };
-    send_now(state, data, None)
+    // SAFETY: as `send_data`.
+    pushed(send_data(state))
 }
 
 /// `sendto(socket, data, to)`.
 unsafe extern "C-unwind" fn sendto(state: *mut ffi::lua_State) -> c_int {
-    // SAFETY: as `send`; made with the field names as upvalues 2 and 3
-    // (`functions`), as `destination` needs; it leaves the stack as it was.
+    // SAFETY: as `sendto_data`.
+    pushed(sendto_data(state))
+}
+
+/// What a fast function returns for `got`: its results, or none.
+fn pushed(got: Received) -> c_int {
+    match got {
+        Received::Pushed(n) => n,
+        _ => 0,
+    }
+}
+
+/// The fast path of `send(socket, data)`: `Pushed` or a decline.
+///
+/// SAFETY: made by `Kind::functions` or `Kind::more_functions` with this
+/// module's upvalues (as `send_now` needs); argument 2 stays on the stack
+/// until the C function returns, so its bytes stay valid.
+unsafe fn send_data(state: *mut ffi::lua_State) -> Received {
     let Some(data) = string_at(state, 2) else {
-        return 0;
+        return Received::Declined;
+    };
+    send_now(state, data, None)
+}
+
+/// The fast path of `sendto(socket, data, to)`.
+///
+/// SAFETY: as `send_data`; with the field names as upvalues 2 and 3, as
+/// `destination` needs (it leaves the stack as it was).
+unsafe fn sendto_data(state: *mut ffi::lua_State) -> Received {
+    let Some(data) = string_at(state, 2) else {
+        return Received::Declined;
     };
     let Some(to) = destination(state) else {
-        return 0;
+        return Received::Declined;
     };
     send_now(state, data, Some(to))
 }
@@ -257,11 +284,11 @@ unsafe extern "C-unwind" fn sendto(state: *mut ffi::lua_State) -> c_int {
 ///
 /// SAFETY: a C function made by [`Kind::functions`], with three free
 /// stack slots; `data` stays valid until it returns (an argument).
-unsafe fn send_now(state: *mut ffi::lua_State, data: &[u8], to: Option<SocketAddr>) -> c_int {
+unsafe fn send_now(state: *mut ffi::lua_State, data: &[u8], to: Option<SocketAddr>) -> Received {
     // SAFETY: as the caller's (upvalue 1 is this kind's metatable, `KNOWN`
     // the handles).
     let Some(socket) = object_of_face::<Socket>(state, KNOWN) else {
-        return 0;
+        return Received::NoHandle;
     };
     let sent = catch_unwind(AssertUnwindSafe(|| socket.fast_send(data, to)));
     // Before any push: a Lua error there would leak a strong reference.
@@ -270,22 +297,26 @@ unsafe fn send_now(state: *mut ffi::lua_State, data: &[u8], to: Option<SocketAdd
         Ok(Some(Ok(n))) => {
             // SAFETY: an integer push neither allocates nor raises.
             ffi::lua_pushinteger(state, n as ffi::lua_Integer);
-            1
+            Received::Pushed(1)
         }
         // SAFETY: as `push_failure`; the `Rc` is gone (if the push raises,
         // only the message's `String` leaks).
-        Ok(Some(Err(e))) => push_failure(state, &e.message, e.code),
-        Ok(None) | Err(_) => 0,
+        Ok(Some(Err(e))) => Received::Pushed(push_failure(state, &e.message, e.code)),
+        Ok(None) | Err(_) => Received::Declined,
     }
 }
 
-/// Upvalues of the fronts after `KNOWN`: the Lua wrapper of the method,
-/// and for `recv` the Lua function that waits once the front parked its
-/// task.
+/// Upvalues of the fronts after `KNOWN`: the Lua wrapper of the method
+/// (for a socket without a handle yet: it makes one), the general method
+/// (for what the fast path declined: asking it again would repeat the
+/// system call), and for `recv` the Lua function that waits once the
+/// front parked its task.
 #[cfg(any(feature = "lua53", feature = "lua54"))]
 const WRAPPER: c_int = 5;
 #[cfg(any(feature = "lua53", feature = "lua54"))]
-const WAITED: c_int = 6;
+const GENERAL: c_int = 6;
+#[cfg(any(feature = "lua53", feature = "lua54"))]
+const WAITED: c_int = 7;
 
 /// The methods `s:recv`, `s:send` and `s:sendto` themselves on Lua 5.3
 /// and 5.4 (`udp.lua` makes the wrappers): C closures that answer what the
@@ -299,32 +330,37 @@ pub(crate) struct Wrappers {
     pub(crate) waited: Function,
     pub(crate) send: Function,
     pub(crate) sendto: Function,
+    /// The general methods (`api/udp_module.rs`).
+    pub(crate) general: [Function; 3],
 }
 
 /// Makes the three fronts (see [`Wrappers`]) of the socket handles in
 /// `known`: `recv`, `send`, `sendto`.
 #[cfg(any(feature = "lua53", feature = "lua54"))]
 pub(crate) fn fronts(lua: &Lua, known: &mlua::Table, w: Wrappers) -> mlua::Result<[Function; 3]> {
-    let front = |f: ffi::lua_CFunction, wrapper: Function, waited: Option<Function>| {
-        let mut extra = vec![
-            Value::String(lua.create_string("addr")?),
-            Value::String(lua.create_string("port")?),
-            Value::Table(known.clone()),
-            Value::Function(wrapper),
-        ];
-        extra.extend(waited.map(Value::Function));
-        let f = KIND
-            .more_functions(lua, &[f], &extra)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| mlua::Error::runtime("fast path: one function expected"))?;
-        crate::api::surface::register_front(lua, &f)?;
-        Ok::<_, mlua::Error>(f)
-    };
+    let front =
+        |f: ffi::lua_CFunction, wrapper: Function, general: Function, waited: Option<Function>| {
+            let mut extra = vec![
+                Value::String(lua.create_string("addr")?),
+                Value::String(lua.create_string("port")?),
+                Value::Table(known.clone()),
+                Value::Function(wrapper),
+                Value::Function(general),
+            ];
+            extra.extend(waited.map(Value::Function));
+            let f = KIND
+                .more_functions(lua, &[f], &extra)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| mlua::Error::runtime("fast path: one function expected"))?;
+            crate::api::surface::register_front(lua, &f)?;
+            Ok::<_, mlua::Error>(f)
+        };
+    let [recv, send, sendto] = w.general;
     Ok([
-        front(recv_front, w.recv, Some(w.waited))?,
-        front(send_front, w.send, None)?,
-        front(sendto_front, w.sendto, None)?,
+        front(recv_front, w.recv, recv, Some(w.waited))?,
+        front(send_front, w.send, send, None)?,
+        front(sendto_front, w.sendto, sendto, None)?,
     ])
 }
 
@@ -336,13 +372,12 @@ unsafe extern "C-unwind" fn recv_front(state: *mut ffi::lua_State) -> c_int {
     // C function has `LUA_MINSTACK` free slots. Nothing of ours is alive
     // when a wrapper is called.
     match recv_now(state) {
-        Received::Pushed(n) => n,
         Received::Parked => {
             // `waited(self, timeout)` yields, then receives.
             ffi::lua_settop(state, 2);
             super::call_wrapper(state, 2, ffi::lua_upvalueindex(WAITED))
         }
-        Received::Declined => super::call_wrapper(state, nargs, ffi::lua_upvalueindex(WRAPPER)),
+        other => front_answer(state, nargs, other),
     }
 }
 
@@ -350,20 +385,32 @@ unsafe extern "C-unwind" fn recv_front(state: *mut ffi::lua_State) -> c_int {
 #[cfg(any(feature = "lua53", feature = "lua54"))]
 unsafe extern "C-unwind" fn send_front(state: *mut ffi::lua_State) -> c_int {
     let nargs = ffi::lua_gettop(state);
-    // SAFETY: as `recv_front`; `send` pushes nothing when it declines.
-    match send(state) {
-        0 => super::call_wrapper(state, nargs, ffi::lua_upvalueindex(WRAPPER)),
-        n => n,
-    }
+    // SAFETY: as `recv_front`.
+    let got = send_data(state);
+    front_answer(state, nargs, got)
 }
 
 /// `s:sendto(data, to)` (see [`fronts`]).
 #[cfg(any(feature = "lua53", feature = "lua54"))]
 unsafe extern "C-unwind" fn sendto_front(state: *mut ffi::lua_State) -> c_int {
     let nargs = ffi::lua_gettop(state);
-    // SAFETY: as `send_front`.
-    match sendto(state) {
-        0 => super::call_wrapper(state, nargs, ffi::lua_upvalueindex(WRAPPER)),
-        n => n,
+    // SAFETY: as `recv_front`.
+    let got = sendto_data(state);
+    front_answer(state, nargs, got)
+}
+
+/// A front's answer for `got` (not `Parked`): the results pushed, or the
+/// call handed to the wrapper (no handle yet) or to the general method.
+///
+/// SAFETY: from a front (see `recv_front`) with its `nargs` arguments
+/// below whatever `got` pushed; nothing of ours is alive.
+#[cfg(any(feature = "lua53", feature = "lua54"))]
+unsafe fn front_answer(state: *mut ffi::lua_State, nargs: c_int, got: Received) -> c_int {
+    match got {
+        Received::Pushed(n) => n,
+        Received::NoHandle => super::call_wrapper(state, nargs, ffi::lua_upvalueindex(WRAPPER)),
+        Received::Declined | Received::Parked => {
+            super::call_wrapper(state, nargs, ffi::lua_upvalueindex(GENERAL))
+        }
     }
 }
