@@ -578,38 +578,32 @@ fn main() {
             );
             drop(b);
         }
-        "close" => {
-            let secs = n.unwrap_or(5);
-            let cfg = load_config();
-            let cpu0 = cpu_seconds();
-            let deadline = Instant::now() + Duration::from_secs(secs);
-            let b = run_until(&cfg, addr, usize::MAX, CONCURRENCY, Goal::Get(REQ_HELLO), Some(deadline));
-            let cpu = cpu_seconds() - cpu0;
-            println!(
-                "rust close_rps={:.0} requests={} seconds={:.3} cpu_ms={:.3} conc={CONCURRENCY} cipher={}",
-                b.done as f64 / b.seconds,
-                b.done,
-                b.seconds,
-                cpu * 1e3 / b.done as f64,
-                b.suite
-            );
-        }
-        "keep" => {
-            let secs = n.unwrap_or(5);
-            let cfg = load_config();
-            let cpu0 = cpu_seconds();
-            let until = Instant::now() + Duration::from_secs(secs);
-            let b = run_batch(&cfg, addr, CONCURRENCY, CONCURRENCY, Goal::Keep(REQ_KEEP, until));
-            let cpu = cpu_seconds() - cpu0;
-            println!(
-                "rust keep_rps={:.0} requests={} seconds={:.3} cpu_ms={:.4} conc={CONCURRENCY} cipher={}",
-                b.responses as f64 / b.seconds,
-                b.responses,
-                b.seconds,
-                cpu * 1e3 / b.responses as f64,
-                b.suite
-            );
-        }
+        "close" | "keep" => load(&args[1], addr, n.unwrap_or(5)),
         w => fail(format!("unknown workload {w}")),
     }
+}
+
+/// The load generators: for `secs` seconds, `close` (a new connection per
+/// request) or `keep` (keep-alive connections); prints requests per second.
+fn load(workload: &str, addr: SocketAddr, secs: u64) {
+    let cfg = load_config();
+    let cpu0 = cpu_seconds();
+    let until = Instant::now() + Duration::from_secs(secs);
+    let (b, requests) = if workload == "keep" {
+        let b = run_batch(&cfg, addr, CONCURRENCY, CONCURRENCY, Goal::Keep(REQ_KEEP, until));
+        let requests = b.responses;
+        (b, requests)
+    } else {
+        let b = run_until(&cfg, addr, usize::MAX, CONCURRENCY, Goal::Get(REQ_HELLO), Some(until));
+        let requests = b.done as u64;
+        (b, requests)
+    };
+    let cpu = cpu_seconds() - cpu0;
+    println!(
+        "rust {workload}_rps={:.0} requests={requests} seconds={:.3} cpu_ms={:.4} conc={CONCURRENCY} cipher={}",
+        requests as f64 / b.seconds,
+        b.seconds,
+        cpu * 1e3 / requests as f64,
+        b.suite
+    );
 }
