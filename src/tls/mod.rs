@@ -10,6 +10,7 @@ pub mod date;
 mod delegate;
 pub mod depth;
 pub mod der;
+mod hkdf;
 pub mod info;
 pub mod lua_config;
 pub mod names;

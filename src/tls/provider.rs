@@ -18,7 +18,12 @@ pub const PROVIDER_NAME: &str = "aws-lc-rs";
 pub fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
-        .get_or_init(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .get_or_init(|| {
+            let mut p = rustls::crypto::aws_lc_rs::default_provider();
+            // The same suites, with an HKDF that keys HMAC once per key.
+            super::hkdf::keyed_once(&mut p.cipher_suites);
+            Arc::new(p)
+        })
         .clone()
 }
 

@@ -143,7 +143,9 @@ pub fn crypto_provider(t: &Tuning) -> Arc<CryptoProvider> {
 }
 
 fn all_suites() -> Vec<SupportedCipherSuite> {
-    rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES.to_vec()
+    let mut all = rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES.to_vec();
+    super::hkdf::keyed_once(&mut all);
+    all
 }
 
 fn all_groups() -> &'static [&'static dyn SupportedKxGroup] {
