@@ -94,9 +94,8 @@ pub(crate) fn port_arg(v: &Value, arg: usize, fname: &str) -> mlua::Result<u16> 
 
 /// [`port_arg`], with service names looked up for `proto`.
 pub(crate) fn port_arg_for(v: &Value, arg: usize, fname: &str, proto: Proto) -> mlua::Result<u16> {
-    let bad =
-        |why: String| mlua::Error::runtime(format!("bad argument #{arg} to '{fname}' ({why})"));
-    if let Some(p) = crate::net::addr::port_number(v) {
+    let bad = |why: String| surface::bad_argument(arg, fname, why);
+    if let Some(p) = addr::port_number(v) {
         return Ok(p);
     }
     if let Value::String(s) = v {

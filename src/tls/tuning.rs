@@ -123,9 +123,10 @@ pub fn crypto_provider(t: &Tuning) -> Arc<CryptoProvider> {
     }
     let mut p = (*base).clone();
     if let Some(want) = &t.ciphers {
+        let all = all_suites();
         p.cipher_suites = want
             .iter()
-            .filter_map(|n| all_suites().into_iter().find(|s| iana_name(*s) == *n))
+            .filter_map(|n| all.iter().copied().find(|s| iana_name(*s) == *n))
             .collect();
     }
     if let Some(want) = &t.curves {
