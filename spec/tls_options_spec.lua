@@ -2,6 +2,7 @@
 -- ticket_keys and ticket_key_file, checked against openssl s_server and
 -- s_client and between our own servers in two processes.
 local tls = require "tls"
+local tcp = require "tls.tcp"
 local loop = require "tls.loop"
 local helper = require "helper"
 local T = require "tls_support"
@@ -354,6 +355,69 @@ describe("tls tuning options", function()
       T.write(f, "too short\n")
       fails("config", { "bad ticket key file", "line 1", "at least 32 bytes" },
         tls.listen("127.0.0.1", 0, resumer, T.server_opts("server", { ticket_key_file = f })))
+    end)
+  end)
+
+  describe("tickets of one name from servers with other ciphers and curves", function()
+    -- A rustls server that must ask for another key share, naming a suite
+    -- of another hash than the ticket's, gets a second ClientHello without
+    -- the ticket, and refuses it (missing_extension).
+    local function servers()
+      local _, _, a = T.serve(T.server_opts("server", {
+        ciphers = { "TLS_AES_128_GCM_SHA256" }, curves = { "X25519" } }), resumer)
+      local _, _, b = T.serve(T.server_opts("server"), resumer)
+      return a, b
+    end
+
+    it("tls.connecta connects again without the tickets, which are dropped", function()
+      local a, b = servers()
+      bounded(30, function()
+        local cfg = tls.config(trust())
+        assert.same({ false, false }, { ask(a, cfg) })
+        assert.same({ true, true }, { ask(a, cfg) })
+        -- Offered a's ticket, refused after a HelloRetryRequest: the
+        -- connect is made again, with a full handshake.
+        assert.same({ false, false }, { ask(b, cfg) })
+        assert.same({ true, true }, { ask(b, cfg) })
+        -- b's ticket does not resume on a (another suite): a full handshake.
+        assert.same({ false, false }, { ask(a, cfg) })
+        assert.same({ false, false }, { ask(b, cfg) })
+        assert.same({ true, true }, { ask(b, cfg) })
+      end)
+    end)
+
+    it("ios:starttls reports the refusal once; the next handshake is full", function()
+      local a, b = servers()
+      local plain = assert(tcp.listen("127.0.0.1", 0, function(ios)
+        ios:settimeout(10)
+        -- The first upgrade fails on this side too (the refusal).
+        if ios:starttls(T.server_opts("server")) then resumer(ios) else ios:close() end
+      end))
+      finally(function() plain:close() end)
+      bounded(30, function()
+        local cfg = tls.config(trust())
+        assert.same({ false, false }, { ask(a, cfg) })
+        local function upgrade()
+          local ios = assert(tcp.connecta(plain:address()))
+          local ok, msg, code = ios:starttls("localhost", cfg)
+          if not ok then
+            ios:close()
+            return nil, msg, code
+          end
+          assert(ios:write("x\n"))
+          local line = assert(ios:read("l"))
+          ios:close()
+          return line
+        end
+        local ok, msg, code = upgrade()
+        assert.is_nil(ok)
+        assert.equal("handshake", code)
+        assert.matches("missing_extension after a HelloRetryRequest: the server refused the session ticket", msg, 1, true)
+        assert.matches("the name's tickets were dropped", msg, 1, true)
+        assert.equal("resumed=false", (upgrade()))
+        assert.equal("resumed=true", (upgrade()))
+        assert.same({ true, true }, { ask(b, cfg) })
+      end)
     end)
   end)
 

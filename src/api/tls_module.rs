@@ -45,6 +45,8 @@ fn tcp_opts(opts: &Value, arg: usize, fname: &str) -> mlua::Result<TcpOptions> {
 }
 
 /// Connects, wraps in TLS and completes the handshake within `timeout`.
+/// A server that refuses the session ticket offered (tls/sessions.rs) is
+/// connected to once more, the name's tickets forgotten by then.
 async fn connect_tls(
     lua: &Lua,
     rt: &Rc<Runtime>,
@@ -54,36 +56,60 @@ async fn connect_tls(
     tcp: &TcpOptions,
 ) -> mlua::Result<MultiValue> {
     let mut deadline = Deadline::after(rt, arg.timeout);
+    let mut again = true;
+    loop {
+        match attempt(rt, &mut deadline, target, hostname, arg, tcp).await? {
+            Ok(ios) => {
+                return Ok(MultiValue::from_iter([Value::UserData(
+                    lua.create_userdata(ios)?,
+                )]))
+            }
+            Err((e, retry)) if !(retry && std::mem::take(&mut again)) => return failure(lua, e),
+            Err(_) => {}
+        }
+    }
+}
+
+/// One connect and handshake; a failure says whether a new one may succeed.
+async fn attempt(
+    rt: &Rc<Runtime>,
+    deadline: &mut Deadline,
+    target: &Target,
+    hostname: &str,
+    arg: &TlsArg,
+    tcp: &TcpOptions,
+) -> mlua::Result<Result<Ios, (NetError, bool)>> {
+    let timeout = deadline.remaining();
     let connected = match target {
-        Target::Addr(a) => connect_endpoint(rt, a, arg.timeout, tcp.nodelay).await,
-        Target::Host(h, p) => connect_host(rt, h, *p, arg.timeout, tcp.nodelay).await,
+        Target::Addr(a) => connect_endpoint(rt, a, timeout, tcp.nodelay).await,
+        Target::Host(h, p) => connect_host(rt, h, *p, timeout, tcp.nodelay).await,
     };
     let Connected {
         socket,
         registration,
     } = match connected {
         Ok(c) => c,
-        Err(e) => return failure(lua, e),
+        Err(e) => return Ok(Err((e, false))),
     };
     let transport = match TlsTransport::connect(socket, &arg.config, hostname) {
         Ok(t) => t,
-        Err(e) => return failure(lua, e),
+        Err(e) => return Ok(Err((e, false))),
     };
     let ios = Ios::new(Box::new(transport), registration, "tls", tcp);
     ios.0.borrow_mut().host = Some(hostname.into());
     let stream = ios.0.clone();
     let done = Exclusive::new(&stream, "connecta")?
-        .run(&mut deadline, "handshake", Stream::handshake_step)
+        .run(deadline, "handshake", Stream::handshake_step)
         .await;
-    match done {
-        Ok(()) => Ok(MultiValue::from_iter([Value::UserData(
-            lua.create_userdata(ios)?,
-        )])),
+    Ok(match done {
+        Ok(()) => Ok(ios),
         Err(e) => {
-            stream.borrow_mut().close();
-            failure(lua, e)
+            let mut s = stream.borrow_mut();
+            let retry = s.ticket_refused();
+            s.close();
+            Err((e, retry))
         }
-    }
+    })
 }
 
 fn hostname_arg(v: &Value, arg: usize, fname: &str) -> mlua::Result<String> {

@@ -45,6 +45,12 @@ impl Deadline {
         }
     }
 
+    /// The time left (zero once passed); `None` never expires.
+    pub(crate) fn remaining(&self) -> Option<Duration> {
+        self.at
+            .map(|at| at.saturating_duration_since(Instant::now()))
+    }
+
     /// True once the deadline has passed; otherwise arranges a wake-up then.
     pub(crate) fn poll_expired(&mut self, cx: &Context<'_>) -> bool {
         let Some(at) = self.at else { return false };

@@ -797,6 +797,11 @@ impl Stream {
 
     // ---- handshake, shutdown, close ----
 
+    /// See [`Transport::ticket_refused`].
+    pub(crate) fn ticket_refused(&self) -> bool {
+        self.transport.as_ref().is_some_and(|t| t.ticket_refused())
+    }
+
     pub(crate) fn handshake_step(&mut self) -> Result<Step<()>, NetError> {
         let who = self.who();
         let t = self

@@ -62,6 +62,13 @@ pub trait Transport {
         Ok(())
     }
 
+    /// After a failed handshake: the server refused the session ticket
+    /// the client offered (TLS, see `tls/sessions.rs`), so a new connection
+    /// without it may succeed.
+    fn ticket_refused(&self) -> bool {
+        false
+    }
+
     /// Half-closes for writing (TLS: sends close_notify first). May return
     /// `WouldBlock` while close_notify is still being flushed.
     fn shutdown(&mut self) -> io::Result<()>;

@@ -9,6 +9,7 @@ use rustls::{ClientConfig, ServerConfig};
 
 use super::config::{client_config, server_config};
 use super::options::TlsOptions;
+use super::sessions::Sessions;
 use super::stamps::FileStamps;
 use crate::error::NetError;
 
@@ -17,6 +18,8 @@ use crate::error::NetError;
 #[derive(Debug)]
 pub struct TlsConfig {
     options: TlsOptions,
+    /// The client's sessions, kept across rebuilds of its config.
+    sessions: Arc<Sessions>,
     client: Mutex<Option<Built<ClientConfig>>>,
     server: Mutex<Option<Built<ServerConfig>>>,
 }
@@ -33,6 +36,7 @@ impl TlsConfig {
     pub fn new(options: TlsOptions) -> Self {
         Self {
             options,
+            sessions: Sessions::new(),
             client: Mutex::new(None),
             server: Mutex::new(None),
         }
@@ -46,7 +50,14 @@ impl TlsConfig {
     /// The client config, built on first call and whenever its files
     /// changed (failures are not cached: the next call tries again).
     pub fn client(&self) -> Result<Arc<ClientConfig>, NetError> {
-        fresh(&self.client, &self.options, client_config)
+        fresh(&self.client, &self.options, |o| {
+            client_config(o, &self.sessions)
+        })
+    }
+
+    /// Where the client config keeps its sessions.
+    pub(crate) fn sessions(&self) -> &Arc<Sessions> {
+        &self.sessions
     }
 
     /// The server config, built like [`TlsConfig::client`].

@@ -16,6 +16,7 @@ use super::pem::{add_roots, load_certs, load_chain};
 use super::provider::ticketer;
 use super::revocation::{Checks, RevocationVerifier};
 use super::revocation_options::check_side;
+use super::sessions::Sessions;
 use super::signing_key;
 use super::sni::SniResolver;
 use super::tickets::{Binding, ExpiringCache, KeyedTicketer, DEFAULT_LIFETIME};
@@ -32,8 +33,12 @@ fn config_error(msg: impl Into<String>) -> NetError {
 }
 
 /// A client config: verifies servers against `cafile`/`ca` or the Mozilla
-/// roots, offers `cert`/`key` as client certificate, ALPN, resumption.
-pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
+/// roots, offers `cert`/`key` as client certificate, ALPN, resumption
+/// (sessions kept in `sessions`).
+pub fn client_config(
+    opts: &TlsOptions,
+    sessions: &Arc<Sessions>,
+) -> Result<Arc<ClientConfig>, NetError> {
     unused_on_client(opts).map_err(config_error)?;
     let provider = crypto_provider(&opts.tuning);
     let roots = match custom_roots(opts)? {
@@ -101,9 +106,11 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
         _ => builder.with_no_client_auth(),
     };
     config.alpn_protocols = opts.alpn.clone();
-    if !opts.resumption {
-        config.resumption = Resumption::disabled();
-    }
+    config.resumption = if opts.resumption {
+        Resumption::store(sessions.clone())
+    } else {
+        Resumption::disabled()
+    };
     Ok(Arc::new(config))
 }
 
@@ -432,7 +439,7 @@ mod tests {
 
     #[test]
     fn default_client_uses_mozilla_roots() {
-        let c = client_config(&TlsOptions::default()).unwrap();
+        let c = client_config(&TlsOptions::default(), &Sessions::new()).unwrap();
         assert!(c.alpn_protocols.is_empty());
         assert!(mozilla_roots().len() > 100);
     }
@@ -446,7 +453,7 @@ mod tests {
             o.alpn = vec![b"h2".to_vec()];
             o.resumption = false;
         });
-        let c = client_config(&o).unwrap();
+        let c = client_config(&o, &Sessions::new()).unwrap();
         assert_eq!(c.alpn_protocols, vec![b"h2".to_vec()]);
         assert!(c.client_auth_cert_resolver.has_certs());
     }
@@ -527,10 +534,13 @@ mod tests {
             .message
         };
         let client = |cert: &PemSource, key: &PemSource| {
-            client_config(&opts_with(|o| {
-                o.cert = Some(cert.clone());
-                o.key = Some(key.clone());
-            }))
+            client_config(
+                &opts_with(|o| {
+                    o.cert = Some(cert.clone());
+                    o.key = Some(key.clone());
+                }),
+                &Sessions::new(),
+            )
             .unwrap_err()
             .message
         };
@@ -553,8 +563,11 @@ mod tests {
 
     #[test]
     fn bad_cafile_is_a_config_error() {
-        let e =
-            client_config(&opts_with(|o| o.cafile = Some("/nonexistent.pem".into()))).unwrap_err();
+        let e = client_config(
+            &opts_with(|o| o.cafile = Some("/nonexistent.pem".into())),
+            &Sessions::new(),
+        )
+        .unwrap_err();
         assert_eq!(e.code, "config");
         assert!(e.message.contains("/nonexistent.pem"));
     }

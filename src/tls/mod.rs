@@ -22,6 +22,7 @@ pub mod provider;
 mod records;
 pub mod revocation;
 pub mod revocation_options;
+pub mod sessions;
 pub mod signing_key;
 pub mod sni;
 mod sock;

@@ -20,6 +20,7 @@ use super::cache::TlsConfig;
 use super::options::Protocols;
 use super::records::{self, Conn, Failure, Goal, Incoming, Io, Outgoing, Plain, Stop, OUT_LIMIT};
 use super::revocation::{self, Report};
+use super::sessions::Sessions;
 use super::sni;
 use super::sock::NoSigPipe;
 use super::tickets;
@@ -64,6 +65,10 @@ pub struct TlsTransport {
     /// Server: when the session began, for the tickets issued on this
     /// connection (tickets.rs, `carry_origin`).
     origin: Option<u64>,
+    /// Client that offered a TLS 1.3 ticket: the store it came from.
+    offered: Option<Arc<Sessions>>,
+    /// The server refused that ticket outright (sessions.rs).
+    ticket_refused: bool,
 }
 
 impl std::fmt::Debug for TlsTransport {
@@ -83,6 +88,8 @@ pub struct TlsSetup {
     conn: Conn,
     cx: Context,
     servername: Option<String>,
+    /// See [`TlsTransport`]'s field.
+    offered: Option<Arc<Sessions>>,
 }
 
 impl TlsSetup {
@@ -91,7 +98,13 @@ impl TlsSetup {
     /// `servername` option names another.
     pub fn connect(config: &TlsConfig, host: &str) -> Result<Self, NetError> {
         let name = config.options().servername.as_deref().unwrap_or(host);
-        Self::client(config.client()?, name, config.options().protocols)
+        let client = config.client()?;
+        let mark = Sessions::mark();
+        let mut setup = Self::client(client, name, config.options().protocols)?;
+        if Sessions::offered_since(mark) {
+            setup.offered = Some(config.sessions().clone());
+        }
+        Ok(setup)
     }
 
     /// Server side with a [`TlsConfig`] (which needs `cert` and `key`).
@@ -125,6 +138,7 @@ impl TlsSetup {
             conn: Conn::Client(conn),
             cx,
             servername: Some(bare.to_string()),
+            offered: None,
         })
     }
 
@@ -139,6 +153,7 @@ impl TlsSetup {
             conn: Conn::Server(conn),
             cx,
             servername: None,
+            offered: None,
         })
     }
 
@@ -165,6 +180,8 @@ impl TlsSetup {
             send_reset: false,
             short_read: false,
             origin: None,
+            offered: self.offered,
+            ticket_refused: false,
         }
     }
 }
@@ -282,7 +299,10 @@ impl TlsTransport {
                         NetError::new("certificate", msg)
                     }
                     _ if !self.is_handshaking() => traffic_error(&e, self.cx),
-                    _ => tls_error(&e, self.cx),
+                    _ => {
+                        let err = tls_error(&e, self.cx);
+                        self.refused_ticket(&e, err)
+                    }
                 };
                 self.queue_alert();
                 let _ = self.push(); // best effort: tell the peer why (the alert)
@@ -300,6 +320,39 @@ impl TlsTransport {
             return Ok((Stop::OutFull, got));
         }
         Err(err)
+    }
+
+    /// A handshake failure: the server's `missing_extension` to a client
+    /// that offered a ticket is its refusal of a second ClientHello that
+    /// dropped the ticket (sessions.rs). The name's other tickets would
+    /// fail the same way, so they are forgotten, and the error says so.
+    fn refused_ticket(&mut self, e: &rustls::Error, err: NetError) -> NetError {
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::MissingExtension);
+        let retried =
+            self.conn.common().handshake_kind() == Some(HandshakeKind::FullWithHelloRetryRequest);
+        if *e != alert || !retried {
+            return err;
+        }
+        let Some(sessions) = self.offered.take() else {
+            return err;
+        };
+        let name = self
+            .servername
+            .clone()
+            .and_then(|n| ServerName::try_from(n).ok());
+        if let Some(name) = name {
+            sessions.forget(&name);
+        }
+        self.ticket_refused = true;
+        NetError::new(
+            err.code,
+            format!(
+                "{} after a HelloRetryRequest: the server refused the session ticket \
+                 offered (one from another server of this name?); the name's tickets \
+                 were dropped",
+                err.message
+            ),
+        )
     }
 
     /// A failure of this connection that no rustls error describes:
@@ -542,6 +595,10 @@ impl Transport for TlsTransport {
 
     fn want(&self) -> Want {
         self.want
+    }
+
+    fn ticket_refused(&self) -> bool {
+        self.ticket_refused
     }
 
     fn socket(&self) -> &StreamSocket {
