@@ -362,10 +362,14 @@ describe("tls tuning options", function()
     -- A rustls server that must ask for another key share, naming a suite
     -- of another hash than the ticket's, gets a second ClientHello without
     -- the ticket, and refuses it (missing_extension).
+    -- Whatever the client's order: a's tickets are SHA-384 ones, and b
+    -- asks for another share (a's group is the client's hint, b prefers
+    -- X25519MLKEM768) naming a SHA-256 suite.
+    local A = { ciphers = { "TLS_AES_256_GCM_SHA384" }, curves = { "X25519" } }
+    local B = { ciphers = { "TLS_AES_128_GCM_SHA256" } }
     local function servers()
-      local _, _, a = T.serve(T.server_opts("server", {
-        ciphers = { "TLS_AES_128_GCM_SHA256" }, curves = { "X25519" } }), resumer)
-      local _, _, b = T.serve(T.server_opts("server"), resumer)
+      local _, _, a = T.serve(T.server_opts("server", A), resumer)
+      local _, _, b = T.serve(T.server_opts("server", B), resumer)
       return a, b
     end
 
@@ -391,7 +395,7 @@ describe("tls tuning options", function()
       local plain = assert(tcp.listen("127.0.0.1", 0, function(ios)
         ios:settimeout(10)
         -- The first upgrade fails on this side too (the refusal).
-        if ios:starttls(T.server_opts("server")) then resumer(ios) else ios:close() end
+        if ios:starttls(T.server_opts("server", B)) then resumer(ios) else ios:close() end
       end))
       finally(function() plain:close() end)
       bounded(30, function()
@@ -427,7 +431,7 @@ describe("tls tuning options", function()
     end
 
     it("names, depths, lifetimes and keys", function()
-      raises({ ciphers = { "RC4-MD5" } }, "TLS option 'ciphers': unknown name 'RC4-MD5' (valid: \"secure\", \"default\", TLS_AES_256_GCM_SHA384")
+      raises({ ciphers = { "RC4-MD5" } }, "TLS option 'ciphers': unknown name 'RC4-MD5' (valid: \"secure\", \"default\", TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384")
       raises({ curves = { "secp256k1" } }, "TLS option 'curves': unknown name 'secp256k1' (valid:")
       raises({ curves = { "secp256k1" } }, "X25519MLKEM768, SecP256r1MLKEM768, X25519, P-256, P-384")
       raises({ ciphers = {} }, "names nothing")

@@ -145,7 +145,7 @@ pub fn crypto_provider(t: &Tuning) -> Arc<CryptoProvider> {
 
 fn all_suites() -> Vec<SupportedCipherSuite> {
     let mut all = rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES.to_vec();
-    super::hkdf::keyed_once(&mut all);
+    super::provider::our_suites(&mut all);
     all
 }
 
