@@ -6,10 +6,10 @@
 //! what a signal or a put offers even if another task asks before the
 //! woken one runs (FIFO fairness).
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,7 @@ use slab::Slab;
 use mlua::Value;
 
 use super::deadline::Deadline;
+use super::executor::TaskShared;
 use super::queue::Item;
 use super::timer::TimerKey;
 use super::Runtime;
@@ -29,6 +30,13 @@ pub(crate) struct Waiter<T> {
     /// What a putter offers (a queue item, see [`super::queue::Item`]),
     /// until a getter takes it.
     pub(crate) payload: RefCell<Option<Item>>,
+    /// The task of a waiter parked without a future ([`park`]). Such a
+    /// waiter leaves the line when its task asks again; a task that ended
+    /// without asking (Lua 5.1: its yield failed inside a metamethod,
+    /// which no check can foresee, and the error ended the task) has left
+    /// a dead waiter, which the line skips instead of handing it a value
+    /// or a signal nobody would take.
+    task: OnceCell<Weak<TaskShared>>,
 }
 
 impl<T> Waiter<T> {
@@ -43,6 +51,13 @@ impl<T> Waiter<T> {
             .borrow()
             .as_ref()
             .is_some_and(|w| w.will_wake(waker))
+    }
+
+    /// Whether the waiter's task ended while it stood in line.
+    fn is_dead(&self) -> bool {
+        self.task
+            .get()
+            .is_some_and(|t| t.upgrade().map_or(true, |t| t.is_done()))
     }
 
     /// The outcome, once one was handed over.
@@ -79,18 +94,29 @@ impl<T> WaitList<T> {
             waker: RefCell::new(None),
             outcome: RefCell::new(None),
             payload: RefCell::new(payload),
+            task: OnceCell::new(),
         });
         self.list.borrow_mut().push_back(w.clone());
         w
     }
 
     pub(crate) fn is_empty(&self) -> bool {
+        self.prune();
         self.list.borrow().is_empty()
     }
 
     /// Takes the first waiter out of the line (its caller finishes it).
     pub(crate) fn pop(&self) -> Option<Rc<Waiter<T>>> {
+        self.prune();
         self.list.borrow_mut().pop_front()
+    }
+
+    /// Drops dead waiters (see [`Waiter::task`]) from the front of the line.
+    fn prune(&self) {
+        let mut list = self.list.borrow_mut();
+        while list.front().is_some_and(|w| w.is_dead()) {
+            list.pop_front();
+        }
     }
 
     /// Wakes the first waiter with `outcome`; false when nobody waits.
@@ -107,9 +133,10 @@ impl<T> WaitList<T> {
     /// Wakes every waiter; returns how many there were.
     pub(crate) fn wake_all(&self, outcome: impl Fn() -> T) -> usize {
         let all = std::mem::take(&mut *self.list.borrow_mut());
-        let n = all.len();
-        for w in all {
+        let mut n = 0;
+        for w in all.into_iter().filter(|w| !w.is_dead()) {
             w.finish(outcome());
+            n += 1;
         }
         n
     }
@@ -213,6 +240,9 @@ pub(crate) fn park<T>(
 ) -> usize {
     let waiter = list.push(payload);
     waiter.set_waker(waker);
+    if let Some(task) = rt.exec.current_task() {
+        let _ = waiter.task.set(Rc::downgrade(&task));
+    }
     let deadline = timeout.map(|t| super::deadline::later(Instant::now(), t));
     let timer = deadline.map(|at| rt.timers.add(at, waker.clone()));
     slab.borrow_mut().insert(Parked {
